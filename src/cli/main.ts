@@ -1,0 +1,13 @@
+import { Command } from "commander";
+import { serverCommand } from "./server.js";
+import { bootstrapCommand } from "./bootstrap.js";
+
+const program = new Command("kms")
+  .description("KMS: key-management server and the agent that keeps certificates, tokens and secret files fresh")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+program.addCommand(serverCommand());
+program.addCommand(bootstrapCommand());
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,31 @@
+import type { Actor } from "../actor.js";
+import { ForbiddenError, NotFoundError } from "../errors.js";
+import type { ProjectStore } from "../../store/projects.js";
+import type { ProjectTable } from "../../store/schema.js";
+
+/** Built-in project roles, weakest first: `viewer` reads, `member` reads and writes secrets and issues certificates, `admin` manages the project. */
+export const PROJECT_ROLES = ["no-access", "viewer", "member", "admin"] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+const rank = (r: string) => PROJECT_ROLES.indexOf(r as ProjectRole);
+
+type Deps = { store: Pick<ProjectStore, "get" | "getBySlug" | "getMembership"> };
+
+/**
+ * The one place that decides whether an identity may act on a project. A project of another organization
+ * is reported as not found, so its existence does not leak; an organization admin may do everything.
+ */
+export const projectAccessFactory = ({ store }: Deps) => {
+  const check = async (actor: Actor, project: ProjectTable | undefined, ref: string, min: ProjectRole): Promise<ProjectTable> => {
+    if (!project || project.org_id !== actor.orgId) throw new NotFoundError(`Project with ${ref} not found`);
+    if (actor.orgRole === "admin") return project;
+    const m = await store.getMembership(project.id, actor.identityId);
+    if (!m || rank(m.role) < rank(min))
+      throw new ForbiddenError(`Permission denied: this action needs the project role '${min}' or higher in project ${project.id}`);
+    return project;
+  };
+  const requireProject = async (actor: Actor, projectId: string, min: ProjectRole) => check(actor, await store.get(projectId), `ID ${projectId}`, min);
+  const requireProjectBySlug = async (actor: Actor, slug: string, min: ProjectRole) =>
+    check(actor, await store.getBySlug(actor.orgId, slug), `slug '${slug}'`, min);
+  return { requireProject, requireProjectBySlug };
+};
+export type ProjectAccess = ReturnType<typeof projectAccessFactory>;

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Services } from "./services.js";
+import { errorBody, handleError } from "./errors.js";
+import { registerEtag } from "./etag.js";
+import { router } from "./route.js";
+import { registerStatusRoutes } from "./routes/status.js";
+import { registerAdminRoutes } from "./routes/admin.js";
+import { registerIdentityRoutes } from "./routes/identities.js";
+import { registerAuthRoutes } from "./routes/auth.js";
+import { registerProjectRoutes } from "./routes/projects.js";
+import { registerAuditRoutes } from "./routes/audit.js";
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  logger: FastifyServerOptions["logger"];
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export const buildApp = (services: Services, opts: AppOptions): FastifyInstance => {
+  const app = Fastify({
+    logger: opts.logger,
+    // One log line per request would cost more than the request itself at benchmark rates.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => `req-${randomBytes(9).toString("base64url")}`,
+    // Request bodies are validated by zod in the routes; Fastify's own ajv must never coerce types (DESIGN.md).
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    ...(opts.https ? { https: opts.https } : {}),
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  // An empty body sent as JSON means `{}` (api.md 0.1): several routes have all-optional bodies.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === "") return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const e = new Error("Request body is not valid JSON") as Error & { statusCode: number };
+      e.statusCode = 400;
+      done(e, undefined);
+    }
+  });
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody(req.id, 404, "NotFound", `Route ${req.method}:${req.url.split("?")[0]} not found`)));
+  registerEtag(app);
+
+  const r = router(app, services.tokens);
+  registerStatusRoutes(r, services);
+  registerAdminRoutes(r, services);
+  registerAuthRoutes(r, services);
+  registerIdentityRoutes(r, services);
+  registerProjectRoutes(r, services);
+  registerAuditRoutes(r, services);
+  return app;
+};

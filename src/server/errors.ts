@@ -1,0 +1,37 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import {
+  BadRequestError, ForbiddenError, KmsError, NotFoundError, RateLimitError, UnauthorizedError, ValidationError,
+} from "../core/errors.js";
+
+/** The only place where typed errors become HTTP statuses (api.md 0.4). */
+const statusOf = (e: KmsError): number =>
+  e instanceof ValidationError ? 422
+  : e instanceof BadRequestError ? 400
+  : e instanceof UnauthorizedError ? 401
+  : e instanceof ForbiddenError ? 403
+  : e instanceof NotFoundError ? 404
+  : e instanceof RateLimitError ? 429
+  : 500;
+
+export const errorBody = (reqId: string, statusCode: number, error: string, message: unknown, details?: unknown) => ({
+  reqId, statusCode, message, error, ...(details !== undefined ? { details } : {}),
+});
+
+export const handleError = (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => {
+  if (err instanceof KmsError) {
+    const status = statusOf(err);
+    if (err instanceof RateLimitError) reply.header("retry-after", String(err.retryAfterSeconds));
+    if (status === 500) req.log.error({ err: { name: err.name, message: err.message } }, "internal error");
+    const message = err instanceof ValidationError ? (err.details ?? [{ message: err.message }]) : err.message;
+    const details = err instanceof ValidationError ? undefined : err.details;
+    return reply.status(status).send(errorBody(req.id, status, status === 500 ? "InternalServerError" : err.wireName, status === 500 ? "Something went wrong" : message, details));
+  }
+  const fe = err as FastifyError;
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.status(413).send(errorBody(req.id, 413, "PayloadTooLarge", "Request body is larger than 1 MiB"));
+  if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.status(415).send(errorBody(req.id, 415, "UnsupportedMediaType", "Request bodies must be JSON (Content-Type: application/json)"));
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
+    return reply.status(fe.statusCode).send(errorBody(req.id, fe.statusCode, "BadRequest", fe.message));
+  // Unknown failures (a database error, a bug) never reach the wire with their text: it may hold data.
+  req.log.error({ err: { name: err.name, message: err.message, stack: err.stack } }, "unhandled error");
+  return reply.status(500).send(errorBody(req.id, 500, "InternalServerError", "Something went wrong"));
+};

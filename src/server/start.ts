@@ -1,0 +1,76 @@
+import { readFileSync } from "node:fs";
+import type { FastifyInstance } from "fastify";
+import type { Clock } from "../core/clock.js";
+import { rootKeyring } from "../crypto/envelope.js";
+import { loadRootKey } from "../crypto/root-key.js";
+import { openDatabase } from "../store/db.js";
+import { migrateToLatest } from "../store/migrate.js";
+import { buildApp } from "./app.js";
+import { createServices, type Services } from "./services.js";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl?: string;
+  encryptionKey?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  publicUrl?: string;
+  logLevel: string;
+  clock: Clock;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  services: Services;
+  address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database, applies migrations, checks the root key against the data, builds the services
+ * and starts listening. A mismatched key stops here, before any request is served.
+ */
+export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
+  const { key } = loadRootKey(o.encryptionKey, o.dataDir);
+  const root = rootKeyring(key);
+  const database = openDatabase({ databaseUrl: o.databaseUrl, dataDir: o.dataDir });
+  try {
+    await migrateToLatest(database.db);
+    const check = await database.db.selectFrom("meta").select("value").where("key", "=", "root_key_check").executeTakeFirst();
+    if (check) {
+      const fp = await database.db.selectFrom("meta").select("value").where("key", "=", "root_key_fingerprint").executeTakeFirst();
+      root.verifyCheckValue(check.value, fp?.value);
+    } else {
+      await database.db.insertInto("meta").values([
+        { key: "root_key_check", value: root.checkValue() },
+        { key: "root_key_fingerprint", value: root.fingerprint },
+      ]).execute();
+    }
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+  const scheme = tls ? "https" : "http";
+  const hostForUrl = o.host.includes(":") ? `[${o.host}]` : o.host === "0.0.0.0" ? "127.0.0.1" : o.host;
+  let publicUrl = o.publicUrl?.replace(/\/+$/, "") ?? "";
+  const services = createServices({ db: database.db, root, clock: o.clock, publicUrl: () => publicUrl });
+  const app = buildApp(services, {
+    logger: { level: o.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
+    https: tls,
+  });
+  await app.listen({ host: o.host, port: o.port });
+  const port = (app.server.address() as { port: number }).port;
+  const address = `${scheme}://${hostForUrl}:${port}`;
+  publicUrl ||= address;
+  app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
+  return {
+    app, services, address,
+    close: async () => {
+      await app.close();
+      await database.close();
+    },
+  };
+};

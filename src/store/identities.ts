@@ -1,0 +1,74 @@
+import type { Kysely, Transaction } from "kysely";
+import type { AccessTokenTable, ClientSecretTable, Database, IdentityTable, OrganizationTable, UaLockoutTable, UniversalAuthTable, UserTable } from "./schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export const identityStore = (db: Kysely<Database>) => ({
+  /** Bootstrap writes the organization, the user, the admin identity and its token in one transaction. */
+  bootstrap: (rows: { org: OrganizationTable; user: UserTable; identity: IdentityTable; token: AccessTokenTable; now: string }) =>
+    db.transaction().execute(async (tx) => {
+      const done = await tx.selectFrom("meta").select("value").where("key", "=", "bootstrapped").executeTakeFirst();
+      if (done) return false;
+      await tx.insertInto("meta").values({ key: "bootstrapped", value: rows.now }).execute();
+      await tx.insertInto("organizations").values(rows.org).execute();
+      await tx.insertInto("users").values(rows.user).execute();
+      await tx.insertInto("identities").values(rows.identity).execute();
+      await tx.insertInto("access_tokens").values(rows.token).execute();
+      return true;
+    }),
+  isBootstrapped: async () => !!(await db.selectFrom("meta").select("value").where("key", "=", "bootstrapped").executeTakeFirst()),
+
+  getOrg: (id: string) => db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst(),
+
+  insertIdentity: (row: IdentityTable) => db.insertInto("identities").values(row).execute(),
+  getIdentity: (id: string) => db.selectFrom("identities").selectAll().where("id", "=", id).executeTakeFirst(),
+  listIdentities: (orgId: string) => db.selectFrom("identities").selectAll().where("org_id", "=", orgId).orderBy("created_at").execute(),
+  updateIdentity: (id: string, patch: Partial<IdentityTable>) => db.updateTable("identities").set(patch).where("id", "=", id).execute(),
+  deleteIdentity: (id: string) => db.deleteFrom("identities").where("id", "=", id).execute(),
+
+  insertUa: (row: UniversalAuthTable) => db.insertInto("universal_auths").values(row).execute(),
+  getUaByIdentity: (identityId: string) => db.selectFrom("universal_auths").selectAll().where("identity_id", "=", identityId).executeTakeFirst(),
+  getUaByClientId: (clientId: string) => db.selectFrom("universal_auths").selectAll().where("client_id", "=", clientId).executeTakeFirst(),
+  updateUa: (id: string, patch: Partial<UniversalAuthTable>) => db.updateTable("universal_auths").set(patch).where("id", "=", id).execute(),
+  deleteUa: (id: string) => db.deleteFrom("universal_auths").where("id", "=", id).execute(),
+
+  insertClientSecret: (row: ClientSecretTable) => db.insertInto("client_secrets").values(row).execute(),
+  listClientSecrets: (uaId: string) => db.selectFrom("client_secrets").selectAll().where("identity_ua_id", "=", uaId).orderBy("created_at").execute(),
+  getClientSecret: (uaId: string, id: string) =>
+    db.selectFrom("client_secrets").selectAll().where("identity_ua_id", "=", uaId).where("id", "=", id).executeTakeFirst(),
+  findClientSecretByHash: (uaId: string, hash: string) =>
+    db.selectFrom("client_secrets").selectAll().where("identity_ua_id", "=", uaId).where("secret_hash", "=", hash).executeTakeFirst(),
+  revokeClientSecret: (id: string, now: string) => db.updateTable("client_secrets").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
+  /** Counts one use unless the limit is reached; false when it was. Atomic, so parallel logins can't overrun it. */
+  useClientSecret: async (id: string, now: string) => {
+    const r = await db.updateTable("client_secrets")
+      .set((eb) => ({ num_uses: eb("num_uses", "+", 1), updated_at: now }))
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("num_uses_limit", "=", 0), eb("num_uses", "<", eb.ref("num_uses_limit"))]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+
+  getLockout: (uaId: string) => db.selectFrom("ua_lockouts").selectAll().where("identity_ua_id", "=", uaId).executeTakeFirst(),
+  putLockout: async (row: UaLockoutTable) => {
+    await db.insertInto("ua_lockouts").values(row)
+      .onConflict((oc) => oc.column("identity_ua_id").doUpdateSet({ failures: row.failures, window_started_at: row.window_started_at, locked_until: row.locked_until }))
+      .execute();
+  },
+  clearLockout: async (uaId: string) => Number((await db.deleteFrom("ua_lockouts").where("identity_ua_id", "=", uaId).executeTakeFirst()).numDeletedRows),
+
+  insertToken: (row: AccessTokenTable, tx: Db = db) => tx.insertInto("access_tokens").values(row).execute(),
+  getToken: (id: string) => db.selectFrom("access_tokens").selectAll().where("id", "=", id).executeTakeFirst(),
+  /** Counts one use unless the token's use limit is reached; false when it was. */
+  useToken: async (id: string) => {
+    const r = await db.updateTable("access_tokens")
+      .set((eb) => ({ num_uses: eb("num_uses", "+", 1) }))
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("num_uses_limit", "=", 0), eb("num_uses", "<", eb.ref("num_uses_limit"))]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+  renewToken: (id: string, now: string) => db.updateTable("access_tokens").set({ last_renewed_at: now, updated_at: now }).where("id", "=", id).execute(),
+  revokeToken: (id: string, now: string) => db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
+});
+export type IdentityStore = ReturnType<typeof identityStore>;

@@ -1,0 +1,103 @@
+/**
+ * Row types of every table. Conventions shared by SQLite and PostgreSQL:
+ * ids are UUID text, times are ISO-8601 text (they sort as text), booleans are 0/1 integers,
+ * JSON is text, ciphertext is text in the envelope format of src/crypto/envelope.ts.
+ */
+export type Bool = 0 | 1;
+
+export interface MetaTable { key: string; value: string }
+
+export interface OrganizationTable { id: string; name: string; slug: string; created_at: string; updated_at: string }
+
+export interface UserTable {
+  id: string; email: string; password_hash: string; first_name: string; last_name: string;
+  super_admin: Bool; org_id: string; created_at: string; updated_at: string;
+}
+
+export interface IdentityTable {
+  id: string; org_id: string; name: string;
+  /** Organization role: admin | member | no-access. */
+  org_role: string;
+  has_delete_protection: Bool; metadata: string; created_at: string; updated_at: string;
+}
+
+/** Token auth of the bootstrap admin identity and universal auth share the access-token table. */
+export interface UniversalAuthTable {
+  id: string; identity_id: string; client_id: string;
+  access_token_ttl: number; access_token_max_ttl: number; access_token_num_uses_limit: number; access_token_period: number;
+  client_secret_trusted_ips: string; access_token_trusted_ips: string;
+  lockout_enabled: Bool; lockout_threshold: number; lockout_duration_seconds: number; lockout_counter_reset_seconds: number;
+  created_at: string; updated_at: string;
+}
+
+export interface ClientSecretTable {
+  id: string; identity_ua_id: string; description: string; secret_hash: string; prefix: string;
+  num_uses: number; num_uses_limit: number; ttl: number; is_revoked: Bool; created_at: string; updated_at: string;
+}
+
+export interface UaLockoutTable { identity_ua_id: string; failures: number; window_started_at: string; locked_until: string | null }
+
+export interface AccessTokenTable {
+  id: string; identity_id: string; secret_hash: string; auth_method: string;
+  ttl: number; max_ttl: number; num_uses: number; num_uses_limit: number; period: number;
+  trusted_ips: string; is_revoked: Bool; last_renewed_at: string; created_at: string; updated_at: string;
+}
+
+export interface ProjectTable {
+  id: string; org_id: string; name: string; slug: string; description: string | null; type: string;
+  encrypted_data_key: string; auto_capitalization: Bool; has_delete_protection: Bool; created_at: string; updated_at: string;
+}
+
+export interface EnvironmentTable { id: string; project_id: string; name: string; slug: string; position: number; created_at: string; updated_at: string }
+
+export interface FolderTable {
+  id: string; env_id: string; parent_id: string | null; name: string; path: string; version: number;
+  description: string | null; last_secret_modified: string | null; created_at: string; updated_at: string;
+}
+
+export interface MembershipTable { id: string; project_id: string; identity_id: string; role: string; created_at: string; updated_at: string }
+
+export interface SecretTable {
+  id: string; project_id: string; env_id: string; folder_id: string; key: string; type: string; version: number;
+  encrypted_value: string; encrypted_comment: string; skip_multiline_encoding: Bool;
+  reminder_note: string | null; reminder_repeat_days: number | null; metadata: string; tag_ids: string;
+  created_at: string; updated_at: string;
+}
+
+export interface SecretVersionTable {
+  id: string; secret_id: string; version: number; key: string; encrypted_value: string; encrypted_comment: string;
+  created_at: string;
+}
+
+export interface SecretImportTable {
+  id: string; folder_id: string; position: number; import_env_id: string; import_path: string; is_replication: Bool;
+  created_at: string; updated_at: string;
+}
+
+export interface TagTable { id: string; project_id: string; slug: string; name: string; color: string | null; created_at: string; updated_at: string }
+
+export interface AuditLogTable {
+  id: string; org_id: string | null; project_id: string | null; actor_type: string; actor_id: string | null;
+  action: string; resource_type: string; resource_id: string | null; ip: string | null; user_agent: string | null;
+  metadata: string; created_at: string;
+}
+
+export interface Database {
+  meta: MetaTable;
+  organizations: OrganizationTable;
+  users: UserTable;
+  identities: IdentityTable;
+  universal_auths: UniversalAuthTable;
+  client_secrets: ClientSecretTable;
+  ua_lockouts: UaLockoutTable;
+  access_tokens: AccessTokenTable;
+  projects: ProjectTable;
+  environments: EnvironmentTable;
+  folders: FolderTable;
+  memberships: MembershipTable;
+  secrets: SecretTable;
+  secret_versions: SecretVersionTable;
+  secret_imports: SecretImportTable;
+  tags: TagTable;
+  audit_logs: AuditLogTable;
+}
