@@ -95,7 +95,8 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
       throw new UnauthorizedError("Failed to renew MI access token past its Max TTL expiration");
     if (row.num_uses_limit > 0 && row.num_uses >= row.num_uses_limit) throw new UnauthorizedError("Failed to renew access token: use limit reached");
     await store.renewToken(row.id, isoNow(clock));
-    await audit.recordAuth(row.identity_id, req, { action: "renew-access-token", resourceType: "access-token", resourceId: row.id });
+    const orgId = (await store.getIdentity(row.identity_id))?.org_id;
+    await audit.recordAuth(row.identity_id, req, { action: "renew-access-token", resourceType: "access-token", resourceId: row.id, orgId });
     return grant(token, row);
   };
 
@@ -104,7 +105,8 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     const row = p && (await store.getToken(p.id));
     if (!p || !row || !safeEqual(row.secret_hash, hashSecret(p.secret))) throw new UnauthorizedError("Invalid access token");
     await store.revokeToken(row.id, isoNow(clock));
-    await audit.recordAuth(row.identity_id, req, { action: "revoke-access-token", resourceType: "access-token", resourceId: row.id });
+    const orgId = (await store.getIdentity(row.identity_id))?.org_id;
+    await audit.recordAuth(row.identity_id, req, { action: "revoke-access-token", resourceType: "access-token", resourceId: row.id, orgId });
   };
 
   return { mint, grant, issue, authenticate, renew, revoke };

@@ -171,19 +171,20 @@ export const universalAuthServiceFactory = ({ store, identities, tokens, audit, 
 
   const login = async (clientId: string, clientSecret: string, req: RequestInfo): Promise<TokenGrant> => {
     const ua = await store.getUaByClientId(clientId);
+    const orgId = ua ? (await store.getIdentity(ua.identity_id))?.org_id : undefined;
     const fail = async (why: string, identityId: string | null) => {
-      await audit.recordAuth(identityId, req, { action: "universal-auth-login-failed", resourceType: "identity", resourceId: identityId, metadata: { reason: why } });
+      await audit.recordAuth(identityId, req, { action: "universal-auth-login-failed", resourceType: "identity", resourceId: identityId, orgId, metadata: { reason: why } });
       return new UnauthorizedError(`Invalid credentials: ${why}`);
     };
     if (!ua) throw await fail("unknown client id", null);
     const lock = await store.getLockout(ua.id);
     if (ua.lockout_enabled && lock?.locked_until && Date.parse(lock.locked_until) > clock.now()) {
       const retry = Math.ceil((Date.parse(lock.locked_until) - clock.now()) / 1000);
-      await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login-locked", resourceType: "identity", resourceId: ua.identity_id });
+      await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login-locked", resourceType: "identity", resourceId: ua.identity_id, orgId });
       throw new RateLimitError(`Too many failed login attempts for this client id; try again in ${retry} seconds`, retry);
     }
     if (!ipAllowed(req.ip, JSON.parse(ua.client_secret_trusted_ips))) {
-      await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login-failed", resourceType: "identity", resourceId: ua.identity_id, metadata: { reason: "ip not trusted" } });
+      await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login-failed", resourceType: "identity", resourceId: ua.identity_id, orgId, metadata: { reason: "ip not trusted" } });
       throw new ForbiddenError(`Client secret not allowed from IP ${req.ip}`);
     }
     const row = await store.findClientSecretByHash(ua.id, hashSecret(clientSecret));
@@ -199,7 +200,7 @@ export const universalAuthServiceFactory = ({ store, identities, tokens, audit, 
       ttl: ua.access_token_ttl, maxTtl: ua.access_token_max_ttl, numUsesLimit: ua.access_token_num_uses_limit,
       period: ua.access_token_period, trustedIps: JSON.parse(ua.access_token_trusted_ips),
     });
-    await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login", resourceType: "identity", resourceId: ua.identity_id });
+    await audit.recordAuth(ua.identity_id, req, { action: "universal-auth-login", resourceType: "identity", resourceId: ua.identity_id, orgId });
     return grant;
   };
 

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { Actor } from "../actor.js";
-import { BadRequestError, NotFoundError } from "../errors.js";
+import { BadRequestError, ForbiddenError, NotFoundError } from "../errors.js";
 import { newId, SLUG, slugify } from "../ids.js";
 import { isoNow } from "../time.js";
 import { randomBytes } from "node:crypto";
@@ -44,6 +44,8 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   });
 
   const create = async (actor: Actor, dto: { projectName: string; projectDescription?: string; slug?: string; type?: string; shouldCreateDefaultEnvs?: boolean; hasDeleteProtection?: boolean }) => {
+    // Organization members and admins may create projects (and become their admin); `no-access` may not.
+    if (actor.orgRole !== "admin" && actor.orgRole !== "member") throw new ForbiddenError("Creating a project needs the organization role 'member' or 'admin'");
     const type = dto.type ?? "secret-manager";
     if (!(PROJECT_TYPES as readonly string[]).includes(type)) throw new BadRequestError(`type: unknown project type "${type}"`);
     const slug = dto.slug ?? `${slugify(dto.projectName)}-${randomBytes(3).toString("hex")}`;
