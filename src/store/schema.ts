@@ -82,6 +82,45 @@ export interface AuditLogTable {
   metadata: string; created_at: string;
 }
 
+export interface CertificateAuthorityTable {
+  id: string; project_id: string; name: string; type: string; status: string; disable_direct_issuance: Bool;
+  /** JSON: type (root|intermediate), subject fields, keyAlgorithm, maxPathLength, parentCaId, notBefore, notAfter, dn. */
+  configuration: string;
+  encrypted_private_key: string; active_ca_cert_id: string | null; created_at: string; updated_at: string;
+}
+
+export interface CaCertificateTable {
+  id: string; ca_id: string; version: number; certificate: string; certificate_chain: string; serial_number: string;
+  not_before: string; not_after: string; created_at: string;
+}
+
+export interface CaCrlTable {
+  id: string; ca_id: string; crl_number: number; der: string; this_update: string; next_update: string; created_at: string; updated_at: string;
+}
+
+export interface CertificatePolicyTable { id: string; project_id: string; name: string; description: string | null; rules: string; created_at: string; updated_at: string }
+
+export interface CertificateProfileTable {
+  id: string; project_id: string; ca_id: string | null; policy_id: string; slug: string; description: string | null;
+  enrollment_type: string; issuer_type: string; api_config: string | null; est_config: string | null; acme_config: string | null;
+  defaults: string | null; created_at: string; updated_at: string;
+}
+
+export interface CertificateTable {
+  id: string; project_id: string; ca_id: string | null; ca_cert_id: string | null; profile_id: string | null; status: string;
+  serial_number: string; common_name: string; alt_names: string; not_before: string; not_after: string;
+  revoked_at: string | null; revocation_reason: number | null; key_usages: string; extended_key_usages: string;
+  key_algorithm: string; signature_algorithm: string; certificate: string; certificate_chain: string;
+  encrypted_private_key: string | null; fingerprint_sha256: string;
+  /** JSON of the resolved request (attributes, key source), so a renewal asks for the same thing. */
+  request: string; renewed_from_id: string | null; created_at: string; updated_at: string;
+}
+
+export interface CertificateRequestTable {
+  id: string; project_id: string; profile_id: string | null; status: string; certificate_id: string | null;
+  error_message: string | null; attributes: string; created_at: string; updated_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   organizations: OrganizationTable;
@@ -100,4 +139,11 @@ export interface Database {
   secret_imports: SecretImportTable;
   tags: TagTable;
   audit_logs: AuditLogTable;
+  certificate_authorities: CertificateAuthorityTable;
+  ca_certificates: CaCertificateTable;
+  ca_crls: CaCrlTable;
+  certificate_policies: CertificatePolicyTable;
+  certificate_profiles: CertificateProfileTable;
+  certificates: CertificateTable;
+  certificate_requests: CertificateRequestTable;
 }
