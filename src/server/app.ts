@@ -10,6 +10,11 @@ import { registerIdentityRoutes } from "./routes/identities.js";
 import { registerAuthRoutes } from "./routes/auth.js";
 import { registerProjectRoutes } from "./routes/projects.js";
 import { registerAuditRoutes } from "./routes/audit.js";
+import { registerCaRoutes } from "./routes/pki-cas.js";
+import { registerPolicyRoutes } from "./routes/pki-policies.js";
+import { registerProfileRoutes } from "./routes/pki-profiles.js";
+import { registerCertificateRoutes } from "./routes/pki-certificates.js";
+import { registerPkiPublicRoutes } from "./routes/pki-public.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -45,6 +50,9 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
     }
   });
 
+  // OCSP requests arrive as DER (RFC 6960 appendix A).
+  app.addContentTypeParser("application/ocsp-request", { parseAs: "buffer", bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody(req.id, 404, "NotFound", `Route ${req.method}:${req.url.split("?")[0]} not found`)));
   registerEtag(app);
@@ -56,5 +64,10 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerIdentityRoutes(r, services);
   registerProjectRoutes(r, services);
   registerAuditRoutes(r, services);
+  registerCaRoutes(r, services);
+  registerPolicyRoutes(r, services);
+  registerProfileRoutes(r, services);
+  registerCertificateRoutes(r, services);
+  registerPkiPublicRoutes(r, services);
   return app;
 };

@@ -13,6 +13,13 @@ import { bootstrapServiceFactory } from "../core/identity/bootstrap-service.js";
 import { projectAccessFactory } from "../core/projects/access.js";
 import { projectKeysFactory } from "../core/projects/project-keys.js";
 import { projectServiceFactory } from "../core/projects/project-service.js";
+import { pkiStore } from "../store/pki.js";
+import { caServiceFactory } from "../core/pki/ca-service.js";
+import { crlRowsFactory, crlServiceFactory } from "../core/pki/crl-service.js";
+import { ocspServiceFactory } from "../core/pki/ocsp-service.js";
+import { policyServiceFactory } from "../core/pki/policy-service.js";
+import { profileServiceFactory } from "../core/pki/profile-service.js";
+import { certificateServiceFactory } from "../core/pki/certificate-service.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -24,7 +31,7 @@ export interface ServiceOptions {
 
 /** Builds every service from the store up. Called once per server process (the composition root). */
 export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) => {
-  const stores = { identities: identityStore(db), projects: projectStore(db), audit: auditStore(db) };
+  const stores = { identities: identityStore(db), projects: projectStore(db), audit: auditStore(db), pki: pkiStore(db) };
   const audit = auditServiceFactory({ store: stores.audit, clock });
   const tokens = tokenServiceFactory({ store: stores.identities, audit, clock });
   const identities = identityServiceFactory({ store: stores.identities, audit, clock });
@@ -33,6 +40,15 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const access = projectAccessFactory({ store: stores.projects });
   const keys = projectKeysFactory({ root, store: stores.projects });
   const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, clock });
-  return { clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects };
+  const cas = caServiceFactory({ store: stores.pki, access, keys, crls: crlRowsFactory({ clock, publicUrl }), audit, clock, publicUrl });
+  const crls = crlServiceFactory({ store: stores.pki, cas, access, clock });
+  const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
+  const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
+  const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock });
+  const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
+  return {
+    clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
+    cas, crls, ocsp, policies, profiles, certificates,
+  };
 };
 export type Services = ReturnType<typeof createServices>;

@@ -65,10 +65,14 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const port = (app.server.address() as { port: number }).port;
   const address = `${scheme}://${hostForUrl}:${port}`;
   publicUrl ||= address;
+  // Background work stops with the server: CRLs are re-signed before their nextUpdate.
+  const background = new AbortController();
+  void services.crls.runRefresher(background.signal);
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,
     close: async () => {
+      background.abort();
       await app.close();
       await database.close();
     },

@@ -1,0 +1,266 @@
+import type { Clock } from "../clock.js";
+import type { Actor } from "../actor.js";
+import { BadRequestError, NotFoundError } from "../errors.js";
+import { newId } from "../ids.js";
+import { isoNow } from "../time.js";
+import { exportPrivateKeyPem, generateKeyPair, isKeyAlgorithm, type KeyAlgorithm, loadPrivateKey, spkiDerOf } from "../../crypto/keys.js";
+import { toPem } from "../../crypto/der/pem.js";
+import type { PkiStore } from "../../store/pki.js";
+import type { CaCertificateTable, CertificateAuthorityTable } from "../../store/schema.js";
+import type { AuditService } from "../audit/audit-service.js";
+import type { ProjectAccess } from "../projects/access.js";
+import type { ProjectKeys } from "../projects/project-keys.js";
+import { createCaCsr, createIntermediateCa, createRootCa, signIntermediate } from "./ca.js";
+import { parseCertificate } from "./certificate.js";
+import { prepareIssuer, type IssuerContext } from "./issuer.js";
+import { formatDn, type SubjectFields } from "./name.js";
+import type { CrlRows } from "./crl-service.js";
+
+export const CA_STATUSES = ["active", "disabled", "pending-certificate"] as const;
+const TEN_YEARS = 10 * 365.25 * 86_400_000;
+
+/** The `configuration` object of api.md 7.2, as stored (JSON) and returned. */
+export interface CaConfiguration {
+  type: "root" | "intermediate";
+  friendlyName: string; commonName: string; organization: string; ou: string; country: string; province: string; locality: string;
+  notBefore: string | null; notAfter: string | null; maxPathLength: number; keyAlgorithm: KeyAlgorithm; dn: string;
+  parentCaId: string | null; serialNumber: string | null; activeCaCertId: string | null;
+}
+
+export interface CreateCaDto {
+  projectId: string; name: string; status: string; disableDirectIssuance?: boolean; enableDirectIssuance?: boolean;
+  configuration: {
+    type: "root" | "intermediate"; commonName: string; organization: string; ou: string; country: string; province: string; locality: string;
+    friendlyName?: string; keyAlgorithm: string; notBefore?: string; notAfter?: string; maxPathLength?: number | null; parentCaId?: string;
+  };
+}
+
+type Deps = {
+  store: PkiStore;
+  access: Pick<ProjectAccess, "requireProject">;
+  keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
+  crls: CrlRows;
+  audit: Pick<AuditService, "record">;
+  clock: Clock;
+  publicUrl: () => string;
+};
+
+const subjectOf = (c: { commonName: string; organization: string; ou: string; country: string; province: string; locality: string }): SubjectFields => ({
+  commonName: c.commonName || undefined, organization: c.organization || undefined, organizationalUnit: c.ou || undefined,
+  country: c.country || undefined, state: c.province || undefined, locality: c.locality || undefined,
+});
+
+export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publicUrl }: Deps) => {
+  /** Issuer contexts are built once per active CA certificate; they hold the parsed private key. */
+  const issuers = new Map<string, IssuerContext>();
+  const keyPurpose = (caId: string) => `ca-private-key:${caId}`;
+
+  const view = (ca: CertificateAuthorityTable) => {
+    const configuration = JSON.parse(ca.configuration) as CaConfiguration;
+    return {
+      id: ca.id, projectId: ca.project_id, name: ca.name, type: ca.type, status: ca.status,
+      disableDirectIssuance: !!ca.disable_direct_issuance, enableDirectIssuance: !ca.disable_direct_issuance,
+      configuration: { ...configuration, activeCaCertId: ca.active_ca_cert_id }, createdAt: ca.created_at, updatedAt: ca.updated_at,
+    };
+  };
+
+  const loadCa = async (caId: string) => {
+    const ca = await store.getCa(caId);
+    if (!ca) throw new NotFoundError(`Certificate authority with ID ${caId} not found`);
+    return ca;
+  };
+  const requireCa = async (actor: Actor, caId: string, role: "viewer" | "member" | "admin") => {
+    const ca = await loadCa(caId);
+    await access.requireProject(actor, ca.project_id, role);
+    return ca;
+  };
+
+  const privateKeyOf = async (ca: CertificateAuthorityTable) => loadPrivateKey(await keys.decryptText(ca.project_id, ca.encrypted_private_key, keyPurpose(ca.id)));
+
+  const issuerUrls = async (ca: CertificateAuthorityTable, caCertId: string) => {
+    const crl = await store.getCrlByCa(ca.id);
+    const base = publicUrl();
+    return {
+      ...(crl && { crlDistributionPoints: [crls.crlUrl(crl.id)] }),
+      caIssuers: [`${base}/api/v1/pki/ca/${ca.id}/certificates/${caCertId}/der`],
+      ocsp: [`${base}/api/v1/pki/ocsp/${ca.id}`],
+    };
+  };
+
+  /**
+   * The signing context of a CA (cached). Issuance needs an active CA; CRLs and OCSP answers are still
+   * signed for a disabled one, since its certificates stay out there until they expire.
+   */
+  const issuerFor = async (caId: string, opts: { forRevocation?: boolean } = {}): Promise<{ ca: CertificateAuthorityTable; issuer: IssuerContext; caCert: CaCertificateTable }> => {
+    const ca = await loadCa(caId);
+    if (ca.status !== "active" && !(opts.forRevocation && ca.status === "disabled"))
+      throw new BadRequestError(`Certificate authority '${ca.name}' is ${ca.status}, not active`);
+    const caCert = await store.getCaCertificate(ca.active_ca_cert_id!);
+    if (!caCert) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate`);
+    let issuer = issuers.get(caCert.id);
+    if (!issuer) {
+      issuer = prepareIssuer({ certificate: caCert.certificate, privateKey: await privateKeyOf(ca), urls: await issuerUrls(ca, caCert.id) });
+      issuers.set(caCert.id, issuer);
+    }
+    return { ca, issuer, caCert };
+  };
+
+  const forget = (ca: CertificateAuthorityTable) => { if (ca.active_ca_cert_id) issuers.delete(ca.active_ca_cert_id); };
+
+  const caCertRow = (caId: string, version: number, pem: string, chain: string, serial: string, nb: Date, na: Date): CaCertificateTable => ({
+    id: newId(), ca_id: caId, version, certificate: pem, certificate_chain: chain, serial_number: serial,
+    not_before: nb.toISOString(), not_after: na.toISOString(), created_at: isoNow(clock),
+  });
+
+  const create = async (actor: Actor, dto: CreateCaDto) => {
+    await access.requireProject(actor, dto.projectId, "admin");
+    const c = dto.configuration;
+    if (!isKeyAlgorithm(c.keyAlgorithm)) throw new BadRequestError(`configuration.keyAlgorithm: unknown key algorithm "${c.keyAlgorithm}"`);
+    if (!(CA_STATUSES as readonly string[]).includes(dto.status)) throw new BadRequestError(`status: unknown CA status "${dto.status}"`);
+    if (await store.getCaByName(dto.projectId, dto.name)) throw new BadRequestError(`A certificate authority named '${dto.name}' already exists in this project`);
+    const subject = subjectOf(c);
+    if (!Object.values(subject).some(Boolean)) throw new BadRequestError("configuration: at least one of commonName, organization, ou, country, province, locality must be set");
+    const now = clock.now();
+    const notBefore = c.notBefore ? Date.parse(c.notBefore) : now;
+    const notAfter = c.notAfter ? Date.parse(c.notAfter) : now + TEN_YEARS;
+    if (Number.isNaN(notBefore)) throw new BadRequestError(`configuration.notBefore: "${c.notBefore}" is not an ISO date`);
+    if (Number.isNaN(notAfter)) throw new BadRequestError(`configuration.notAfter: "${c.notAfter}" is not an ISO date`);
+    const id = newId();
+    const dn = formatDn(subject);
+    const config: CaConfiguration = {
+      type: c.type, friendlyName: c.friendlyName || dn, commonName: c.commonName, organization: c.organization, ou: c.ou,
+      country: c.country, province: c.province, locality: c.locality, notBefore: new Date(notBefore).toISOString(),
+      notAfter: new Date(notAfter).toISOString(), maxPathLength: c.maxPathLength ?? -1, keyAlgorithm: c.keyAlgorithm, dn,
+      parentCaId: c.parentCaId ?? null, serialNumber: null, activeCaCertId: null,
+    };
+    const disable = dto.disableDirectIssuance ?? (dto.enableDirectIssuance === undefined ? false : !dto.enableDirectIssuance);
+    const row = (status: string, privateKeyPem: string, activeCertId: string | null, serial: string | null): CertificateAuthorityTable => ({
+      id, project_id: dto.projectId, name: dto.name, type: "internal", status, disable_direct_issuance: disable ? 1 : 0,
+      configuration: JSON.stringify({ ...config, serialNumber: serial }), encrypted_private_key: privateKeyPem,
+      active_ca_cert_id: activeCertId, created_at: isoNow(clock), updated_at: isoNow(clock),
+    });
+
+    let created: { pem: string; chain: string; serial: string; nb: Date; na: Date; key: string };
+    if (c.type === "root") {
+      const r = await createRootCa({ subject, keyAlgorithm: c.keyAlgorithm, notBefore, notAfter, maxPathLength: c.maxPathLength ?? -1 });
+      created = { pem: r.certificate.pem, chain: "", serial: r.certificate.serialNumber, nb: r.certificate.notBefore, na: r.certificate.notAfter, key: exportPrivateKeyPem(r.keyPair.privateKey) };
+    } else if (c.parentCaId) {
+      // An intermediate whose parent is an internal CA of the same project is signed right away.
+      const parent = await loadCa(c.parentCaId);
+      if (parent.project_id !== dto.projectId) throw new BadRequestError("configuration.parentCaId: the parent CA must belong to the same project");
+      const { issuer, caCert } = await issuerFor(parent.id);
+      const r = await createIntermediateCa(issuer, { subject, keyAlgorithm: c.keyAlgorithm, notBefore, notAfter, maxPathLength: c.maxPathLength ?? -1 });
+      created = {
+        pem: r.certificate.pem, chain: [caCert.certificate.trim(), caCert.certificate_chain.trim()].filter(Boolean).join("\n") + "\n",
+        serial: r.certificate.serialNumber, nb: r.certificate.notBefore, na: r.certificate.notAfter, key: exportPrivateKeyPem(r.keyPair.privateKey),
+      };
+    } else {
+      // No local parent: the intermediate waits for a certificate (GET /csr → sign elsewhere → import-certificate).
+      const kp = await generateKeyPair(c.keyAlgorithm);
+      const sealed = await keys.encrypt(dto.projectId, exportPrivateKeyPem(kp.privateKey), keyPurpose(id));
+      const pending = row("pending-certificate", sealed, null, null);
+      await store.insertCa(pending, null, null);
+      await audit.record(actor, { action: "create-ca", resourceType: "certificate-authority", resourceId: id, projectId: dto.projectId, metadata: { name: dto.name, type: c.type } });
+      return view(pending);
+    }
+    const sealed = await keys.encrypt(dto.projectId, created.key, keyPurpose(id));
+    const cert = caCertRow(id, 1, created.pem, created.chain, created.serial, created.nb, created.na);
+    const ca = row(dto.status === "disabled" ? "disabled" : "active", sealed, cert.id, created.serial);
+    await store.insertCa(ca, cert, crls.newCrlRow(id));
+    await audit.record(actor, { action: "create-ca", resourceType: "certificate-authority", resourceId: id, projectId: dto.projectId, metadata: { name: dto.name, type: c.type } });
+    return view(ca);
+  };
+
+  const get = async (actor: Actor, caId: string) => view(await requireCa(actor, caId, "viewer"));
+  const list = async (actor: Actor, projectId: string) => {
+    await access.requireProject(actor, projectId, "viewer");
+    return (await store.listCas(projectId)).map(view);
+  };
+
+  const update = async (actor: Actor, caId: string, dto: { name?: string; status?: string; disableDirectIssuance?: boolean; enableDirectIssuance?: boolean }) => {
+    const ca = await requireCa(actor, caId, "admin");
+    const patch: Partial<CertificateAuthorityTable> = { updated_at: isoNow(clock) };
+    if (dto.name !== undefined && dto.name !== ca.name) {
+      if (await store.getCaByName(ca.project_id, dto.name)) throw new BadRequestError(`A certificate authority named '${dto.name}' already exists in this project`);
+      patch.name = dto.name;
+    }
+    if (dto.status !== undefined) {
+      if (dto.status !== "active" && dto.status !== "disabled") throw new BadRequestError(`status: can only be set to "active" or "disabled"`);
+      if (ca.status === "pending-certificate") throw new BadRequestError("status: this CA has no certificate yet; import one first");
+      patch.status = dto.status;
+    }
+    if (dto.disableDirectIssuance !== undefined) patch.disable_direct_issuance = dto.disableDirectIssuance ? 1 : 0;
+    else if (dto.enableDirectIssuance !== undefined) patch.disable_direct_issuance = dto.enableDirectIssuance ? 0 : 1;
+    await store.updateCa(ca.id, patch);
+    forget(ca);
+    await audit.record(actor, { action: "update-ca", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { status: patch.status } });
+    return view({ ...ca, ...patch });
+  };
+
+  const remove = async (actor: Actor, caId: string) => {
+    const ca = await requireCa(actor, caId, "admin");
+    if (await store.countProfilesUsingCa(ca.id)) throw new BadRequestError("This certificate authority is used by certificate profiles; delete or change them first");
+    await store.deleteCa(ca.id);
+    forget(ca);
+    await audit.record(actor, { action: "delete-ca", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id });
+    return view(ca);
+  };
+
+  const certificate = async (actor: Actor | undefined, caId: string) => {
+    const ca = actor ? await requireCa(actor, caId, "viewer") : await loadCa(caId);
+    const cert = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
+    if (!cert) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate yet`);
+    return { certificate: cert.certificate, certificateChain: cert.certificate_chain, serialNumber: cert.serial_number };
+  };
+
+  const caCertificates = async (actor: Actor, caId: string) => {
+    await requireCa(actor, caId, "viewer");
+    return (await store.listCaCertificates(caId)).map((c) => ({ certificate: c.certificate, certificateChain: c.certificate_chain, serialNumber: c.serial_number, version: c.version }));
+  };
+
+  /** DER of one CA certificate, for the unauthenticated AIA "CA Issuers" URL. */
+  const caCertificateDer = async (caId: string, caCertId: string) => {
+    const c = await store.getCaCertificate(caCertId);
+    if (!c || c.ca_id !== caId) throw new NotFoundError(`CA certificate ${caCertId} not found`);
+    return parseCertificate(c.certificate).der;
+  };
+
+  const csr = async (actor: Actor, caId: string) => {
+    const ca = await requireCa(actor, caId, "admin");
+    const config = JSON.parse(ca.configuration) as CaConfiguration;
+    if (config.type === "root") throw new BadRequestError("A root CA has no certificate signing request");
+    const privateKey = await privateKeyOf(ca);
+    return (await createCaCsr({ subject: subjectOf(config), privateKey, spkiDer: spkiDerOf(privateKey), keyAlgorithm: config.keyAlgorithm })).pem;
+  };
+
+  const signIntermediateCsr = async (actor: Actor, caId: string, dto: { csr: string; notAfter: string; notBefore?: string; maxPathLength?: number }) => {
+    const { ca, issuer, caCert } = await issuerFor((await requireCa(actor, caId, "admin")).id);
+    const notAfter = Date.parse(dto.notAfter);
+    if (Number.isNaN(notAfter)) throw new BadRequestError(`notAfter: "${dto.notAfter}" is not an ISO date`);
+    const signed = await signIntermediate(issuer, {
+      csr: dto.csr, notBefore: dto.notBefore ? Date.parse(dto.notBefore) : clock.now(), notAfter, maxPathLength: dto.maxPathLength ?? -1,
+    });
+    await audit.record(actor, { action: "sign-intermediate", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { serialNumber: signed.serialNumber } });
+    return {
+      certificate: signed.pem, issuingCaCertificate: caCert.certificate,
+      certificateChain: [caCert.certificate.trim(), caCert.certificate_chain.trim()].filter(Boolean).join("\n") + "\n", serialNumber: signed.serialNumber,
+    };
+  };
+
+  const importCertificate = async (actor: Actor, caId: string, dto: { certificate: string; certificateChain: string }) => {
+    const ca = await requireCa(actor, caId, "admin");
+    const parsed = parseCertificate(dto.certificate);
+    const privateKey = await privateKeyOf(ca);
+    if (!spkiDerOf(privateKey).equals(parsed.spkiDer)) throw new BadRequestError("certificate: its public key does not match this CA's key pair");
+    if (!parsed.basicConstraints?.isCA) throw new BadRequestError("certificate: not a CA certificate (BasicConstraints cA is not true)");
+    const versions = await store.listCaCertificates(ca.id);
+    const row = caCertRow(ca.id, versions.length + 1, toPem("CERTIFICATE", parsed.der), dto.certificateChain ?? "", parsed.serialHex, parsed.notBefore, parsed.notAfter);
+    await store.activateCaCertificate(ca.id, row, crls.newCrlRow(ca.id), isoNow(clock));
+    forget(ca);
+    await audit.record(actor, { action: "import-ca-certificate", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id });
+    return { message: "Successfully imported certificate to CA", caId: ca.id };
+  };
+
+  return { issuerFor, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, privateKeyOf };
+};
+export type CaService = ReturnType<typeof caServiceFactory>;

@@ -1,0 +1,310 @@
+import type { Clock } from "../clock.js";
+import type { Actor } from "../actor.js";
+import { BadRequestError, NotFoundError } from "../errors.js";
+import { newId } from "../ids.js";
+import { isoNow } from "../time.js";
+import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
+import { parseDuration } from "../../config/duration.js";
+import type { PkiStore } from "../../store/pki.js";
+import type { CertificateProfileTable, CertificateTable } from "../../store/schema.js";
+import type { AuditService } from "../audit/audit-service.js";
+import type { ProjectAccess } from "../projects/access.js";
+import type { ProjectKeys } from "../projects/project-keys.js";
+import {
+  normalizeExtendedKeyUsages, normalizeKeyUsages, requireKeyAlgorithm, requireSignatureAlgorithm, defaultSignatureAlgorithm,
+  isRevocationReason, revocationReasonCode, SAN_TYPES, type SanType, type SignatureAlgorithm,
+} from "./algorithms.js";
+import { contentsFromCsr, type CertificateContents } from "./contents.js";
+import { parseAndVerifyCsr } from "./csr.js";
+import { issueLeaf, issueSelfSigned } from "./issue.js";
+import { checkPolicy } from "./policy.js";
+import { parseCertificate } from "./certificate.js";
+import type { SubjectFields } from "./name.js";
+import type { SubjectAltName } from "./san.js";
+import type { CaService } from "./ca-service.js";
+import type { PolicyService } from "./policy-service.js";
+import type { ProfileService } from "./profile-service.js";
+import type { CrlService } from "./crl-service.js";
+
+export interface IssueAttributes {
+  commonName?: string | null; organization?: string | null; organizationalUnit?: string | null; country?: string | null;
+  state?: string | null; locality?: string | null; altNames?: { type: string; value: string }[];
+  keyUsages?: string[]; extendedKeyUsages?: string[]; keyAlgorithm?: string; signatureAlgorithm?: string;
+  ttl?: string; notBefore?: string; notAfter?: string; basicConstraints?: { isCA: boolean; pathLength?: number };
+  removeRootsFromChain?: boolean;
+}
+export interface IssueDto { profileId: string; csr?: string; attributes?: IssueAttributes; removeRootsFromChain?: boolean }
+
+/** What a renewal repeats: the request as the client made it (no key material). */
+interface StoredRequest { attributes: IssueAttributes; csr: boolean; keyAlgorithm: KeyAlgorithm | null; lifetimeMs: number }
+
+type Deps = {
+  store: PkiStore;
+  access: Pick<ProjectAccess, "requireProject">;
+  keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
+  cas: Pick<CaService, "issuerFor">;
+  policies: Pick<PolicyService, "rulesFor">;
+  profiles: Pick<ProfileService, "load">;
+  crls: Pick<CrlService, "regenerate">;
+  audit: Pick<AuditService, "record">;
+  clock: Clock;
+};
+
+const SUBJECT_KEYS = ["commonName", "organization", "organizationalUnit", "country", "state", "locality"] as const;
+const DEFAULT_TTL_MS = 90 * 86_400_000;
+
+const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+const isSelfSigned = (pem: string) => { const c = parseCertificate(pem); return c.issuerDer.equals(c.subjectDer); };
+const joinPem = (blocks: string[]) => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
+
+export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock }: Deps) => {
+  const keyPurpose = (certId: string) => `certificate-private-key:${certId}`;
+
+  /** Merges request attributes over profile defaults; `null` clears a default (api.md 7.6). */
+  const resolveSubject = (a: IssueAttributes, d: Record<string, any>): SubjectFields => {
+    const s: SubjectFields = {};
+    for (const k of SUBJECT_KEYS) {
+      const v = a[k] === undefined ? d[k] : a[k];
+      if (typeof v === "string" && v !== "") s[k] = v;
+    }
+    return s;
+  };
+
+  const resolveSans = (list: { type: string; value: string }[] | undefined): SubjectAltName[] =>
+    (list ?? []).map((n, i) => {
+      if (!(SAN_TYPES as readonly string[]).includes(n.type)) throw new BadRequestError(`attributes.altNames[${i}].type: "${n.type}" is not one of ${SAN_TYPES.join(", ")}`);
+      return { type: n.type as SanType, value: n.value };
+    });
+
+  const resolveValidity = (a: IssueAttributes, d: Record<string, any>, now: number): { notBefore: number; notAfter: number } => {
+    if (a.ttl !== undefined && (a.notBefore !== undefined || a.notAfter !== undefined))
+      throw new BadRequestError("attributes.ttl: give either ttl or notBefore/notAfter, not both");
+    if (a.ttl !== undefined) {
+      let ms: number;
+      try { ms = parseDuration(a.ttl); } catch (e) { throw new BadRequestError(`attributes.ttl: ${(e as Error).message}`); }
+      if (ms <= 0) throw new BadRequestError(`attributes.ttl: "${a.ttl}" must be positive`);
+      return { notBefore: now, notAfter: now + ms };
+    }
+    if (a.notBefore !== undefined || a.notAfter !== undefined) {
+      const nb = a.notBefore !== undefined ? Date.parse(a.notBefore) : now;
+      const na = a.notAfter !== undefined ? Date.parse(a.notAfter) : NaN;
+      if (Number.isNaN(nb)) throw new BadRequestError(`attributes.notBefore: "${a.notBefore}" is not an ISO date`);
+      if (Number.isNaN(na)) throw new BadRequestError(`attributes.notAfter: ${a.notAfter === undefined ? "is required with notBefore" : `"${a.notAfter}" is not an ISO date`}`);
+      if (nb >= na) throw new BadRequestError("attributes.notBefore must be before attributes.notAfter");
+      return { notBefore: nb, notAfter: na };
+    }
+    const days = typeof d.ttlDays === "number" && d.ttlDays > 0 ? d.ttlDays : undefined;
+    return { notBefore: now, notAfter: now + (days ? days * 86_400_000 : DEFAULT_TTL_MS) };
+  };
+
+  const chainOf = (issuingCa: string, caChain: string, removeRoots: boolean) => {
+    const blocks = [...pemBlocks(issuingCa), ...pemBlocks(caChain)];
+    return joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks);
+  };
+
+  /** Signs what the profile and its policy permit and records it; the profile's project role `member` is required. */
+  const issueForProfile = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable) => {
+    if (profile.enrollment_type !== "api") throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow API enrollment (it uses ${profile.enrollment_type})`);
+    const a = dto.attributes ?? {};
+    const defaults = profile.defaults ? (JSON.parse(profile.defaults) as Record<string, any>) : {};
+    const policy = await policies.rulesFor(profile.policy_id);
+    const now = clock.now();
+    const { notBefore, notAfter } = resolveValidity(a, defaults, now);
+    const removeRoots = dto.removeRootsFromChain ?? a.removeRootsFromChain ?? false;
+    const keyUsages = normalizeKeyUsages(a.keyUsages ?? defaults.keyUsages ?? [], "attributes.keyUsages");
+    const extendedKeyUsages = normalizeExtendedKeyUsages(a.extendedKeyUsages ?? defaults.extendedKeyUsages ?? [], "attributes.extendedKeyUsages");
+    const isCA = a.basicConstraints?.isCA ?? defaults.basicConstraints?.isCA ?? false;
+
+    const ca = profile.issuer_type === "ca" ? await cas.issuerFor(profile.ca_id!) : undefined;
+    const sigOf = (keyAlg: KeyAlgorithm): SignatureAlgorithm => {
+      const requested = a.signatureAlgorithm ?? defaults.signatureAlgorithm;
+      if (requested) return requireSignatureAlgorithm(requested, "attributes.signatureAlgorithm");
+      return ca ? ca.issuer.defaultSignatureAlgorithm : defaultSignatureAlgorithm(keyAlg);
+    };
+
+    let contents: CertificateContents & { publicKey?: Buffer };
+    let keyAlgorithm: KeyAlgorithm | null = null;
+    if (dto.csr) {
+      if (dto.csr.length > 16_384) throw new BadRequestError("csr: longer than 16 KiB");
+      const csr = await parseAndVerifyCsr(dto.csr);
+      contents = contentsFromCsr(csr, {
+        notBefore, notAfter, signatureAlgorithm: sigOf(csr.keyAlgorithm ?? "RSA_2048"),
+        ...(a.keyUsages || defaults.keyUsages ? { keyUsages } : {}), ...(a.extendedKeyUsages || defaults.extendedKeyUsages ? { extendedKeyUsages } : {}),
+      });
+      keyAlgorithm = csr.keyAlgorithm ?? null;
+    } else {
+      keyAlgorithm = requireKeyAlgorithm(a.keyAlgorithm ?? defaults.keyAlgorithm ?? "RSA_2048", "attributes.keyAlgorithm");
+      contents = {
+        subject: resolveSubject(a, defaults), sans: resolveSans(a.altNames), keyUsages, extendedKeyUsages, keyAlgorithm,
+        signatureAlgorithm: sigOf(keyAlgorithm), notBefore, notAfter, isCA,
+      };
+    }
+    // Self-signed certificates are signed by their own key, so the signature must fit that key, not an issuer's.
+    checkPolicy(policy, contents);
+
+    let certPem: string;
+    let serial: string;
+    let fingerprint: string;
+    let issuedNb: Date;
+    let issuedNa: Date;
+    let privateKeyPem: string | null = null;
+    let issuingCaCertificate = "";
+    let certificateChain = "";
+    if (ca) {
+      let publicKey = contents.publicKey;
+      if (!publicKey) {
+        const kp = await generateKeyPair(keyAlgorithm!);
+        publicKey = kp.spkiDer;
+        privateKeyPem = exportPrivateKeyPem(kp.privateKey);
+      }
+      const issued = await issueLeaf(ca.issuer, { ...contents, publicKey });
+      ({ pem: certPem, serialNumber: serial, fingerprintSha256: fingerprint, notBefore: issuedNb, notAfter: issuedNa } = issued);
+      issuingCaCertificate = ca.caCert.certificate;
+      certificateChain = chainOf(ca.caCert.certificate, ca.caCert.certificate_chain, removeRoots);
+    } else {
+      if (dto.csr) throw new BadRequestError("csr: a self-signed profile generates the key pair itself; send attributes without a CSR");
+      const { certificate, keyPair } = await issueSelfSigned({ ...contents, keyAlgorithm: keyAlgorithm! });
+      ({ pem: certPem, serialNumber: serial, fingerprintSha256: fingerprint, notBefore: issuedNb, notAfter: issuedNa } = certificate);
+      privateKeyPem = exportPrivateKeyPem(keyPair.privateKey);
+      issuingCaCertificate = certPem;
+      certificateChain = removeRoots ? "" : certPem;
+    }
+
+    const id = newId();
+    const requestId = newId();
+    const stamp = isoNow(clock);
+    const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
+    const row: CertificateTable = {
+      id, project_id: profile.project_id, ca_id: ca?.ca.id ?? null, ca_cert_id: ca?.caCert.id ?? null, profile_id: profile.id, status: "active",
+      serial_number: serial, common_name: contents.subject.commonName ?? "", alt_names: contents.sans.map((s) => s.value).join(","),
+      not_before: issuedNb.toISOString(), not_after: issuedNa.toISOString(), revoked_at: null, revocation_reason: null,
+      key_usages: JSON.stringify(contents.keyUsages), extended_key_usages: JSON.stringify(contents.extendedKeyUsages),
+      key_algorithm: keyAlgorithm ?? "", signature_algorithm: contents.signatureAlgorithm, certificate: certPem,
+      certificate_chain: ca ? chainOf(ca.caCert.certificate, ca.caCert.certificate_chain, false) : certPem,
+      encrypted_private_key: privateKeyPem ? await keys.encrypt(profile.project_id, privateKeyPem, keyPurpose(id)) : null,
+      fingerprint_sha256: fingerprint, request: JSON.stringify(stored), renewed_from_id: renewedFrom?.id ?? null, created_at: stamp, updated_at: stamp,
+    };
+    await store.insertIssued(row, {
+      id: requestId, project_id: profile.project_id, profile_id: profile.id, status: "issued", certificate_id: id, error_message: null,
+      attributes: JSON.stringify(a), created_at: stamp, updated_at: stamp,
+    });
+    if (actor) await audit.record(actor, {
+      action: renewedFrom ? "renew-certificate" : "issue-certificate", resourceType: "certificate", resourceId: id, projectId: profile.project_id,
+      metadata: { profile: profile.slug, serialNumber: serial, commonName: row.common_name, ...(renewedFrom && { renewedFrom: renewedFrom.id }) },
+    });
+    return {
+      certificate: { certificate: certPem, issuingCaCertificate, certificateChain, ...(privateKeyPem && { privateKey: privateKeyPem }), serialNumber: serial, certificateId: id },
+      certificateRequestId: requestId, status: "issued" as const, message: "Certificate issued",
+    };
+  };
+
+  const issue = async (actor: Actor, dto: IssueDto) => {
+    const profile = await profiles.load(dto.profileId);
+    await access.requireProject(actor, profile.project_id, "member");
+    return issueForProfile(actor, profile, dto);
+  };
+
+  const loadCert = async (actor: Actor, id: string, role: "viewer" | "member" | "admin") => {
+    const c = await store.getCertificate(id);
+    if (!c) throw new NotFoundError(`Certificate with ID ${id} not found`);
+    await access.requireProject(actor, c.project_id, role);
+    return c;
+  };
+
+  const statusOf = (c: CertificateTable) => (c.status === "revoked" ? "revoked" : Date.parse(c.not_after) <= clock.now() ? "expired" : "active");
+
+  const record = (c: CertificateTable) => ({
+    id: c.id, projectId: c.project_id, caId: c.ca_id, caCertId: c.ca_cert_id, profileId: c.profile_id, status: statusOf(c),
+    serialNumber: c.serial_number, friendlyName: c.common_name, commonName: c.common_name, altNames: c.alt_names,
+    notBefore: c.not_before, notAfter: c.not_after, revokedAt: c.revoked_at, revocationReason: c.revocation_reason,
+    keyUsages: JSON.parse(c.key_usages), extendedKeyUsages: JSON.parse(c.extended_key_usages), keyAlgorithm: c.key_algorithm,
+    signatureAlgorithm: c.signature_algorithm, fingerprints: { sha256: c.fingerprint_sha256 }, caType: c.ca_id ? "internal" : null,
+    createdAt: c.created_at, updatedAt: c.updated_at,
+  });
+
+  const privateKeyOf = async (c: CertificateTable) => (c.encrypted_private_key ? keys.decryptText(c.project_id, c.encrypted_private_key, keyPurpose(c.id)) : null);
+
+  const get = async (actor: Actor, id: string) => record(await loadCert(actor, id, "viewer"));
+
+  const bundle = async (actor: Actor, id: string) => {
+    const c = await loadCert(actor, id, "member");
+    return { certificate: c.certificate, certificateChain: c.certificate_chain || null, privateKey: await privateKeyOf(c), serialNumber: c.serial_number };
+  };
+
+  const certificateBody = async (actor: Actor, id: string) => {
+    const c = await loadCert(actor, id, "viewer");
+    return { certificate: c.certificate, certificateChain: c.certificate_chain, serialNumber: c.serial_number };
+  };
+
+  const privateKey = async (actor: Actor, id: string) => {
+    const c = await loadCert(actor, id, "member");
+    const pem = await privateKeyOf(c);
+    if (!pem) throw new NotFoundError(`Certificate ${id} was issued for a CSR: this server never held its private key`);
+    await audit.record(actor, { action: "read-certificate-private-key", resourceType: "certificate", resourceId: id, projectId: c.project_id });
+    return pem;
+  };
+
+  const revoke = async (actor: Actor, id: string, reason: string) => {
+    const c = await loadCert(actor, id, "member");
+    if (!isRevocationReason(reason)) throw new BadRequestError(`revocationReason: "${reason}" is not a revocation reason`);
+    if (c.status === "revoked") throw new BadRequestError(`Certificate ${id} is already revoked`);
+    const at = isoNow(clock);
+    await store.revokeCertificate(id, at, revocationReasonCode(reason));
+    if (c.ca_id) await crls.regenerate(c.ca_id);
+    await audit.record(actor, { action: "revoke-certificate", resourceType: "certificate", resourceId: id, projectId: c.project_id, metadata: { reason, serialNumber: c.serial_number } });
+    return { message: "Successfully revoked certificate", serialNumber: c.serial_number, revokedAt: at };
+  };
+
+  /** A new certificate with the same request and lifetime and a new key; CSR-issued certificates cannot be renewed here. */
+  const renew = async (actor: Actor, id: string, dto: { removeRootsFromChain?: boolean }) => {
+    const c = await loadCert(actor, id, "member");
+    if (c.status === "revoked") throw new BadRequestError(`Certificate ${id} is revoked and cannot be renewed`);
+    const stored = JSON.parse(c.request) as StoredRequest;
+    if (stored.csr) throw new BadRequestError(`Certificate ${id} was issued for a CSR: the server has no private key to renew it with; submit a new CSR instead`);
+    if (!c.profile_id) throw new BadRequestError(`Certificate ${id} has no profile to renew against`);
+    const profile = await profiles.load(c.profile_id);
+    const { ttl: _t, notBefore: _b, notAfter: _a, ...attributes } = stored.attributes;
+    const r = await issueForProfile(actor, profile, {
+      profileId: profile.id, attributes: { ...attributes, ttl: `${Math.max(1, Math.round(stored.lifetimeMs / 1000))}s` },
+      removeRootsFromChain: dto.removeRootsFromChain ?? stored.attributes.removeRootsFromChain,
+    }, c);
+    return { ...r.certificate, certificateRequestId: r.certificateRequestId };
+  };
+
+  const remove = async (actor: Actor, id: string) => {
+    const c = await loadCert(actor, id, "admin");
+    await store.deleteCertificate(id);
+    await audit.record(actor, { action: "delete-certificate", resourceType: "certificate", resourceId: id, projectId: c.project_id });
+    return record(c);
+  };
+
+  const list = async (actor: Actor, projectId: string, q: { status?: string; commonName?: string; expiringBefore?: string; offset?: number; limit?: number }) => {
+    await access.requireProject(actor, projectId, "viewer");
+    if (q.expiringBefore && Number.isNaN(Date.parse(q.expiringBefore))) throw new BadRequestError(`expiringBefore: "${q.expiringBefore}" is not an ISO date`);
+    const rows = await store.listCertificates(projectId, {
+      status: q.status, commonName: q.commonName, expiringBefore: q.expiringBefore && new Date(q.expiringBefore).toISOString(),
+      offset: q.offset ?? 0, limit: Math.min(q.limit ?? 100, 1000), now: isoNow(clock),
+    });
+    return { certificates: rows.map(record), totalCount: await store.countCertificates(projectId) };
+  };
+
+  const request = async (actor: Actor, requestId: string) => {
+    const r = await store.getRequest(requestId);
+    if (!r) throw new NotFoundError(`Certificate request with ID ${requestId} not found`);
+    await access.requireProject(actor, r.project_id, "member");
+    const c = r.certificate_id ? await store.getCertificate(r.certificate_id) : undefined;
+    const attrs = JSON.parse(r.attributes) as IssueAttributes;
+    const removeRoots = attrs.removeRootsFromChain ?? false;
+    const blocks = c ? pemBlocks(c.certificate_chain) : [];
+    return {
+      status: r.status, certificate: c?.certificate ?? null, certificateId: c?.id ?? null, privateKey: c ? await privateKeyOf(c) : null,
+      serialNumber: c?.serial_number ?? null, errorMessage: r.error_message,
+      issuingCaCertificate: c ? (c.ca_id ? blocks[0] + "\n" : c.certificate) : null,
+      certificateChain: c ? joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks) : null,
+      commonName: c?.common_name ?? attrs.commonName ?? null, createdAt: r.created_at, updatedAt: r.updated_at,
+    };
+  };
+
+  return { issue, issueForProfile, get, bundle, certificateBody, privateKey, revoke, renew, remove, list, request, record };
+};
+export type CertificateService = ReturnType<typeof certificateServiceFactory>;

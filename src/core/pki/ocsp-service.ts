@@ -1,0 +1,34 @@
+import type { Clock } from "../clock.js";
+import type { PkiStore } from "../../store/pki.js";
+import type { CaService } from "./ca-service.js";
+import { ocspErrorResponse, respondOcsp } from "./ocsp.js";
+import { revocationReasonName } from "./crl-service.js";
+
+type Deps = { store: Pick<PkiStore, "getCertificateBySerial">; cas: Pick<CaService, "issuerFor">; clock: Clock };
+
+/** RFC 6960 responder for one internal CA: good, revoked or unknown, signed by the CA itself. */
+export const ocspServiceFactory = ({ store, cas, clock }: Deps) => {
+  const respond = async (caId: string, requestDer: Uint8Array): Promise<Buffer> => {
+    let issuer;
+    try {
+      ({ issuer } = await cas.issuerFor(caId, { forRevocation: true }));
+    } catch {
+      return ocspErrorResponse("unauthorized");
+    }
+    return respondOcsp(requestDer, {
+      issuers: [issuer],
+      now: clock.now(),
+      lookup: async (_n, _k, serialHex) => {
+        const c = await store.getCertificateBySerial(caId, serialHex);
+        if (!c) return { status: "unknown" };
+        if (c.status === "revoked") {
+          const reason = revocationReasonName(c.revocation_reason);
+          return { status: "revoked", revokedAt: Date.parse(c.revoked_at!), ...(reason && { reason }) };
+        }
+        return { status: "good" };
+      },
+    });
+  };
+  return { respond };
+};
+export type OcspService = ReturnType<typeof ocspServiceFactory>;

@@ -1,0 +1,165 @@
+import type { Clock } from "../clock.js";
+import type { Actor } from "../actor.js";
+import { BadRequestError, NotFoundError, ValidationError } from "../errors.js";
+import { newId, SLUG } from "../ids.js";
+import { isoNow } from "../time.js";
+import type { PkiStore } from "../../store/pki.js";
+import type { CertificateProfileTable } from "../../store/schema.js";
+import type { AuditService } from "../audit/audit-service.js";
+import type { ProjectAccess } from "../projects/access.js";
+
+export const ENROLLMENT_TYPES = ["api", "est", "acme"] as const;
+export const ISSUER_TYPES = ["ca", "self-signed"] as const;
+
+export interface ProfileDto {
+  projectId: string; certificatePolicyId?: string; certificateTemplateId?: string; caId?: string | null; slug: string;
+  description?: string; enrollmentType?: string; issuerType?: string;
+  apiConfig?: { autoRenew?: boolean; renewBeforeDays?: number } | null; estConfig?: Record<string, unknown> | null;
+  acmeConfig?: Record<string, unknown> | null; externalConfigs?: unknown; defaults?: Record<string, unknown> | null;
+}
+
+type Deps = { store: PkiStore; access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">; audit: Pick<AuditService, "record">; clock: Clock };
+
+const invalid = (path: string, message: string) => new ValidationError(`${path}: ${message}`, [{ path: ["body", ...path.split(".")], message }]);
+
+export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => {
+  const view = (p: CertificateProfileTable) => ({
+    id: p.id, projectId: p.project_id, caId: p.ca_id, certificatePolicyId: p.policy_id, certificateTemplateId: p.policy_id, slug: p.slug,
+    description: p.description, enrollmentType: p.enrollment_type, issuerType: p.issuer_type,
+    apiConfigId: p.api_config ? p.id : null, estConfigId: p.est_config ? p.id : null, acmeConfigId: p.acme_config ? p.id : null,
+    externalConfigs: null, defaults: p.defaults ? JSON.parse(p.defaults) : null, createdAt: p.created_at, updatedAt: p.updated_at,
+  });
+
+  const detailedView = async (p: CertificateProfileTable) => {
+    const ca = p.ca_id ? await store.getCa(p.ca_id) : undefined;
+    const policy = await store.getPolicy(p.policy_id);
+    const api = p.api_config ? JSON.parse(p.api_config) : null;
+    return {
+      ...view(p),
+      certificateAuthority: ca ? { id: ca.id, projectId: ca.project_id, status: ca.status, name: ca.name, isExternal: false, externalType: null } : null,
+      certificatePolicy: policy ? { id: policy.id, projectId: policy.project_id, name: policy.name, description: policy.description } : null,
+      apiConfig: api ? { id: p.id, autoRenew: !!api.autoRenew, renewBeforeDays: api.renewBeforeDays ?? null } : null,
+      estConfig: p.est_config ? { id: p.id, disableBootstrapCaValidation: !!JSON.parse(p.est_config).disableBootstrapCaValidation } : null,
+      acmeConfig: p.acme_config ? { id: p.id, ...JSON.parse(p.acme_config) } : null,
+    };
+  };
+
+  const load = async (id: string) => {
+    const p = await store.getProfile(id);
+    if (!p) throw new NotFoundError(`Certificate profile with ID ${id} not found`);
+    return p;
+  };
+
+  /** Checks the issuer and enrollment settings fit together (api.md 7.5): a config for another enrollment type is a 422. */
+  const checkShape = async (projectId: string, enrollment: string, issuer: string, caId: string | null | undefined, dto: Partial<ProfileDto>) => {
+    if (!(ENROLLMENT_TYPES as readonly string[]).includes(enrollment)) throw invalid("enrollmentType", `must be one of ${ENROLLMENT_TYPES.join(", ")}`);
+    if (!(ISSUER_TYPES as readonly string[]).includes(issuer)) throw invalid("issuerType", `must be one of ${ISSUER_TYPES.join(", ")}`);
+    if (issuer === "ca" && !caId) throw invalid("caId", 'is required when issuerType is "ca"');
+    if (issuer === "self-signed" && caId) throw invalid("caId", 'must be omitted when issuerType is "self-signed"');
+    if (issuer === "self-signed" && enrollment !== "api") throw invalid("issuerType", 'self-signed profiles only support enrollmentType "api"');
+    for (const [type, key] of [["api", "apiConfig"], ["est", "estConfig"], ["acme", "acmeConfig"]] as const)
+      if (dto[key] && enrollment !== type) throw invalid(key, `only applies to enrollmentType "${type}"`);
+    if (enrollment !== "api") throw new BadRequestError(`enrollmentType: "${enrollment}" enrollment is not available on this server yet; use "api"`);
+    if (dto.apiConfig?.renewBeforeDays !== undefined && (dto.apiConfig.renewBeforeDays < 1 || dto.apiConfig.renewBeforeDays > 30))
+      throw invalid("apiConfig.renewBeforeDays", "must be between 1 and 30");
+    if (caId) {
+      const ca = await store.getCa(caId);
+      if (!ca || ca.project_id !== projectId) throw new NotFoundError(`Certificate authority with ID ${caId} not found in this project`);
+    }
+  };
+
+  const create = async (actor: Actor, dto: ProfileDto) => {
+    await access.requireProject(actor, dto.projectId, "admin");
+    const policyId = dto.certificatePolicyId ?? dto.certificateTemplateId;
+    if (!policyId) throw invalid("certificatePolicyId", "is required");
+    const policy = await store.getPolicy(policyId);
+    if (!policy || policy.project_id !== dto.projectId) throw new NotFoundError(`Certificate policy with ID ${policyId} not found in this project`);
+    if (!SLUG.test(dto.slug) || dto.slug.length > 255) throw new BadRequestError(`slug: "${dto.slug}" must be lower-case letters, digits and dashes`);
+    if (await store.getProfileBySlug(dto.projectId, dto.slug)) throw new BadRequestError(`A certificate profile with slug '${dto.slug}' already exists in this project`);
+    const enrollment = dto.enrollmentType ?? "api";
+    const issuer = dto.issuerType ?? "ca";
+    await checkShape(dto.projectId, enrollment, issuer, dto.caId, dto);
+    const now = isoNow(clock);
+    const row: CertificateProfileTable = {
+      id: newId(), project_id: dto.projectId, ca_id: issuer === "ca" ? dto.caId! : null, policy_id: policyId, slug: dto.slug,
+      description: dto.description ?? null, enrollment_type: enrollment, issuer_type: issuer,
+      api_config: enrollment === "api" ? JSON.stringify({ autoRenew: dto.apiConfig?.autoRenew ?? false, renewBeforeDays: dto.apiConfig?.renewBeforeDays }) : null,
+      est_config: null, acme_config: null, defaults: dto.defaults ? JSON.stringify(dto.defaults) : null, created_at: now, updated_at: now,
+    };
+    await store.insertProfile(row);
+    await audit.record(actor, { action: "create-certificate-profile", resourceType: "certificate-profile", resourceId: row.id, projectId: dto.projectId, metadata: { slug: dto.slug } });
+    return view(row);
+  };
+
+  const get = async (actor: Actor, id: string) => {
+    const p = await load(id);
+    await access.requireProject(actor, p.project_id, "viewer");
+    return detailedView(p);
+  };
+
+  /** What the cert agent does: profile by slug, in a project by id, or anywhere in the caller's organization. */
+  const getBySlug = async (actor: Actor, slug: string, projectId?: string) => {
+    if (projectId) {
+      await access.requireProject(actor, projectId, "viewer");
+      const p = await store.getProfileBySlug(projectId, slug);
+      if (!p) throw new NotFoundError(`Certificate profile with slug '${slug}' not found`);
+      return view(p);
+    }
+    const found = await store.findProfilesBySlugInOrg(actor.orgId, slug);
+    for (const p of found) {
+      try {
+        await access.requireProject(actor, p.project_id, "viewer");
+        return view(p);
+      } catch { /* not this caller's project: keep looking */ }
+    }
+    throw new NotFoundError(`Certificate profile with slug '${slug}' not found`);
+  };
+
+  const list = async (actor: Actor, projectId: string, q: { offset?: number; limit?: number; search?: string; enrollmentType?: string; issuerType?: string; caId?: string }) => {
+    await access.requireProject(actor, projectId, "viewer");
+    const all = await store.listProfiles(projectId, q);
+    const offset = q.offset ?? 0;
+    return { certificateProfiles: all.slice(offset, offset + (q.limit ?? 20)).map(view), totalCount: all.length };
+  };
+
+  const update = async (actor: Actor, id: string, dto: Partial<ProfileDto>) => {
+    const p = await load(id);
+    await access.requireProject(actor, p.project_id, "admin");
+    const patch: Partial<CertificateProfileTable> = { updated_at: isoNow(clock) };
+    if (dto.slug !== undefined && dto.slug !== p.slug) {
+      if (!SLUG.test(dto.slug)) throw new BadRequestError(`slug: "${dto.slug}" must be lower-case letters, digits and dashes`);
+      if (await store.getProfileBySlug(p.project_id, dto.slug)) throw new BadRequestError(`A certificate profile with slug '${dto.slug}' already exists in this project`);
+      patch.slug = dto.slug;
+    }
+    const policyId = dto.certificatePolicyId ?? dto.certificateTemplateId;
+    if (policyId !== undefined) {
+      const policy = await store.getPolicy(policyId);
+      if (!policy || policy.project_id !== p.project_id) throw new NotFoundError(`Certificate policy with ID ${policyId} not found in this project`);
+      patch.policy_id = policyId;
+    }
+    if (dto.description !== undefined) patch.description = dto.description;
+    if (dto.defaults !== undefined) patch.defaults = dto.defaults ? JSON.stringify(dto.defaults) : null;
+    if (dto.apiConfig) patch.api_config = JSON.stringify({ ...(p.api_config ? JSON.parse(p.api_config) : {}), ...dto.apiConfig });
+    const issuer = dto.issuerType ?? p.issuer_type;
+    const caId = dto.caId !== undefined ? dto.caId : p.ca_id;
+    if (dto.issuerType !== undefined || dto.caId !== undefined) {
+      await checkShape(p.project_id, p.enrollment_type, issuer, caId, dto);
+      patch.issuer_type = issuer;
+      patch.ca_id = issuer === "ca" ? caId : null;
+    }
+    await store.updateProfile(id, patch);
+    await audit.record(actor, { action: "update-certificate-profile", resourceType: "certificate-profile", resourceId: id, projectId: p.project_id });
+    return view({ ...p, ...patch });
+  };
+
+  const remove = async (actor: Actor, id: string) => {
+    const p = await load(id);
+    await access.requireProject(actor, p.project_id, "admin");
+    await store.deleteProfile(id);
+    await audit.record(actor, { action: "delete-certificate-profile", resourceType: "certificate-profile", resourceId: id, projectId: p.project_id });
+    return view(p);
+  };
+
+  return { load, create, get, getBySlug, list, update, remove };
+};
+export type ProfileService = ReturnType<typeof profileServiceFactory>;
