@@ -15,6 +15,10 @@ import { registerPolicyRoutes } from "./routes/pki-policies.js";
 import { registerProfileRoutes } from "./routes/pki-profiles.js";
 import { registerCertificateRoutes } from "./routes/pki-certificates.js";
 import { registerPkiPublicRoutes } from "./routes/pki-public.js";
+import { registerSecretRoutes } from "./routes/secrets.js";
+import { registerFolderRoutes } from "./routes/folders.js";
+import { registerSecretImportRoutes } from "./routes/secret-imports.js";
+import { registerTagRoutes } from "./routes/tags.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -69,5 +73,9 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerProfileRoutes(r, services);
   registerCertificateRoutes(r, services);
   registerPkiPublicRoutes(r, services);
+  registerSecretRoutes(r, services);
+  registerFolderRoutes(r, services);
+  registerSecretImportRoutes(r, services);
+  registerTagRoutes(r, services);
   return app;
 };

@@ -20,6 +20,13 @@ import { ocspServiceFactory } from "../core/pki/ocsp-service.js";
 import { policyServiceFactory } from "../core/pki/policy-service.js";
 import { profileServiceFactory } from "../core/pki/profile-service.js";
 import { certificateServiceFactory } from "../core/pki/certificate-service.js";
+import { secretStore } from "../store/secrets.js";
+import { folderStore } from "../store/folders.js";
+import { scopeFactory } from "../core/secrets/scope.js";
+import { secretServiceFactory } from "../core/secrets/secret-service.js";
+import { folderServiceFactory } from "../core/secrets/folder-service.js";
+import { importServiceFactory } from "../core/secrets/import-service.js";
+import { tagServiceFactory } from "../core/secrets/tag-service.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -46,9 +53,16 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
   const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
+  const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
+  const scopes = scopeFactory({ access, projects, folders: secretStores.folders });
+  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
+  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
+  const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
+  const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates,
+    secrets, folders, secretImports, tags,
   };
 };
 export type Services = ReturnType<typeof createServices>;

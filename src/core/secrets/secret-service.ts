@@ -1,0 +1,29 @@
+import type { Clock } from "../clock.js";
+import type { AuditService } from "../audit/audit-service.js";
+import type { ProjectAccess } from "../projects/access.js";
+import type { ProjectKeys } from "../projects/project-keys.js";
+import type { FolderStore } from "../../store/folders.js";
+import type { ProjectStore } from "../../store/projects.js";
+import type { SecretStore } from "../../store/secrets.js";
+import { secretCodecFactory } from "./secret-codec.js";
+import { secretReaderFactory } from "./secret-reader.js";
+import { secretWriterFactory } from "./secret-writer.js";
+import type { ScopeResolver } from "./scope.js";
+
+type Deps = {
+  scopes: ScopeResolver;
+  access: Pick<ProjectAccess, "requireProject">;
+  store: SecretStore;
+  folders: Pick<FolderStore, "getByPath" | "listImports">;
+  environments: Pick<ProjectStore, "getEnvironmentBySlug" | "getEnvironment">;
+  keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
+  audit: Pick<AuditService, "record">;
+  clock: Clock;
+};
+
+/** Secrets: reads (list, get, by id) and writes (create, update, delete) over one codec and its plaintext cache. */
+export const secretServiceFactory = (deps: Deps) => {
+  const codec = secretCodecFactory({ keys: deps.keys });
+  return { ...secretReaderFactory({ ...deps, codec }), ...secretWriterFactory({ ...deps, codec }) };
+};
+export type SecretService = ReturnType<typeof secretServiceFactory>;

@@ -1,0 +1,73 @@
+import { z } from "zod";
+import type { FastifyRequest } from "fastify";
+import type { Actor } from "../../core/actor.js";
+import { parse, type Router } from "../route.js";
+import type { Services } from "../services.js";
+import {
+  CreateBody, DeleteBody, GetQuery, ListQuery, projectRef, readFlags, SecretIdParams, SecretNameParams, UpdateBody,
+} from "./secrets-schemas.js";
+
+/**
+ * Secrets over the v3 "raw" routes (SDK, CLI `secrets set/delete`: project by `workspaceId` or slug, all
+ * read flags off by default) and the v4 routes (CLI agent: `projectId` required, references and imports
+ * on by default). Both shapes answer the same objects (api.md 4.1-4.3).
+ */
+type Family = { base: string; defaults: { expand: boolean; imports: boolean }; requireProjectId: boolean };
+const FAMILIES: Family[] = [
+  { base: "/api/v3/secrets/raw", defaults: { expand: false, imports: false }, requireProjectId: false },
+  { base: "/api/v4/secrets", defaults: { expand: true, imports: true }, requireProjectId: true },
+];
+
+// v4 requires projectId and environment by schema (422); v3 reports a missing selector as Infisical does (400).
+const V4Required = z.object({ projectId: z.string().min(1), environment: z.string().min(1) });
+
+export const registerSecretRoutes = (r: Router, s: Services) => {
+  for (const f of FAMILIES) {
+    const query = <S extends z.ZodType>(schema: S, req: FastifyRequest) => {
+      if (f.requireProjectId) parse(V4Required, req.query, "querystring");
+      return parse(schema, req.query, "querystring");
+    };
+    const body = <S extends z.ZodType>(schema: S, req: FastifyRequest) => {
+      if (f.requireProjectId) parse(V4Required.pick({ projectId: true }), req.body, "body");
+      return parse(schema, req.body, "body");
+    };
+    const name = (req: FastifyRequest) => parse(SecretNameParams, req.params, "params").secretName;
+
+    r.authed("GET", f.base, async (req, _, actor) => {
+      const q = query(ListQuery, req);
+      return s.secrets.list(actor, {
+        ...projectRef(q), environment: q.environment, path: q.secretPath, ...readFlags(q, f.defaults),
+        recursive: q.recursive ?? false, tagSlugs: q.tagSlugs, metadataFilter: q.metadataFilter,
+      });
+    });
+
+    r.authed("GET", `${f.base}/id/:secretId`, async (req, _, actor) =>
+      ({ secret: await s.secrets.getById(actor, parse(SecretIdParams, req.params, "params").secretId) }));
+
+    r.authed("GET", `${f.base}/:secretName`, async (req, _, actor) => {
+      const q = query(GetQuery, req);
+      return {
+        secret: await s.secrets.get(actor, {
+          ...projectRef(q), environment: q.environment, path: q.secretPath, ...readFlags(q, f.defaults),
+          secretName: name(req), type: q.type ?? "shared", version: q.version,
+        }),
+      };
+    });
+
+    const write = (method: "POST" | "PATCH" | "DELETE", run: (actor: Actor, req: FastifyRequest) => Promise<unknown>) =>
+      r.authed(method, `${f.base}/:secretName`, async (req, _, actor) => ({ secret: await run(actor, req) }));
+
+    write("POST", (actor, req) => {
+      const b = body(CreateBody, req);
+      return s.secrets.create(actor, { ...b, ...projectRef(b), path: b.secretPath, secretName: name(req), type: b.type ?? "shared" });
+    });
+    write("PATCH", (actor, req) => {
+      const b = body(UpdateBody, req);
+      return s.secrets.update(actor, { ...b, ...projectRef(b), path: b.secretPath, secretName: name(req), type: b.type ?? "shared" });
+    });
+    write("DELETE", (actor, req) => {
+      const b = body(DeleteBody, req);
+      return s.secrets.remove(actor, { ...projectRef(b), environment: b.environment, path: b.secretPath, secretName: name(req), type: b.type ?? "shared" });
+    });
+  }
+};

@@ -1,0 +1,80 @@
+import { sql, type Kysely } from "kysely";
+import type { Database, FolderTable, SecretImportTable } from "./schema.js";
+import { bumpGeneration, underPath, type SecretsDb } from "./secrets.js";
+
+/** Folders and the secret imports configured on them. `folders.path` is the canonical absolute path. */
+export const folderStore = (database: Kysely<Database>) => {
+  const db = database as unknown as Kysely<SecretsDb>;
+  return {
+    getByPath: (envId: string, path: string) =>
+      db.selectFrom("folders").selectAll().where("env_id", "=", envId).where("path", "=", path).executeTakeFirst(),
+    /** A folder with its project and environment slug (for lookups by id alone). */
+    getLocated: (id: string) =>
+      db.selectFrom("folders").innerJoin("environments", "environments.id", "folders.env_id").selectAll("folders")
+        .select(["environments.project_id as project_id", "environments.slug as env_slug"]).where("folders.id", "=", id).executeTakeFirst(),
+    /** The folders that exist among `paths` of one environment (used to find the closest existing ancestor). */
+    listByPaths: (envId: string, paths: string[]) =>
+      paths.length ? db.selectFrom("folders").selectAll().where("env_id", "=", envId).where("path", "in", paths).execute() : Promise.resolve([]),
+    listChildren: (parentId: string) => db.selectFrom("folders").selectAll().where("parent_id", "=", parentId).orderBy("name").execute(),
+    /** Every folder strictly below `path`, ordered by path. */
+    listBelow: (envId: string, path: string) => {
+      let q = db.selectFrom("folders").selectAll().where("env_id", "=", envId);
+      q = path === "/" ? q.where("path", "!=", "/") : q.where(underPath("path", path));
+      return q.orderBy("path").execute();
+    },
+
+    /** Creates missing intermediate folders and the folder itself (parents first) in one transaction. */
+    create: (projectId: string, rows: FolderTable[]) =>
+      db.transaction().execute(async (tx) => {
+        for (const row of rows) await tx.insertInto("folders").values(row).execute();
+        await bumpGeneration(tx, projectId);
+      }),
+
+    /**
+     * Renames or re-describes a folder. A rename rewrites the stored path of every folder below it and of
+     * every import that points into the subtree, so nothing keeps pointing at the old name.
+     */
+    update: (projectId: string, folder: FolderTable, patch: { name: string; path: string; description: string | null; updated_at: string }) =>
+      db.transaction().execute(async (tx) => {
+        await tx.updateTable("folders").set({ ...patch, version: folder.version + 1 }).where("id", "=", folder.id).execute();
+        if (patch.path !== folder.path) {
+          const rest = sql<string>`substr(path, ${folder.path.length + 1})`;
+          await tx.updateTable("folders").set({ path: sql`cast(${patch.path} as text) || ${rest}` })
+            .where("env_id", "=", folder.env_id).where(underPath("path", folder.path)).execute();
+          const restImport = sql<string>`substr(import_path, ${folder.path.length + 1})`;
+          await tx.updateTable("secret_imports").set({ import_path: patch.path })
+            .where("import_env_id", "=", folder.env_id).where("import_path", "=", folder.path).execute();
+          await tx.updateTable("secret_imports").set({ import_path: sql`cast(${patch.path} as text) || ${restImport}` })
+            .where("import_env_id", "=", folder.env_id).where(underPath("import_path", folder.path)).execute();
+        }
+        await bumpGeneration(tx, projectId);
+      }),
+
+    /** Deletes the folder; sub-folders, their secrets, versions and imports cascade. */
+    delete: (projectId: string, id: string) =>
+      db.transaction().execute(async (tx) => {
+        await tx.deleteFrom("folders").where("id", "=", id).execute();
+        await bumpGeneration(tx, projectId);
+      }),
+
+    // Secret imports ------------------------------------------------------------------------------
+    listImports: (folderId: string) =>
+      db.selectFrom("secret_imports").selectAll().where("folder_id", "=", folderId).orderBy("position").orderBy("created_at").execute(),
+    getImport: (id: string) => db.selectFrom("secret_imports").selectAll().where("id", "=", id).executeTakeFirst(),
+    /** Appends an import after the folder's last one; the position is computed inside the transaction. */
+    createImport: (projectId: string, row: Omit<SecretImportTable, "position">) =>
+      db.transaction().execute(async (tx) => {
+        const last = await tx.selectFrom("secret_imports").select((eb) => eb.fn.max("position").as("max")).where("folder_id", "=", row.folder_id).executeTakeFirst();
+        const created: SecretImportTable = { ...row, position: Number(last?.max ?? 0) + 1 };
+        await tx.insertInto("secret_imports").values(created).execute();
+        await bumpGeneration(tx, projectId);
+        return created;
+      }),
+    deleteImport: (projectId: string, id: string) =>
+      db.transaction().execute(async (tx) => {
+        await tx.deleteFrom("secret_imports").where("id", "=", id).execute();
+        await bumpGeneration(tx, projectId);
+      }),
+  };
+};
+export type FolderStore = ReturnType<typeof folderStore>;

@@ -1,0 +1,114 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Database, SecretTable, SecretVersionTable, TagTable } from "./schema.js";
+
+/** Columns and tables added by migration 003_secrets, declared here so schema.ts stays as it is. */
+export interface SecretVersionRow extends SecretVersionTable { extra: string }
+export interface SecretGenerationTable { project_id: string; generation: number }
+export type SecretsDb = Omit<Database, "secret_versions"> & { secret_versions: SecretVersionRow; secret_generations: SecretGenerationTable };
+type Tx = Transaction<SecretsDb>;
+
+/** A secret row with where it lives: its folder path and environment slug. */
+export interface LocatedSecretRow extends SecretTable { secret_path: string; env_slug: string }
+
+/** Both dialects report a unique-constraint violation differently; callers turn it into a 400. */
+export const isUniqueViolation = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+};
+
+/** Every write to a project's secrets, folders, imports or tags bumps its generation in the same transaction. */
+export const bumpGeneration = (tx: Tx, projectId: string) =>
+  tx.insertInto("secret_generations").values({ project_id: projectId, generation: 1 })
+    .onConflict((oc) => oc.column("project_id").doUpdateSet({ generation: sql`secret_generations.generation + 1` }))
+    .execute();
+
+const touchFolder = (tx: Tx, folderId: string, now: string) =>
+  tx.updateTable("folders").set({ last_secret_modified: now }).where("id", "=", folderId).execute();
+
+/** The first 1 + length characters of a path column equal `prefix/`: a subtree test without LIKE wildcards. */
+export const underPath = (column: string, path: string) => sql<boolean>`substr(${sql.ref(column)}, 1, ${path.length + 1}) = ${`${path}/`}`;
+
+export const secretStore = (database: Kysely<Database>) => {
+  const db = database as unknown as Kysely<SecretsDb>;
+  const located = () =>
+    db.selectFrom("secrets")
+      .innerJoin("folders", "folders.id", "secrets.folder_id")
+      .innerJoin("environments", "environments.id", "secrets.env_id")
+      .selectAll("secrets")
+      .select(["folders.path as secret_path", "environments.slug as env_slug"]);
+
+  return {
+    generation: async (projectId: string): Promise<number> =>
+      (await db.selectFrom("secret_generations").select("generation").where("project_id", "=", projectId).executeTakeFirst())?.generation ?? 0,
+
+    listByFolder: (folderId: string) =>
+      db.selectFrom("secrets").selectAll().where("folder_id", "=", folderId).orderBy("key").orderBy("type").execute(),
+    /** Secrets of the folder at `path` and of every folder below it, ordered by folder path, then key. */
+    listUnder: (envId: string, path: string): Promise<LocatedSecretRow[]> => {
+      let q = located().where("secrets.env_id", "=", envId);
+      if (path !== "/") q = q.where((eb) => eb.or([eb("folders.path", "=", path), underPath("folders.path", path)]));
+      return q.orderBy("folders.path").orderBy("secrets.key").orderBy("secrets.type").execute();
+    },
+    getByKey: (folderId: string, key: string, type: string) =>
+      db.selectFrom("secrets").selectAll().where("folder_id", "=", folderId).where("key", "=", key).where("type", "=", type).executeTakeFirst(),
+    getById: (id: string): Promise<LocatedSecretRow | undefined> => located().where("secrets.id", "=", id).executeTakeFirst(),
+    getVersion: (secretId: string, version: number) =>
+      db.selectFrom("secret_versions").selectAll().where("secret_id", "=", secretId).where("version", "=", version).executeTakeFirst(),
+    listVersions: (secretId: string) =>
+      db.selectFrom("secret_versions").selectAll().where("secret_id", "=", secretId).orderBy("version", "desc").execute(),
+
+    /** The secret, its first version row, the folder's modification time and the generation: all or nothing. */
+    create: (row: SecretTable, version: SecretVersionRow) =>
+      db.transaction().execute(async (tx) => {
+        await tx.insertInto("secrets").values(row).execute();
+        await tx.insertInto("secret_versions").values(version).execute();
+        await touchFolder(tx, row.folder_id, row.updated_at);
+        await bumpGeneration(tx, row.project_id);
+      }),
+    /**
+     * Applies `patch` only if the row is still at `expectedVersion` (optimistic locking: two concurrent
+     * updates cannot both claim the next version), and records the new version row. False on a lost race.
+     */
+    update: (current: SecretTable, expectedVersion: number, patch: Partial<SecretTable>, version: SecretVersionRow) =>
+      db.transaction().execute(async (tx) => {
+        const r = await tx.updateTable("secrets").set(patch).where("id", "=", current.id).where("version", "=", expectedVersion).executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) return false;
+        await tx.insertInto("secret_versions").values(version).execute();
+        await touchFolder(tx, current.folder_id, patch.updated_at ?? current.updated_at);
+        await bumpGeneration(tx, current.project_id);
+        return true;
+      }),
+    /** Deletes the secret (its versions cascade). */
+    delete: (row: SecretTable, now: string) =>
+      db.transaction().execute(async (tx) => {
+        const r = await tx.deleteFrom("secrets").where("id", "=", row.id).executeTakeFirst();
+        if (Number(r.numDeletedRows) !== 1) return false;
+        await touchFolder(tx, row.folder_id, now);
+        await bumpGeneration(tx, row.project_id);
+        return true;
+      }),
+
+    // Tags --------------------------------------------------------------------------------------
+    listTags: (projectId: string) => db.selectFrom("tags").selectAll().where("project_id", "=", projectId).orderBy("slug").execute(),
+    getTag: (projectId: string, id: string) => db.selectFrom("tags").selectAll().where("project_id", "=", projectId).where("id", "=", id).executeTakeFirst(),
+    getTagBySlug: (projectId: string, slug: string) =>
+      db.selectFrom("tags").selectAll().where("project_id", "=", projectId).where("slug", "=", slug).executeTakeFirst(),
+    createTag: (row: TagTable) =>
+      db.transaction().execute(async (tx) => {
+        await tx.insertInto("tags").values(row).execute();
+        await bumpGeneration(tx, row.project_id);
+      }),
+    updateTag: (projectId: string, id: string, patch: Partial<TagTable>) =>
+      db.transaction().execute(async (tx) => {
+        await tx.updateTable("tags").set(patch).where("project_id", "=", projectId).where("id", "=", id).execute();
+        await bumpGeneration(tx, projectId);
+      }),
+    /** Secrets keep the id in `tag_ids`; readers drop ids that no longer name a tag. */
+    deleteTag: (projectId: string, id: string) =>
+      db.transaction().execute(async (tx) => {
+        await tx.deleteFrom("tags").where("project_id", "=", projectId).where("id", "=", id).execute();
+        await bumpGeneration(tx, projectId);
+      }),
+  };
+};
+export type SecretStore = ReturnType<typeof secretStore>;
