@@ -1,12 +1,14 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import * as m001 from "./migrations/001_core.js";
 import * as m002 from "./migrations/002_pki.js";
+import * as m003dyn from "./migrations/003_dynamic_secrets.js";
 import * as m003 from "./migrations/003_secrets.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
   "001_core": m001,
   "002_pki": m002,
+  "003_dynamic_secrets": m003dyn,
   "003_secrets": m003,
 };
 

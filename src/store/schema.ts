@@ -121,6 +121,23 @@ export interface CertificateRequestTable {
   error_message: string | null; attributes: string; created_at: string; updated_at: string;
 }
 
+export interface DynamicSecretTable {
+  id: string; project_id: string; env_id: string; folder_id: string; name: string; version: number; type: string;
+  default_ttl: string; max_ttl: string | null;
+  /** JSON of the provider inputs (admin password included), sealed with the project key. */
+  encrypted_inputs: string;
+  status: string | null; status_details: string | null; username_template: string | null; metadata: string; created_at: string; updated_at: string;
+}
+
+export interface DynamicSecretLeaseTable {
+  id: string; dynamic_secret_id: string; project_id: string; version: number; external_entity_id: string; expire_at: string;
+  /** JSON of the lease credentials (DB_USERNAME, DB_PASSWORD), sealed with the project key. */
+  encrypted_data: string;
+  status: string | null; status_details: string | null; config: string | null;
+  /** Set while a revoke or renewal runs, so two never run at once; lapses if its holder dies. */
+  lock_until: string | null; created_at: string; updated_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   organizations: OrganizationTable;
@@ -146,4 +163,6 @@ export interface Database {
   certificate_profiles: CertificateProfileTable;
   certificates: CertificateTable;
   certificate_requests: CertificateRequestTable;
+  dynamic_secrets: DynamicSecretTable;
+  dynamic_secret_leases: DynamicSecretLeaseTable;
 }
