@@ -1,0 +1,78 @@
+import type { AuditService } from "../audit/audit-service.js";
+import type { Clock } from "../clock.js";
+import { isoNow } from "../time.js";
+import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
+import { safeMessage, type LeaseRevoker } from "./lease-revoker.js";
+
+/** The slice of a pino logger the sweeper writes to. */
+export interface SweepLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+type Deps = {
+  store: Pick<DynamicSecretStore, "listExpiredLeases" | "get">;
+  revoker: LeaseRevoker;
+  audit: Pick<AuditService, "recordAuth">;
+  clock: Clock;
+  intervalMs: number;
+};
+
+const BATCH = 50;
+
+/**
+ * Revokes every expired lease, whether or not a client ever comes back for it (Infisical runs a queue job
+ * per lease; a periodic sweep needs no queue and also catches leases that expired while the server was
+ * down). A lease outlives its TTL by at most one interval plus the sweep itself. A provider failure leaves
+ * the lease marked FailedDeletion and it is tried again on the next sweep.
+ */
+export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }: Deps) => {
+  const sweepOnce = async (log?: SweepLog): Promise<{ revoked: number; failed: number }> => {
+    let revoked = 0;
+    let failed = 0;
+    // A lease that failed stays expired and would be listed again: try each one once per sweep.
+    const seen = new Set<string>();
+    for (;;) {
+      const batch = (await store.listExpiredLeases(isoNow(clock), BATCH + seen.size)).filter((l) => !seen.has(l.id));
+      if (batch.length === 0) break;
+      for (const lease of batch) {
+        seen.add(lease.id);
+        const ds = await store.get(lease.dynamic_secret_id);
+        if (!ds) continue;
+        try {
+          if ((await revoker.revoke(lease, ds, { force: false })) !== "revoked") continue;
+          revoked++;
+          await audit.recordAuth(null, { ip: "server", userAgent: "kms lease sweeper" }, {
+            action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,
+            metadata: { dynamicSecretId: ds.id, externalEntityId: lease.external_entity_id, reason: "expired", expireAt: lease.expire_at },
+          });
+        } catch (e) {
+          failed++;
+          log?.warn({ leaseId: lease.id, dynamicSecretId: ds.id, reason: safeMessage(e) }, "could not revoke an expired lease; retrying on the next sweep");
+        }
+      }
+    }
+    if (revoked) log?.info({ revoked, failed }, "revoked expired dynamic-secret leases");
+    return { revoked, failed };
+  };
+
+  /** Sweeps now and then every interval until stopped; stop() waits for a sweep in progress to finish. */
+  const start = (log?: SweepLog) => {
+    const ac = new AbortController();
+    const loop = (async () => {
+      while (!ac.signal.aborted) {
+        try {
+          await sweepOnce(log);
+        } catch (e) {
+          log?.error({ err: { name: (e as Error).name, message: (e as Error).message } }, "lease sweep failed");
+        }
+        await clock.sleep(intervalMs, ac.signal).catch(() => {});
+      }
+    })();
+    return { stop: async () => { ac.abort(); await loop; } };
+  };
+
+  return { sweepOnce, start };
+};
+export type LeaseSweeper = ReturnType<typeof leaseSweeperFactory>;

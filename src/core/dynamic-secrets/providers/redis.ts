@@ -1,0 +1,122 @@
+import { Redis } from "ioredis";
+import { z } from "zod";
+import { generatePassword } from "../credentials.js";
+import { ProviderError, reasonOf, scrub, type DynamicSecretProvider, type IssuedCredentials, type ProviderLease } from "../provider.js";
+import { renderStatements, templateProblem } from "../statements.js";
+
+/** Infisical's dashboard defaults: a user with every key, channel and command, removed on revoke. */
+export const DEFAULT_REDIS_STATEMENTS = {
+  creationStatement: "ACL SETUSER {{username}} on >{{password}} ~* &* +@all",
+  revocationStatement: "ACL DELUSER {{username}}",
+};
+
+// Infisical's Redis passwords: 64 characters, none of which needs quoting in a Redis command.
+const REDIS_PASSWORD = { length: 64, required: { lowercase: 1, uppercase: 1, digits: 1, symbols: 1 }, allowedSymbols: "-_.~!*" };
+
+const CREATE_VARS = ["username", "password", "expiration"] as const;
+const RENEW_VARS = ["username", "password", "expiration"] as const;
+const REVOKE_VARS = ["username"] as const;
+
+const statement = z.string().trim().optional().transform((s) => (s === "" ? undefined : s));
+
+export const RedisInputs = z.object({
+  host: z.string().trim().toLowerCase().min(1),
+  port: z.number().int().min(1).max(65535),
+  username: z.string().trim().min(1),
+  password: z.string().trim().optional(),
+  creationStatement: statement,
+  revocationStatement: statement,
+  renewStatement: z.string().trim().optional(),
+  ca: z.string().optional(),
+  sslEnabled: z.boolean().optional(),
+  sslRejectUnauthorized: z.boolean().optional(),
+}).superRefine((i, ctx) => {
+  for (const [field, vars] of [["creationStatement", CREATE_VARS], ["revocationStatement", REVOKE_VARS], ["renewStatement", RENEW_VARS]] as const) {
+    const problem = i[field] ? templateProblem(i[field]!, vars) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", path: [field], message: problem });
+  }
+}).transform((i) => ({
+  ...i,
+  creationStatement: i.creationStatement ?? DEFAULT_REDIS_STATEMENTS.creationStatement,
+  revocationStatement: i.revocationStatement ?? DEFAULT_REDIS_STATEMENTS.revocationStatement,
+}));
+export type RedisInputs = z.output<typeof RedisInputs>;
+
+/** A Redis statement is a command line: words separated by whitespace (as Infisical splits them). */
+const words = (command: string) => command.split(/\s+/).filter(Boolean);
+
+export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: number }): DynamicSecretProvider<RedisInputs> => {
+  const where = (i: RedisInputs) => `redis at ${i.host}:${i.port}`;
+
+  const open = async (i: RedisInputs): Promise<Redis> => {
+    const client = new Redis({
+      host: i.host, port: i.port, username: i.username, password: i.password || undefined,
+      lazyConnect: true, connectTimeout: connectTimeoutMs, commandTimeout: 3 * connectTimeoutMs,
+      // One attempt, no offline queue: an unreachable server must fail this request, not be retried forever.
+      maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+      ...(i.ca || i.sslEnabled ? { tls: { ...(i.ca ? { ca: i.ca } : {}), rejectUnauthorized: i.sslRejectUnauthorized ?? true, servername: i.host } } : {}),
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      return client;
+    } catch (e) {
+      client.disconnect();
+      throw new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
+    }
+  };
+
+  /**
+   * Runs the commands in MULTI/EXEC, as Infisical does. Redis queues them atomically but does not roll back:
+   * a command that fails at run time leaves the others applied.
+   */
+  const execute = async (i: RedisInputs, what: string, commands: string[], secrets: string[]) => {
+    const client = await open(i);
+    try {
+      const multi = client.multi();
+      for (const c of commands) {
+        const [name, ...args] = words(c);
+        multi.call(name!, ...args);
+      }
+      const results = await multi.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results) throw new Error("the transaction was aborted");
+      if (failed) throw failed[0];
+    } catch (e) {
+      if (e instanceof ProviderError) throw e;
+      throw new ProviderError(`Failed to ${what} on ${where(i)}: ${scrub(reasonOf(e, connectTimeoutMs), [i.password, ...secrets])}`);
+    } finally {
+      client.disconnect();
+    }
+  };
+
+  const revoke = async (i: RedisInputs, lease: ProviderLease) =>
+    execute(i, `revoke lease user '${lease.entityId}'`, renderStatements(i.revocationStatement, { username: lease.entityId }, REVOKE_VARS), []);
+
+  return {
+    inputs: RedisInputs,
+    secretFields: ["password"],
+    validateConnection: async (i) => {
+      const client = await open(i);
+      try {
+        await client.ping();
+      } catch (e) {
+        throw new ProviderError(`Connected to ${where(i)} but PING failed: ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
+      } finally {
+        client.disconnect();
+      }
+    },
+    create: async (i, { username, expireAt }): Promise<IssuedCredentials> => {
+      const password = generatePassword(REDIS_PASSWORD);
+      const vars = { username, password, expiration: expireAt.toISOString() };
+      await execute(i, `create lease user '${username}'`, renderStatements(i.creationStatement, vars, CREATE_VARS), [password]);
+      return { entityId: username, data: { DB_USERNAME: username, DB_PASSWORD: password } };
+    },
+    renew: async (i, lease) => {
+      if (!i.renewStatement) return;
+      const vars = { username: lease.entityId, password: lease.data.DB_PASSWORD, expiration: lease.expireAt.toISOString() };
+      await execute(i, `renew lease user '${lease.entityId}'`, renderStatements(i.renewStatement, vars, RENEW_VARS), [lease.data.DB_PASSWORD ?? ""]);
+    },
+    revoke,
+  };
+};
