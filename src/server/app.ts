@@ -15,6 +15,7 @@ import { registerPolicyRoutes } from "./routes/pki-policies.js";
 import { registerProfileRoutes } from "./routes/pki-profiles.js";
 import { registerCertificateRoutes } from "./routes/pki-certificates.js";
 import { registerPkiPublicRoutes } from "./routes/pki-public.js";
+import { registerDynamicSecretRoutes } from "./routes/dynamic-secrets.js";
 import { registerSecretRoutes } from "./routes/secrets.js";
 import { registerFolderRoutes } from "./routes/folders.js";
 import { registerSecretImportRoutes } from "./routes/secret-imports.js";
@@ -73,6 +74,7 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerProfileRoutes(r, services);
   registerCertificateRoutes(r, services);
   registerPkiPublicRoutes(r, services);
+  registerDynamicSecretRoutes(r, services);
   registerSecretRoutes(r, services);
   registerFolderRoutes(r, services);
   registerSecretImportRoutes(r, services);

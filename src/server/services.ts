@@ -20,6 +20,9 @@ import { ocspServiceFactory } from "../core/pki/ocsp-service.js";
 import { policyServiceFactory } from "../core/pki/policy-service.js";
 import { profileServiceFactory } from "../core/pki/profile-service.js";
 import { certificateServiceFactory } from "../core/pki/certificate-service.js";
+import { dynamicSecretStore } from "../store/dynamic-secrets.js";
+import { dynamicSecretModule } from "../core/dynamic-secrets/module.js";
+import { dynamicSecretOptionsFromEnv } from "../core/dynamic-secrets/options.js";
 import { secretStore } from "../store/secrets.js";
 import { folderStore } from "../store/folders.js";
 import { scopeFactory } from "../core/secrets/scope.js";
@@ -53,6 +56,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
   const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
+  const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, projects, folders: secretStores.folders });
   const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
@@ -62,6 +66,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates,
+    dynamicSecrets,
     secrets, folders, secretImports, tags,
   };
 };

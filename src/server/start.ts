@@ -68,11 +68,14 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   // Background work stops with the server: CRLs are re-signed before their nextUpdate.
   const background = new AbortController();
   void services.crls.runRefresher(background.signal);
+  // Expired dynamic-secret leases are revoked whether or not a client asks; stopped before the database closes.
+  const sweeper = services.dynamicSecrets.sweeper.start(app.log);
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,
     close: async () => {
       background.abort();
+      await sweeper.stop();
       await app.close();
       await database.close();
     },
