@@ -69,6 +69,18 @@ type Final = unknown;
 const breakSignal = Symbol("break");
 const continueSignal = Symbol("continue");
 
+/**
+ * A value held in an interface{}: a range element of a []interface {} or map[string]interface {}, or
+ * a map element in the middle of a field chain. Go reports its type as "interface {}" in errors
+ * about fields, so we carry that until the value is used.
+ */
+class Boxed {
+  constructor(readonly v: unknown) {}
+}
+const unbox = (x: unknown): unknown => (x instanceof Boxed ? x.v : x);
+const boxIfInterface = (elem: unknown, containerType: string): unknown =>
+  elem !== null && elem !== undefined && elemType(containerType) === "interface {}" ? new Boxed(elem) : elem;
+
 const isPromise = (v: unknown): v is PromiseLike<unknown> =>
   typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 
@@ -213,14 +225,16 @@ class State {
         } else if (k === "slice") {
           const a = val as unknown[];
           if (a.length > 0) {
-            for (let i = 0; i < a.length; i++) yield* oneIteration(i, a[i]);
+            const t = typeOf(a);
+            for (let i = 0; i < a.length; i++) yield* oneIteration(i, boxIfInterface(a[i], t));
             return;
           }
         } else if (k === "map") {
           const m = val as Record<string, unknown>;
           const keys = Object.keys(m).filter((key) => m[key] !== undefined).sort(compareKeys);
           if (keys.length > 0) {
-            for (const key of keys) yield* oneIteration(key, m[key]);
+            const t = typeOf(m);
+            for (const key of keys) yield* oneIteration(key, boxIfInterface(m[key], t));
             return;
           }
         } else if (k !== "invalid") {
@@ -299,7 +313,7 @@ class State {
     this.at(firstWord);
     this.notAFunction(cmd.Args, final);
     if (firstWord instanceof BoolNode) return firstWord.True;
-    if (firstWord instanceof DotNode) return dot;
+    if (firstWord instanceof DotNode) return unbox(dot);
     if (firstWord instanceof NilNode) this.errorf("nil is not a command");
     if (firstWord instanceof NumberNode) return this.idealConstant(firstWord);
     if (firstWord instanceof StringNode) return firstWord.Text;
@@ -341,7 +355,7 @@ class State {
     const value = this.varValue(variable.Ident[0]);
     if (variable.Ident.length === 1) {
       this.notAFunction(args, final);
-      return value;
+      return unbox(value);
     }
     return yield* this.evalFieldChain(dot, value, variable, variable.Ident.slice(1), args, final);
   }
@@ -354,7 +368,7 @@ class State {
     const n = ident.length;
     for (let i = 0; i < n - 1; i++) receiver = yield* this.evalField(dot, ident[i], node, null, missingVal, receiver);
     // Now if it's a method, it gets the arguments.
-    return yield* this.evalField(dot, ident[n - 1], node, args, final, receiver);
+    return unbox(yield* this.evalField(dot, ident[n - 1], node, args, final, receiver));
   }
 
   *evalFunction(dot: unknown, node: IdentifierNode, cmd: Node, args: Node[] | null, final: Final): Gen<unknown> {
@@ -372,8 +386,8 @@ class State {
       if (this.tmpl.missingKey() === "error") this.errorf("nil data; no entry for key %q", fieldName);
       return undefined;
     }
-    const typ = typeOf(receiver);
-    const [rcv, isNil] = indirect(receiver);
+    const typ = receiver instanceof Boxed ? "interface {}" : typeOf(receiver);
+    const [rcv, isNil] = indirect(unbox(receiver));
     if (isNil) {
       // Calling a method on a nil interface can't work.
       this.errorf("nil pointer evaluating %s.%s", typ, fieldName);
@@ -393,7 +407,8 @@ class State {
       }
     } else if (k === "map") {
       // If it's a map, attempt to use the field name as a key.
-      const kt = keyType(typ);
+      const mapType = typeOf(rcv);
+      const kt = keyType(mapType);
       if (kt === "string" || kt === "interface {}") {
         if (hasArgs) this.errorf("%s is not a method but has arguments", fieldName);
         const o = rcv as Record<string, unknown>;
@@ -401,11 +416,11 @@ class State {
         if (result === undefined) {
           switch (this.tmpl.missingKey()) {
             case "invalid": break; // Just use the invalid value.
-            case "zero": result = zeroOf(elemType(typ)); break;
+            case "zero": result = zeroOf(elemType(mapType)); break;
             case "error": this.errorf("map has no entry for key %q", fieldName);
           }
         }
-        return result;
+        return boxIfInterface(result, mapType);
       }
     }
     return this.errorf("can't evaluate field %s in type %s", fieldName, typ);
@@ -494,7 +509,7 @@ class State {
 
   *evalArg(dot: unknown, typ: string | null, n: Node): Gen<unknown> {
     this.at(n);
-    if (n instanceof DotNode) return this.validateType(dot, typ);
+    if (n instanceof DotNode) return this.validateType(unbox(dot), typ);
     if (n instanceof NilNode) {
       if (typ !== null && canBeNil(typ)) return zeroOf(typ);
       this.errorf("cannot assign nil to %s", typ);
@@ -554,7 +569,7 @@ class State {
   *evalEmptyInterface(dot: unknown, n: Node): Gen<unknown> {
     this.at(n);
     if (n instanceof BoolNode) return n.True;
-    if (n instanceof DotNode) return dot;
+    if (n instanceof DotNode) return unbox(dot);
     if (n instanceof FieldNode) return yield* this.evalFieldNode(dot, n, null, missingVal);
     if (n instanceof IdentifierNode) return yield* this.evalFunction(dot, n, n, null, missingVal);
     if (n instanceof NilNode) this.errorf("evalEmptyInterface: nil (can't happen)"); // NilNode is handled in evalArg

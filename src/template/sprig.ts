@@ -2,11 +2,11 @@
 // they do in Go, plus Helm's toYaml. env and expandenv are left out on purpose: a template must not
 // read the agent's environment. docs/templates.md lists the functions.
 import { createHash } from "node:crypto";
-import { stringify as yamlStringify } from "yaml";
+import { Document, visit } from "yaml";
 import { base32Encode, base64Decode, jsonMarshal, jsonUnmarshal } from "./encoding.js";
 import { sprintf } from "./fmt.js";
 import type { FuncMap } from "./funcs.js";
-import { parseInt64 } from "./strconv.js";
+import { parseFloat64, parseInt64, parseUint } from "./strconv.js";
 import type { GoTime } from "./time.js";
 import { formatGoTime, localTime } from "./time.js";
 import type { Signature } from "./value.js";
@@ -326,9 +326,33 @@ const toTime = (d: unknown, clock: () => number): GoTime => {
   return localTime(clock());
 };
 
+// yaml.v2's resolve(): the plain scalars that would not read back as strings.
+const yamlSpecial = new Set([
+  "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+  "on", "On", "ON", "off", "Off", "OFF", "", "~", "null", "Null", "NULL", ".nan", ".NaN", ".NAN",
+  ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", "<<",
+]);
+const yamlStyleFloat = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const yamlTimestamp = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]| )[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
+const yamlResolvesNonString = (s: string): boolean => {
+  if (yamlSpecial.has(s)) return true;
+  const c = s[0];
+  if (c === ".") return parseFloat64(s).ok;
+  if (!(c === "+" || c === "-" || (c >= "0" && c <= "9"))) return false;
+  if (yamlTimestamp.test(s)) return true;
+  const plain = s.replaceAll("_", "");
+  if (parseInt64(plain).ok || parseUint(plain).ok) return true;
+  if (yamlStyleFloat.test(plain) && parseFloat64(plain).ok) return true;
+  if (/^-?0b[01]+$/.test(plain)) return true;
+  return /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/.test(s); // base 60 float
+};
+// yaml.v2's emitter quotes (double) any string holding a character outside YAML's printable set.
+const yamlUnprintable = /[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\u{10000}-\u{10ffff}]/u;
+
 /**
- * Helm's toYaml: sigs.k8s.io/yaml turns the value into JSON, then into YAML (gopkg.in/yaml.v2
- * style: sorted keys, sequences not indented under their key), without the final newline.
+ * Helm's toYaml: sigs.k8s.io/yaml turns the value into JSON, then into YAML in gopkg.in/yaml.v2's
+ * style (sorted keys, sequences not indented under their key, strings that would read back as
+ * another type double-quoted, other quoting single), without the final newline.
  */
 const toYaml = (v: unknown): string => {
   let plain: unknown;
@@ -337,6 +361,14 @@ const toYaml = (v: unknown): string => {
   } catch {
     return "";
   }
-  const out = yamlStringify(plain, { indentSeq: false, sortMapEntries: true, lineWidth: 0, version: "1.1", nullStr: "null", trueStr: "true", falseStr: "false" });
+  const doc = new Document(plain, { version: "1.1", sortMapEntries: true });
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== "string") return;
+      const s = node.value;
+      if (!s.includes("\n") && (yamlResolvesNonString(s) || yamlUnprintable.test(s))) node.type = "QUOTE_DOUBLE";
+    },
+  });
+  const out = doc.toString({ indentSeq: false, lineWidth: 0, singleQuote: true, nullStr: "null", trueStr: "true", falseStr: "false" });
   return out.endsWith("\n") ? out.slice(0, -1) : out;
 };
