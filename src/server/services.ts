@@ -56,13 +56,13 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
   const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
-  const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, projects, folders: secretStores.folders });
   const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
   const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
+  const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates,

@@ -2,10 +2,6 @@ import type { Kysely } from "kysely";
 import type { Database, DynamicSecretLeaseTable, DynamicSecretTable } from "./schema.js";
 
 export const dynamicSecretStore = (db: Kysely<Database>) => ({
-  getFolder: (envId: string, path: string) =>
-    db.selectFrom("folders").selectAll().where("env_id", "=", envId).where("path", "=", path).executeTakeFirst(),
-  getFolderById: (id: string) => db.selectFrom("folders").selectAll().where("id", "=", id).executeTakeFirst(),
-
   insert: (row: DynamicSecretTable) => db.insertInto("dynamic_secrets").values(row).execute(),
   get: (id: string) => db.selectFrom("dynamic_secrets").selectAll().where("id", "=", id).executeTakeFirst(),
   getByName: (folderId: string, name: string) =>

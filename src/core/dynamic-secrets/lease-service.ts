@@ -7,6 +7,7 @@ import type { ProjectAccess } from "../projects/access.js";
 import type { ProjectService } from "../projects/project-service.js";
 import { isoAt } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
+import type { FolderStore } from "../../store/folders.js";
 import type { IdentityStore } from "../../store/identities.js";
 import type { DynamicSecretLeaseTable } from "../../store/schema.js";
 import { generateUsername } from "./credentials.js";
@@ -25,7 +26,8 @@ export interface CreateLeaseDTO extends FolderRef {
 }
 
 type Deps = {
-  store: Pick<DynamicSecretStore, "get" | "getFolderById" | "getLease" | "insertLease" | "updateLease" | "lockLease">;
+  store: Pick<DynamicSecretStore, "get" | "getLease" | "insertLease" | "updateLease" | "lockLease">;
+  folders: Pick<FolderStore, "getLocated">;
   locate: Locator;
   access: Pick<ProjectAccess, "requireProjectBySlug">;
   projects: Pick<ProjectService, "environmentBySlug">;
@@ -39,7 +41,7 @@ type Deps = {
 
 const human = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
-export const leaseServiceFactory = ({ store, locate, access, projects, identities, sealed, revoker, audit, clock, minTtlMs }: Deps) => {
+export const leaseServiceFactory = ({ store, folders, locate, access, projects, identities, sealed, revoker, audit, clock, minTtlMs }: Deps) => {
   /** The requested TTL, or the default; never past maxTTL (400), always within the global bounds (422). */
   const ttlFor = (requested: string | undefined, defaultTTL: string, maxTTL: string | null) => {
     const ttlMs = requested ? parseTtl("ttl", requested, minTtlMs) : parseMsDuration(defaultTTL)!;
@@ -100,7 +102,7 @@ export const leaseServiceFactory = ({ store, locate, access, projects, identitie
     const ds = await store.get(lease.dynamic_secret_id);
     if (!ds || ds.env_id !== env.id) throw notFound();
     if (ref.path !== undefined && ref.path.trim() !== "") {
-      const folder = await store.getFolderById(ds.folder_id);
+      const folder = await folders.getLocated(ds.folder_id);
       if (folder?.path !== normalizeFolderPath(ref.path)) throw notFound();
     }
     return { lease, ds, project };

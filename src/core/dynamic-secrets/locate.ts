@@ -1,35 +1,30 @@
 import type { Actor } from "../actor.js";
-import { BadRequestError, ForbiddenError, NotFoundError } from "../errors.js";
+import { ForbiddenError, NotFoundError } from "../errors.js";
 import type { ProjectAccess, ProjectRole } from "../projects/access.js";
 import type { ProjectService } from "../projects/project-service.js";
+import { normalizePath } from "../secrets/paths.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
+import type { FolderStore } from "../../store/folders.js";
 
 /** Where a route points: project and environment by slug, folder by path (api.md 5). */
 export interface FolderRef { projectSlug: string; environmentSlug: string; path?: string }
 
-const SEGMENT = /^[A-Za-z0-9_-]+$/;
-
-/** `""`, `/` and absent all mean the root (the Go SDK always sends `"path": ""`); `a/b/` means `/a/b`. */
-export const normalizeFolderPath = (raw: string | undefined): string => {
-  const p = (raw ?? "").trim();
-  if (p === "" || p === "/") return "/";
-  const segments = p.replace(/^\/+/, "").replace(/\/+$/, "").split("/");
-  for (const s of segments) if (!SEGMENT.test(s)) throw new BadRequestError(`path: "${raw}" is not a folder path (segment "${s}" may only contain letters, digits, '-' and '_')`);
-  return `/${segments.join("/")}`;
-};
+/** `""`, `/` and absent all mean the root (the Go SDK always sends `"path": ""`), as on the secrets routes. */
+export const normalizeFolderPath = (raw: string | undefined): string => normalizePath(raw, "path");
 
 type Deps = {
   access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">;
   projects: Pick<ProjectService, "environmentBySlug">;
-  store: Pick<DynamicSecretStore, "getFolder" | "getByName">;
+  store: Pick<DynamicSecretStore, "getByName">;
+  folders: Pick<FolderStore, "getByPath">;
 };
 
-export const locatorFactory = ({ access, projects, store }: Deps) => {
+export const locatorFactory = ({ access, projects, store, folders }: Deps) => {
   const folder = async (actor: Actor, ref: FolderRef, min: ProjectRole) => {
     const project = await access.requireProjectBySlug(actor, ref.projectSlug, min);
     const env = await projects.environmentBySlug(project.id, ref.environmentSlug);
     const path = normalizeFolderPath(ref.path);
-    const f = await store.getFolder(env.id, path);
+    const f = await folders.getByPath(env.id, path);
     if (!f) throw new NotFoundError(`Folder with path '${path}' in environment '${env.slug}' of project '${project.slug}' not found`);
     return { project, env, folder: f, path };
   };

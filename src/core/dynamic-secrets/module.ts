@@ -4,6 +4,7 @@ import type { ProjectAccess } from "../projects/access.js";
 import type { ProjectKeys } from "../projects/project-keys.js";
 import type { ProjectService } from "../projects/project-service.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
+import type { FolderStore } from "../../store/folders.js";
 import type { IdentityStore } from "../../store/identities.js";
 import { dynamicSecretServiceFactory } from "./dynamic-secret-service.js";
 import { leaseRevokerFactory } from "./lease-revoker.js";
@@ -16,6 +17,7 @@ import { sealedFactory } from "./sealed.js";
 
 type Deps = {
   store: DynamicSecretStore;
+  folders: Pick<FolderStore, "getByPath" | "getLocated">;
   access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">;
   projects: Pick<ProjectService, "environmentBySlug">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
@@ -28,13 +30,13 @@ type Deps = {
 };
 
 /** Wires the dynamic-secret services from their dependencies: called once, by the server's composition root. */
-export const dynamicSecretModule = ({ store, access, projects, keys, identities, audit, clock, options, providers }: Deps) => {
+export const dynamicSecretModule = ({ store, folders, access, projects, keys, identities, audit, clock, options, providers }: Deps) => {
   const sealed = sealedFactory({ keys, providers: providers ?? createProviders({ connectTimeoutMs: options.connectTimeoutMs }) });
-  const locate = locatorFactory({ access, projects, store });
+  const locate = locatorFactory({ access, projects, store, folders });
   const revoker = leaseRevokerFactory({ store, sealed, clock });
   return {
     secrets: dynamicSecretServiceFactory({ store, locate, sealed, revoker, audit, clock, minTtlMs: options.minTtlMs }),
-    leases: leaseServiceFactory({ store, locate, access, projects, identities, sealed, revoker, audit, clock, minTtlMs: options.minTtlMs }),
+    leases: leaseServiceFactory({ store, folders, locate, access, projects, identities, sealed, revoker, audit, clock, minTtlMs: options.minTtlMs }),
     sweeper: leaseSweeperFactory({ store, revoker, audit, clock, intervalMs: options.sweepIntervalMs }),
   };
 };
