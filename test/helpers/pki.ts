@@ -43,7 +43,7 @@ export const PERMISSIVE_POLICY = {
   validity: { max: "1y" },
 };
 
-const must = async (p: ReturnType<typeof api>, what: string) => {
+const must = async (p: ReturnType<typeof api>, what: string): Promise<any> => {
   const r = await p;
   if (r.status !== 200) throw new Error(`${what}: ${r.status} ${r.text}`);
   return r.body;
