@@ -3,7 +3,7 @@
  * path): the api.md key algorithm when it is one we issue for, a description for error messages, and the
  * RFC 5280 key identifier.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { TAG } from "../../crypto/der/writer.js";
 import { DerError, children, contentOf, expectTag, readBitString, readOid, readRoot } from "../../crypto/der/reader.js";
 import type { KeyAlgorithm } from "../../crypto/keys.js";
@@ -35,7 +35,7 @@ export const spkiInfo = (spki: Uint8Array): SpkiInfo => {
   const algOid = readOid(spki, algParts[0], "SubjectPublicKeyInfo algorithm");
   const { bytes, unused } = readBitString(spki, keyT, "subjectPublicKey");
   if (unused !== 0) throw new DerError("subjectPublicKey: unused bits in a key");
-  const keyId = createHash("sha1").update(bytes).digest();
+  const keyId = hash("sha1", bytes, "buffer");
   if (algOid === RSA_ENCRYPTION) {
     const rsa = expectTag(readRoot(bytes, "RSAPublicKey"), TAG.SEQUENCE, "RSAPublicKey");
     const [modulus] = children(bytes, rsa, "RSAPublicKey");

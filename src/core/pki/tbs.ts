@@ -3,7 +3,7 @@
  * pre-encoded pieces (names, SPKI, extensions), most of them precomputed once per CA, so this is a few buffer
  * copies: the reason our issuance beats builders that construct an ASN.1 object tree per certificate.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { explicit, integerFromUnsigned, sequence } from "../../crypto/der/writer.js";
 import { x509Time } from "../../crypto/der/time.js";
@@ -60,6 +60,6 @@ export const signCertificate = async (p: TbsParts, key: KeyObject): Promise<Issu
     serialNumber: p.serial.toString("hex"),
     notBefore: new Date(p.notBefore),
     notAfter: new Date(p.notAfter),
-    fingerprintSha256: createHash("sha256").update(der).digest("hex"),
+    fingerprintSha256: hash("sha256", der, "hex"),
   };
 };

@@ -3,14 +3,30 @@
  * seconds with `Z` and no fractions. Milliseconds are truncated, so callers compare against the encoded value
  * (`truncateToSeconds`) when a bound matters (a leaf's notAfter against its CA's).
  */
-import { tlv, TAG } from "./writer.js";
-
-const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
+import { TAG } from "./writer.js";
 
 export const truncateToSeconds = (ms: number): number => Math.floor(ms / 1000) * 1000;
 
-const digits = (d: Date): string =>
-  `${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
+/** Writes [year digits] MMDDHHMMSS Z straight into the TLV: this runs twice per certificate. */
+const encodeTime = (tag: number, d: Date, yearDigits: 2 | 4): Buffer => {
+  const len = yearDigits + 11;
+  const out = Buffer.allocUnsafe(2 + len);
+  out[0] = tag;
+  out[1] = len;
+  let p = 2;
+  const put = (n: number, w: number): void => {
+    for (let i = w - 1; i >= 0; i--, n = Math.floor(n / 10)) out[p + i] = 0x30 + (n % 10);
+    p += w;
+  };
+  put(yearDigits === 2 ? d.getUTCFullYear() % 100 : d.getUTCFullYear(), yearDigits);
+  put(d.getUTCMonth() + 1, 2);
+  put(d.getUTCDate(), 2);
+  put(d.getUTCHours(), 2);
+  put(d.getUTCMinutes(), 2);
+  put(d.getUTCSeconds(), 2);
+  out[p] = 0x5a; // Z
+  return out;
+};
 
 const asDate = (t: Date | number): Date => {
   const d = typeof t === "number" ? new Date(t) : t;
@@ -22,14 +38,14 @@ export const utcTime = (t: Date | number): Buffer => {
   const d = asDate(t);
   const y = d.getUTCFullYear();
   if (y < 1950 || y > 2049) throw new RangeError(`UTCTime cannot hold year ${y}`);
-  return tlv(TAG.UTC_TIME, Buffer.from(pad(y % 100) + digits(d), "latin1"));
+  return encodeTime(TAG.UTC_TIME, d, 2);
 };
 
 export const generalizedTime = (t: Date | number): Buffer => {
   const d = asDate(t);
   const y = d.getUTCFullYear();
   if (y < 0 || y > 9999) throw new RangeError(`GeneralizedTime cannot hold year ${y}`);
-  return tlv(TAG.GENERALIZED_TIME, Buffer.from(pad(y, 4) + digits(d), "latin1"));
+  return encodeTime(TAG.GENERALIZED_TIME, d, 4);
 };
 
 /** The RFC 5280 `Time` CHOICE: UTCTime before 2050, GeneralizedTime from 2050 on. */
