@@ -126,7 +126,7 @@ export const index = (item: unknown, ...indexes: unknown[]): unknown => {
       const typ = typeOf(item);
       const key = prepareArg(idx, keyType(typ));
       const m = item as Record<string, unknown>;
-      const ks = String(key);
+      const ks = typeof key === "string" ? key : sprintf("%v", key);
       item = Object.hasOwn(m, ks) && m[ks] !== undefined ? m[ks] : zeroOf(elemType(typ));
     } else throw new Error(sprintf("can't index item of type %s", typeOf(item)));
   }
