@@ -9,6 +9,8 @@ export class FakeClock implements Clock {
   private timers: { at: number; seq: number; resolve: () => void }[] = [];
   private seq = 0;
   readonly sleeps: number[] = [];
+  /** How many actors (loops) must be asleep before `runUntil` moves time; 0 = don't wait. */
+  sleepers = 0;
 
   constructor(start = Date.UTC(2030, 0, 1)) {
     this.t = start;
@@ -57,8 +59,9 @@ export class FakeClock implements Clock {
 
   advance = async (ms: number): Promise<void> => {
     const target = this.t + ms;
-    await this.settle();
-    while (this.fireNext(target)) await this.settle();
+    await this.runUntil(() => false, { maxVirtualMs: ms }).catch((e: Error) => {
+      if (!/virtual-time limit/.test(e.message)) throw e;
+    });
     this.t = Math.max(this.t, target);
     await this.settle();
   };
@@ -67,15 +70,21 @@ export class FakeClock implements Clock {
    * Runs virtual time until `done()` holds, waiting real time for I/O when no timer is pending.
    * Fails after `maxVirtualMs` of virtual time or `maxRealMs` of real time.
    */
-  runUntil = async (done: () => boolean, opts: { maxVirtualMs?: number; maxRealMs?: number } = {}): Promise<void> => {
+  runUntil = async (done: () => boolean, opts: { maxVirtualMs?: number; maxRealMs?: number; sleepers?: number } = {}): Promise<void> => {
     const limit = this.t + (opts.maxVirtualMs ?? 365 * 86_400_000);
     const realDeadline = Date.now() + (opts.maxRealMs ?? 20_000);
+    const sleepers = opts.sleepers ?? this.sleepers;
     for (;;) {
       await this.settle();
       if (done()) return;
       if (Date.now() > realDeadline) throw new Error("runUntil: real-time limit reached");
+      // Time moves only when every actor is asleep; otherwise one of them is doing real work.
+      if (this.timers.length < sleepers) {
+        await new Promise((r) => setTimeout(r, 2));
+        continue;
+      }
       if (!this.fireNext(limit)) {
-        if (this.t >= limit) throw new Error("runUntil: virtual-time limit reached");
+        if (this.t >= limit || this.timers.length > 0) throw new Error("runUntil: virtual-time limit reached");
         // Nothing scheduled: something real (I/O, a child process) is under way.
         await new Promise((r) => setTimeout(r, 5));
       }

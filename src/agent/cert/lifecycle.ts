@@ -1,0 +1,341 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Clock } from "../../core/clock.js";
+import { runHook } from "../hooks.js";
+import type { HookDeps, HookResult, HookSpec } from "../hooks.js";
+import type { Logger } from "../log.js";
+import type { AgentMetrics } from "../metrics.js";
+import type { RetryPolicy } from "../retry.js";
+import type { TokenManager } from "../token.js";
+import type { CertificateEntry } from "./config.js";
+import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
+import { csrPublicKey } from "./keys.js";
+import { createObtainer } from "./obtain.js";
+import type { CertClient, Material } from "./obtain.js";
+import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
+import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
+import { statePathFor } from "./state.js";
+import type { CertRecordState, ReadState } from "./state.js";
+import { recoverSet, writeSet } from "./writer.js";
+import type { SetTargets } from "./writer.js";
+
+/**
+ * One certificate's life: reuse what is on disk, issue when nothing valid is there, check status every
+ * status-check-interval, renew before expiry, re-issue when revoked, back off after failures. Each
+ * certificate runs its own loop, so one failing never stops the others.
+ */
+
+export type CertEvent = "issuance" | "renewal" | "failure";
+
+export interface CertLoopDeps {
+  entry: CertificateEntry;
+  index: number;
+  client: CertClient;
+  tokens: Pick<TokenManager, "get" | "invalidate">;
+  clock: Clock;
+  logger: Logger;
+  retry: RetryPolicy;
+  metrics?: AgentMetrics;
+  stateDir?: string;
+  random?: () => number;
+  /** Injected in tests; defaults to agent/hooks.ts. */
+  runHook?: (spec: HookSpec, deps: HookDeps) => Promise<HookResult>;
+  hookKillGraceMs?: number;
+}
+
+interface Current {
+  serialNumber: string;
+  certificateId?: string;
+  notBefore: number;
+  notAfter: number;
+  commonName?: string;
+  /** Extra lead time for renewal, up to 5% of the lifetime, so a fleet does not renew in one second. */
+  jitterMs: number;
+}
+
+export const RENEW_JITTER_FRACTION = 0.05;
+const MAX_FAILURE_BACKOFF_MS = 3_600_000;
+
+export const createCertificateLoop = (deps: CertLoopDeps) => {
+  const { entry, clock, metrics } = deps;
+  const random = deps.random ?? Math.random;
+  const name = displayNameOf(entry, deps.index);
+  const log = deps.logger.child({ certificate: name });
+  const out = entry["file-output"];
+  const mode = keyModeOf(entry);
+  const certPath = out.certificate.path!;
+  const statePath = statePathFor(certPath, deps.stateDir);
+  const baseTargets: SetTargets = {
+    key: out["private-key"]?.path ? { path: out["private-key"].path, mode: out["private-key"].permission } : undefined,
+    chain: out.chain?.path ? { path: out.chain.path, mode: out.chain.permission } : undefined,
+    certificate: { path: certPath, mode: out.certificate.permission },
+  };
+  const checkMs = entry.lifecycle["status-check-interval"];
+  const failureBaseMs = entry.lifecycle["failure-retry-interval"] ?? checkMs;
+  const renewBeforeMs = entry.lifecycle["renew-before-expiry"];
+
+  let current: Current | undefined;
+  let csrText: string | undefined;
+  let fingerprint = "";
+  let warned = new Set<string>();
+
+  const obtainer = () =>
+    createObtainer({ entry, mode, csrText, client: deps.client, tokens: deps.tokens, clock, retry: deps.retry, logger: log, random: deps.random });
+  let server: ReturnType<typeof createObtainer> | undefined;
+
+  const warnOnce = (key: string, msg: string, fields?: Record<string, unknown>) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    log.warn(msg, fields);
+  };
+
+  const fireHook = async (event: CertEvent, errorMessage?: string) => {
+    const hook = entry["post-hooks"][`on-${event}`];
+    if (!hook) return;
+    const env: Record<string, string> = {
+      CERT_COMMON_NAME: current?.commonName ?? entry.attributes["common-name"] ?? "",
+      CERT_FILE_PATH: resolve(certPath),
+      CERT_KEY_FILE_PATH: baseTargets.key ? resolve(baseTargets.key.path) : "",
+      CERT_CHAIN_FILE_PATH: baseTargets.chain ? resolve(baseTargets.chain.path) : "",
+      CERT_SERIAL_NUMBER: current?.serialNumber ?? "",
+      CERT_NOT_AFTER: current ? rfc3339(current.notAfter) : "",
+      CERT_PROFILE_NAME: entry["profile-name"] ?? "",
+      CERT_PROJECT_SLUG: entry["project-slug"] ?? "",
+      EVENT: event,
+    };
+    if (errorMessage !== undefined) env.ERROR_MESSAGE = errorMessage;
+    // A failing hook is logged and nothing more: it never causes a re-issuance.
+    try {
+      await (deps.runHook ?? runHook)(
+        { command: hook.command, timeoutMs: hook.timeout ?? DEFAULT_HOOK_TIMEOUT_S * 1000, env, name: `on-${event}` },
+        { clock, logger: log, killGraceMs: deps.hookKillGraceMs },
+      );
+    } catch (err) {
+      log.error(`hook on-${event} could not run`, { error: (err as Error).message });
+    }
+  };
+
+  /** Is the set on disk the one the state file describes for this very request, intact and unexpired? */
+  const inspect = async (read: ReadState): Promise<Current | undefined> => {
+    if (read.kind === "invalid") {
+      log.warn("state file unreadable, issuing anew", { statePath, reason: read.reason });
+      return undefined;
+    }
+    if (read.kind === "missing" || !read.state.current) return undefined;
+    const rec = read.state.current;
+    if (rec.fingerprint !== fingerprint) {
+      log.info("certificate request changed since the last run, issuing anew");
+      return undefined;
+    }
+    try {
+      const certPem = await readFile(certPath, "utf8");
+      const info = certInfo(certPem);
+      if (baseTargets.key && mode !== "existing") {
+        const keyPem = await readFile(baseTargets.key.path, "utf8");
+        if (!keyMatchesCertificate(keyPem, certPem)) {
+          log.warn("private key on disk does not match the certificate, issuing anew");
+          return undefined;
+        }
+      }
+      if (mode === "csr" && csrText && !certificateHasPublicKey(certPem, csrPublicKey(csrText))) {
+        log.warn("certificate on disk does not carry the CSR's key, issuing anew");
+        return undefined;
+      }
+      if (baseTargets.chain) await readFile(baseTargets.chain.path, "utf8");
+      if (clock.now() >= info.notAfter) {
+        log.warn("certificate on disk has expired, issuing anew", { notAfter: rfc3339(info.notAfter) });
+        return undefined;
+      }
+      return {
+        serialNumber: info.serialNumber,
+        certificateId: sameSerial(rec.serialNumber, info.serialNumber) ? rec.certificateId : undefined,
+        notBefore: info.notBefore,
+        notAfter: info.notAfter,
+        commonName: info.commonName,
+        jitterMs: random() * RENEW_JITTER_FRACTION * Math.max(0, info.notAfter - info.notBefore),
+      };
+    } catch (err) {
+      log.warn("certificate files missing or unparsable, issuing anew", { error: (err as Error).message });
+      return undefined;
+    }
+  };
+
+  /** Checks the material, then writes key → chain → certificate as one journaled set. */
+  const install = async (m: Material, event: "issuance" | "renewal") => {
+    const info = certInfo(m.certificate);
+    let chain = splitCertificates(m.chain);
+    if (omitRootOf(entry)) chain = withoutRoots(chain);
+    const targets: SetTargets = { ...baseTargets };
+    let key: string | undefined;
+    if (mode === "local") {
+      if (m.privateKey) log.warn("server returned a private key for a locally generated key pair; ignoring it");
+      key = m.localPrivateKey;
+      if (!key || !certificateHasPublicKey(m.certificate, publicKeyOfPrivate(key))) throw new Error("issued certificate does not carry the locally generated key");
+    } else if (mode === "csr") {
+      if (!certificateHasPublicKey(m.certificate, csrPublicKey(csrText!))) throw new Error("issued certificate does not carry the CSR's public key");
+    } else if (targets.key) {
+      key = m.privateKey ?? undefined;
+      if (!key) {
+        if (mode !== "existing") throw new Error("the server returned no private key");
+        warnOnce("no-key", "certificate has no private key on the server; not writing the key file");
+        targets.key = undefined;
+      } else if (!keyMatchesCertificate(key, m.certificate)) {
+        throw new Error("the private key returned does not match the certificate");
+      }
+    }
+    const next: CertRecordState = {
+      profileName: entry["profile-name"],
+      projectSlug: entry["project-slug"],
+      profileId: m.profileId,
+      projectId: m.projectId,
+      fingerprint,
+      serialNumber: m.serialNumber,
+      certificateId: m.certificateId,
+      notAfter: new Date(info.notAfter).toISOString(),
+      notBefore: new Date(info.notBefore).toISOString(),
+      keySource: mode,
+      issuedAt: new Date(clock.now()).toISOString(),
+    };
+    await writeSet(targets, { key, chain: chain.join(""), certificate: ensureNewline(m.certificate) }, statePath, event, next);
+    current = {
+      serialNumber: m.serialNumber,
+      certificateId: m.certificateId,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      commonName: info.commonName,
+      jitterMs: random() * RENEW_JITTER_FRACTION * Math.max(0, info.notAfter - info.notBefore),
+    };
+    warned = new Set();
+    metrics?.notAfter.set({ name }, Math.floor(info.notAfter / 1000));
+    (event === "issuance" ? metrics?.issuances : metrics?.renewals)?.inc({ name });
+    log.info(event === "issuance" ? "certificate issued" : "certificate renewed", { serial: m.serialNumber, notAfter: rfc3339(info.notAfter) });
+    await fireHook(event);
+  };
+
+  const obtain = async (event: "issuance" | "renewal", signal: AbortSignal, reason: string) => {
+    server ??= obtainer();
+    log.info(event === "issuance" ? "requesting certificate" : "renewing certificate", { reason });
+    let m: Material;
+    if (mode === "existing") m = await server.fetchExisting(signal);
+    else if (event === "renewal" && mode === "server" && current?.certificateId && reason !== "revoked") m = await server.renew(current.certificateId, signal);
+    else m = await server.issue(signal);
+    // From here on the answer is ours: finish writing even if a shutdown was asked for meanwhile.
+    await install(m, event);
+  };
+
+  const effectiveRenewBefore = (c: Current): number | undefined => {
+    if (renewBeforeMs === undefined) return undefined;
+    const life = c.notAfter - c.notBefore;
+    if (renewBeforeMs >= life) {
+      warnOnce("clamp", "renew-before-expiry is not shorter than the certificate's lifetime; renewing at a third of its lifetime instead", {
+        lifetimeMs: life,
+      });
+      return (life * 2) / 3;
+    }
+    return renewBeforeMs;
+  };
+
+  /** One status check. Throws only when an issuance or renewal finally failed. */
+  const step = async (signal: AbortSignal) => {
+    if (!current) return obtain("issuance", signal, "no valid certificate on disk");
+    const c = current;
+    if (c.certificateId) {
+      try {
+        const rec = await server!.status(c.certificateId, signal);
+        if (rec.status === "revoked") {
+          if (mode === "server" || mode === "local") return obtain("renewal", signal, "revoked");
+          if (!warned.has("revoked")) {
+            warnOnce("revoked", "certificate was revoked on the server and cannot be re-issued from here");
+            await fireHook("failure", `certificate ${c.certificateId} was revoked on the server`);
+          }
+          return;
+        }
+      } catch (err) {
+        if (signal.aborted) throw err;
+        log.warn("status check failed; will check again", { error: (err as Error).message });
+      }
+    }
+    const left = c.notAfter - clock.now();
+    if (mode === "csr" || mode === "existing" || renewBeforeMs === undefined) {
+      // Seed 001: no renew-before-expiry, no auto-renewal; a CSR's key is not ours to renew with.
+      const warnAt = renewBeforeMs ?? (c.notAfter - c.notBefore) * 0.1;
+      if (left <= warnAt) warnOnce("expiring", left > 0 ? "certificate expires soon and is not renewed automatically" : "certificate has expired", { notAfter: rfc3339(c.notAfter) });
+      return;
+    }
+    if (left <= effectiveRenewBefore(c)! + c.jitterMs) return obtain("renewal", signal, "renew-before-expiry reached");
+  };
+
+  const nextCheckAt = (): number => {
+    const now = clock.now();
+    let at = now + checkMs;
+    const c = current;
+    if (c && mode !== "csr" && mode !== "existing" && renewBeforeMs !== undefined) {
+      // Wake exactly when renewal becomes due instead of up to one interval late.
+      at = Math.min(at, Math.max(now, c.notAfter - effectiveRenewBefore(c)! - c.jitterMs));
+    }
+    return at;
+  };
+
+  /** Backoff after a final failure, capped so several attempts remain before the certificate expires. */
+  const failureDelay = (failures: number): number => {
+    const maxFast = entry.lifecycle["max-failure-retries"];
+    const left = current ? current.notAfter - clock.now() : MAX_FAILURE_BACKOFF_MS;
+    const cap = Math.max(failureBaseMs, Math.min(MAX_FAILURE_BACKOFF_MS, left / 4));
+    const grown = failureBaseMs * 2 ** Math.min(failures - 1, 30);
+    const delay = failures > maxFast ? Math.max(checkMs, Math.min(grown, cap)) : Math.min(grown, cap);
+    return delay * (0.9 + 0.2 * random());
+  };
+
+  const run = async (signal: AbortSignal): Promise<void> => {
+    if (mode === "csr") csrText = entry.csr ?? (await readFile(entry["csr-path"]!, "utf8"));
+    fingerprint = requestFingerprint(entry, csrText);
+    server = obtainer();
+    const rec = await recoverSet(baseTargets, statePath);
+    if (rec.rolledForward) log.warn("completed a certificate write interrupted by a crash", { event: rec.rolledForward });
+    current = await inspect(rec.state);
+    if (current) {
+      metrics?.notAfter.set({ name }, Math.floor(current.notAfter / 1000));
+      log.info("reusing certificate on disk", { serial: current.serialNumber, notAfter: rfc3339(current.notAfter) });
+      if (rec.rolledForward) await fireHook(rec.rolledForward);
+    }
+    let failures = 0;
+    // The first check runs at once: a reused certificate may be revoked or already due for renewal.
+    let nextAt = clock.now();
+    while (!signal.aborted) {
+      const wait = nextAt - clock.now();
+      if (wait > 0) {
+        try {
+          await clock.sleep(wait, signal);
+        } catch {
+          break;
+        }
+      }
+      try {
+        await step(signal);
+        failures = 0;
+        nextAt = nextCheckAt();
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const message = (err as Error)?.message ?? String(err);
+        metrics?.failures.inc({ name });
+        const delay = failureDelay(failures);
+        log.error("certificate operation failed; keeping the current files", { error: message, failures, nextAttemptMs: Math.round(delay) });
+        await fireHook("failure", message);
+        nextAt = clock.now() + delay;
+      }
+    }
+  };
+
+  return {
+    name,
+    run,
+    /** Ready once a valid certificate is on disk. */
+    ready: () => current !== undefined,
+    snapshot: () => (current ? { serialNumber: current.serialNumber, notAfter: current.notAfter, certificateId: current.certificateId } : undefined),
+  };
+};
+export type CertificateLoop = ReturnType<typeof createCertificateLoop>;
+
+const ensureNewline = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
+const sameSerial = (a: string, b: string) => a.replace(/^0+/, "").toLowerCase() === b.replace(/^0+/, "").toLowerCase();

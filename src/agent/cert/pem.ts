@@ -1,0 +1,62 @@
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+
+/**
+ * Certificate material checks done with node:crypto (fast, no ASN.1 building): split PEM bundles,
+ * recognise self-signed roots, and prove that a key or a CSR belongs to a certificate.
+ */
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export const splitCertificates = (pem: string | null | undefined): string[] => (pem ?? "").match(PEM_CERT)?.map((p) => `${p.trim()}\n`) ?? [];
+
+export const isSelfSigned = (pem: string): boolean => {
+  const x = new X509Certificate(pem);
+  if (x.subject !== x.issuer) return false;
+  try {
+    return x.verify(x.publicKey);
+  } catch {
+    return false;
+  }
+};
+
+export interface CertInfo {
+  serialNumber: string;
+  notBefore: number;
+  notAfter: number;
+  commonName: string | undefined;
+  x509: X509Certificate;
+}
+
+export const certInfo = (pem: string): CertInfo => {
+  const x = new X509Certificate(pem);
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(x.subject)?.[1];
+  return { serialNumber: x.serialNumber, notBefore: Date.parse(x.validFrom), notAfter: Date.parse(x.validTo), commonName: cn, x509: x };
+};
+
+export const keyMatchesCertificate = (keyPem: string, certPem: string): boolean => {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
+};
+
+const spki = (k: KeyObject): Buffer => k.export({ type: "spki", format: "der" });
+
+/** True when the certificate carries exactly this public key (a CSR's, or one we generated). */
+export const certificateHasPublicKey = (certPem: string, publicKey: KeyObject): boolean => {
+  try {
+    return spki(new X509Certificate(certPem).publicKey).equals(spki(publicKey));
+  } catch {
+    return false;
+  }
+};
+
+export const publicKeyOfPrivate = (keyPem: string): KeyObject => createPublicKey(createPrivateKey(keyPem));
+
+/** Drops self-signed roots: what `omit-root` promises even when a server sends them anyway. */
+export const withoutRoots = (chain: string[]): string[] => chain.filter((c) => !isSelfSigned(c));
+
+/** RFC 3339 in UTC without fractions, e.g. 2026-01-01T00:00:00Z (for CERT_NOT_AFTER). */
+export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");

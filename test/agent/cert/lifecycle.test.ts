@@ -1,0 +1,378 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { startCertAgent } from "../../../src/agent/cert/runner.js";
+import type { CertAgentHandle } from "../../../src/agent/cert/runner.js";
+import { generateKeyAndCsr } from "../../../src/agent/cert/keys.js";
+import type { HookSpec } from "../../../src/agent/hooks.js";
+import { loadCertAgentConfig } from "../../../src/config/cert-agent.js";
+import { FakeClock } from "../fake-clock.js";
+import { createLogger } from "../../../src/agent/log.js";
+import { createFakeKms } from "./fake-kms.js";
+import type { FakeKms } from "./fake-kms.js";
+
+const modeOf = (p: string) => statSync(p).mode & 0o777;
+
+interface Rig {
+  dir: string;
+  clock: FakeClock;
+  kms: FakeKms;
+  hooks: { name: string; env: Record<string, string> }[];
+  start(certs: string, extra?: { stateDir?: string }): CertAgentHandle;
+}
+
+const rig = async (): Promise<Rig> => {
+  const dir = mkdtempSync(join(tmpdir(), "kms-lifecycle-test-"));
+  const clock = new FakeClock();
+  const kms = await createFakeKms({ now: clock.now });
+  const hooks: Rig["hooks"] = [];
+  const runHook = async (spec: HookSpec) => {
+    hooks.push({ name: spec.name, env: spec.env });
+    return { exitCode: 0, signal: null, timedOut: false, durationMs: 0 };
+  };
+  return {
+    dir,
+    clock,
+    kms,
+    hooks,
+    start: (certs, extra = {}) => {
+      const yaml = `kms:\n  address: http://fake.invalid\nauth:\n  type: universal-auth\n  config:\n    client-id: id\n    client-secret: secret\ncertificates:\n${certs}`;
+      const r = loadCertAgentConfig(yaml);
+      if (!r.ok) throw new Error(JSON.stringify(r.problems));
+      clock.sleepers = 1 + r.value.certificates.length; // the token loop and one loop per certificate
+      return startCertAgent(r.value, { client: kms.client, clock, random: () => 0.5, runHook, stateDir: extra.stateDir, logger: process.env.KMS_TEST_LOG ? createLogger({ level: "debug", clock }) : undefined });
+    },
+  };
+};
+
+const hooksYaml = `    post-hooks:
+      on-issuance: { command: "true" }
+      on-renewal: { command: "true" }
+      on-failure: { command: "true" }
+`;
+const serverCert = (dir: string, opts: { ttl?: string; before?: string; check?: string; cn?: string; extra?: string } = {}) => `  - profile-name: web
+    project-slug: demo
+    attributes:
+      common-name: ${opts.cn ?? "api.example.com"}
+      alt-names: [api.example.com]
+${opts.ttl ? `      ttl: ${opts.ttl}\n` : ""}    lifecycle:
+${opts.before ? `      renew-before-expiry: ${opts.before}\n` : ""}      status-check-interval: ${opts.check ?? "1m"}
+    file-output:
+      private-key: { path: ${dir}/web.key }
+      certificate: { path: ${dir}/web.crt, permission: "0644" }
+      chain: { path: ${dir}/chain.crt, permission: "0640", omit-root: false }
+${hooksYaml}${opts.extra ?? ""}`;
+
+const serialOnDisk = (dir: string, name = "web.crt") => new X509Certificate(readFileSync(join(dir, name))).serialNumber.toLowerCase();
+const keyMatches = (dir: string) => new X509Certificate(readFileSync(join(dir, "web.crt"))).checkPrivateKey(createPrivateKey(readFileSync(join(dir, "web.key"))));
+
+test("issues at start: key, chain and certificate with their modes, state 0600, on-issuance with every variable", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => h.ready());
+  await h.stop();
+  assert.equal(modeOf(join(r.dir, "web.key")), 0o600);
+  assert.equal(modeOf(join(r.dir, "web.crt")), 0o644);
+  assert.equal(modeOf(join(r.dir, "chain.crt")), 0o640);
+  assert.equal(modeOf(join(r.dir, "web.crt.kms-state.json")), 0o600);
+  assert.ok(keyMatches(r.dir));
+  assert.match(readFileSync(join(r.dir, "chain.crt"), "utf8"), /BEGIN CERTIFICATE/);
+  const state = JSON.parse(readFileSync(join(r.dir, "web.crt.kms-state.json"), "utf8"));
+  assert.equal(state.current.profileName, "web");
+  assert.equal(state.current.projectSlug, "demo");
+  assert.equal(state.current.serialNumber, serialOnDisk(r.dir));
+  assert.ok(state.current.certificateId);
+  assert.equal(state.current.fingerprint.length, 64);
+  assert.deepEqual(r.hooks.map((x) => x.name), ["on-issuance"]);
+  const env = r.hooks[0]!.env;
+  assert.equal(env.CERT_COMMON_NAME, "api.example.com");
+  assert.equal(env.CERT_FILE_PATH, join(r.dir, "web.crt"));
+  assert.equal(env.CERT_KEY_FILE_PATH, join(r.dir, "web.key"));
+  assert.equal(env.CERT_CHAIN_FILE_PATH, join(r.dir, "chain.crt"));
+  assert.equal(env.CERT_SERIAL_NUMBER, state.current.serialNumber);
+  assert.equal(env.CERT_NOT_AFTER, new Date(r.clock.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z"));
+  assert.equal(env.CERT_PROFILE_NAME, "web");
+  assert.equal(env.CERT_PROJECT_SLUG, "demo");
+  assert.equal(env.EVENT, "issuance");
+  assert.equal(env.ERROR_MESSAGE, undefined);
+});
+
+test("a restart reuses the certificate on disk and never issues", async () => {
+  const r = await rig();
+  const a = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => a.ready());
+  await a.stop();
+  const serial = serialOnDisk(r.dir);
+  const before = readFileSync(join(r.dir, "web.crt"), "utf8");
+  for (let i = 0; i < 3; i++) {
+    const b = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+    await r.clock.runUntil(() => b.ready() && r.kms.count("status") > i);
+    await b.stop();
+  }
+  assert.equal(r.kms.count("issue"), 1);
+  assert.equal(serialOnDisk(r.dir), serial);
+  assert.equal(readFileSync(join(r.dir, "web.crt"), "utf8"), before);
+  assert.deepEqual(r.hooks.map((x) => x.name), ["on-issuance"]);
+});
+
+test("a changed request, a mismatched key or an unparsable file triggers a fresh issuance", async () => {
+  const r = await rig();
+  const run = async (yaml: string) => {
+    const h = r.start(yaml);
+    await r.clock.runUntil(() => h.ready());
+    await h.stop();
+  };
+  await run(serverCert(r.dir, { ttl: "1h" }));
+  assert.equal(r.kms.count("issue"), 1);
+  await run(serverCert(r.dir, { ttl: "2h" }));
+  assert.equal(r.kms.count("issue"), 2, "changed ttl");
+  const { privateKeyPem } = await generateKeyAndCsr("EC_prime256v1", undefined, {});
+  writeFileSync(join(r.dir, "web.key"), privateKeyPem);
+  await run(serverCert(r.dir, { ttl: "2h" }));
+  assert.equal(r.kms.count("issue"), 3, "mismatched key");
+  assert.ok(keyMatches(r.dir));
+  writeFileSync(join(r.dir, "web.crt"), "garbage");
+  await run(serverCert(r.dir, { ttl: "2h" }));
+  assert.equal(r.kms.count("issue"), 4, "unparsable certificate");
+  writeFileSync(join(r.dir, "web.crt.kms-state.json"), "{");
+  await run(serverCert(r.dir, { ttl: "2h" }));
+  assert.equal(r.kms.count("issue"), 5, "unparsable state");
+});
+
+test("renews when notAfter − now ≤ renew-before-expiry (+ jitter ≤ 5% of lifetime), through the renew route", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m", check: "1m" }));
+  await r.clock.runUntil(() => h.ready());
+  const t0 = r.clock.now();
+  const first = serialOnDisk(r.dir);
+  await r.clock.runUntil(() => r.kms.count("renew") === 1 && serialOnDisk(r.dir) !== first);
+  const renewedAfter = r.clock.now() - t0;
+  // random() is 0.5 → jitter 2.5% of 60 min = 90 s earlier than the 40 min mark.
+  assert.ok(Math.abs(renewedAfter - (40 * 60_000 - 90_000)) < 2_000, `renewed after ${renewedAfter} ms`);
+  assert.ok(keyMatches(r.dir));
+  await r.clock.runUntil(() => r.hooks.length === 2);
+  assert.deepEqual(r.hooks.map((x) => x.name), ["on-issuance", "on-renewal"]);
+  assert.equal(r.hooks[1]!.env.EVENT, "renewal");
+  assert.equal(r.hooks[1]!.env.CERT_SERIAL_NUMBER.toLowerCase(), serialOnDisk(r.dir));
+  // And again for the next certificate.
+  await r.clock.runUntil(() => r.kms.count("renew") === 2);
+  await h.stop();
+  assert.equal(r.kms.count("issue"), 1);
+});
+
+test("without renew-before-expiry there is no automatic renewal", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", check: "10m" }));
+  await r.clock.runUntil(() => h.ready());
+  await r.clock.advance(3 * 3_600_000);
+  await h.stop();
+  assert.equal(r.kms.count("issue"), 1);
+  assert.equal(r.kms.count("renew"), 0);
+});
+
+test("KMS unreachable at renewal: files kept byte-identical, on-failure with ERROR_MESSAGE, backoff, then renewal succeeds", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m", check: "1m" }));
+  await r.clock.runUntil(() => h.ready());
+  const files = ["web.key", "web.crt", "chain.crt"].map((f) => readFileSync(join(r.dir, f)));
+  r.kms.setDown(true);
+  await r.clock.runUntil(() => r.hooks.filter((x) => x.name === "on-failure").length >= 3);
+  const failure = r.hooks.find((x) => x.name === "on-failure")!;
+  assert.equal(failure.env.EVENT, "failure");
+  assert.match(failure.env.ERROR_MESSAGE!, /cannot reach the KMS/);
+  assert.equal(failure.env.CERT_SERIAL_NUMBER.toLowerCase(), serialOnDisk(r.dir));
+  ["web.key", "web.crt", "chain.crt"].forEach((f, i) => assert.deepEqual(readFileSync(join(r.dir, f)), files[i], f));
+  r.kms.setDown(false);
+  const old = serialOnDisk(r.dir);
+  await r.clock.runUntil(() => serialOnDisk(r.dir) !== old);
+  await h.stop();
+  assert.ok(keyMatches(r.dir));
+  assert.ok(r.hooks.some((x) => x.name === "on-renewal"));
+});
+
+test("failure backoff doubles from failure-retry-interval and stays well inside the remaining lifetime", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m", check: "1m", extra: "" }).replace("status-check-interval: 1m", "status-check-interval: 1m\n      failure-retry-interval: 10s"));
+  await r.clock.runUntil(() => h.ready());
+  const issuedAt = r.clock.now();
+  r.kms.setDown(true);
+  const failuresAt: number[] = [];
+  while (failuresAt.length < 8) {
+    const n = r.hooks.filter((x) => x.name === "on-failure").length;
+    await r.clock.runUntil(() => r.hooks.filter((x) => x.name === "on-failure").length > n);
+    failuresAt.push(r.clock.now() - issuedAt);
+  }
+  await h.stop();
+  const gaps = failuresAt.slice(1).map((t, i) => t - failuresAt[i]!);
+  // 10 s, 20 s, 40 s ... (each attempt also spends its API retries), never more than a quarter of what is left.
+  assert.ok(gaps[0]! >= 9_000 && gaps[0]! < 15_000, `gaps ${gaps}`);
+  assert.ok(gaps[2]! > gaps[0]! * 2, `gaps ${gaps}`);
+  assert.ok(failuresAt.at(-1)! < 3_600_000, "still trying before expiry");
+  const attemptsBeforeExpiry = failuresAt.filter((t) => t < 3_600_000).length;
+  assert.ok(attemptsBeforeExpiry >= 8);
+});
+
+test("a certificate found revoked on the server is re-issued", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "5m", check: "1m" }));
+  await r.clock.runUntil(() => h.ready());
+  const state = JSON.parse(readFileSync(join(r.dir, "web.crt.kms-state.json"), "utf8"));
+  r.kms.revoke(state.current.certificateId);
+  const old = serialOnDisk(r.dir);
+  await r.clock.runUntil(() => serialOnDisk(r.dir) !== old, { maxVirtualMs: 5 * 60_000 });
+  await h.stop();
+  assert.equal(r.kms.count("issue"), 2);
+  assert.equal(r.kms.count("renew"), 0);
+  assert.ok(keyMatches(r.dir));
+});
+
+test("omit-root drops self-signed roots from the chain file even when the server sends them", async () => {
+  const r = await rig();
+  const yaml = serverCert(r.dir, { ttl: "1h" }).replace("omit-root: false", "omit-root: true");
+  // The fake honours removeRootsFromChain; make it ignore the flag to prove the agent filters too.
+  const issue = r.kms.client.issueCertificate;
+  r.kms.client.issueCertificate = (req, o) => issue({ ...req, removeRootsFromChain: false }, o);
+  const h = r.start(yaml);
+  await r.clock.runUntil(() => h.ready());
+  await h.stop();
+  assert.equal(readFileSync(join(r.dir, "chain.crt"), "utf8"), "");
+});
+
+test("csr-path: issued once for the CSR's key, no key file, never renewed", async () => {
+  const r = await rig();
+  const gen = await generateKeyAndCsr("EC_prime256v1", undefined, { commonName: "csr.example.com" });
+  writeFileSync(join(r.dir, "req.csr"), gen.csrPem);
+  const yaml = `  - profile-name: web
+    project-slug: demo
+    csr-path: ${r.dir}/req.csr
+    attributes:
+      ttl: 1h
+    lifecycle:
+      renew-before-expiry: 20m
+      status-check-interval: 5m
+    file-output:
+      certificate: { path: ${r.dir}/csr.crt }
+`;
+  const h = r.start(yaml);
+  await r.clock.runUntil(() => h.ready());
+  await r.clock.advance(2 * 3_600_000);
+  await h.stop();
+  assert.equal(r.kms.count("issue"), 1);
+  assert.equal(r.kms.count("renew"), 0);
+  const cert = new X509Certificate(readFileSync(join(r.dir, "csr.crt")));
+  assert.ok(cert.checkPrivateKey(createPrivateKey(gen.privateKeyPem)));
+  const sent = [...r.kms.certs.values()][0]!.request;
+  assert.equal(sent.csr, gen.csrPem);
+  assert.equal(sent.attributes?.commonName, undefined);
+});
+
+test("key-source local: the key is made here, only a CSR is sent, renewals make a new key", async () => {
+  const r = await rig();
+  const yaml = serverCert(r.dir, { ttl: "1h", before: "20m" }).replace("  - profile-name: web\n", "  - profile-name: web\n    key-source: local\n");
+  const h = r.start(yaml.replace("alt-names: [api.example.com]", "alt-names: [api.example.com]\n      key-algorithm: EC_prime256v1"));
+  await r.clock.runUntil(() => h.ready());
+  const key1 = readFileSync(join(r.dir, "web.key"), "utf8");
+  const old = serialOnDisk(r.dir);
+  await r.clock.runUntil(() => serialOnDisk(r.dir) !== old);
+  await h.stop();
+  assert.ok(keyMatches(r.dir));
+  assert.notEqual(readFileSync(join(r.dir, "web.key"), "utf8"), key1);
+  for (const c of r.kms.certs.values()) {
+    assert.ok(c.request.csr, "a CSR was sent");
+    assert.equal(c.key, null, "the server never held the key");
+  }
+  assert.equal(r.kms.count("renew"), 0);
+});
+
+test("an interrupted write is rolled forward at start and its hook runs", async () => {
+  const r = await rig();
+  const a = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => a.ready());
+  await a.stop();
+  // The disk as a crash leaves it after the journal was written and the key renamed, but before the
+  // chain and certificate renames: new key in place, old certificate, two pending temps.
+  const other = await createFakeKms({ now: r.clock.now });
+  const issued = (await other.client.issueCertificate({ profileId: "p", attributes: { commonName: "api.example.com", ttl: "1h" } }, {})).certificate!;
+  const state = JSON.parse(readFileSync(join(r.dir, "web.crt.kms-state.json"), "utf8"));
+  const next = { ...state.current, serialNumber: issued.serialNumber, certificateId: issued.certificateId };
+  writeFileSync(join(r.dir, "web.key"), issued.privateKey!);
+  writeFileSync(join(r.dir, ".chain.crt.kms-pending"), "");
+  writeFileSync(join(r.dir, ".web.crt.kms-pending"), issued.certificate);
+  const pendingFiles = ["web.key", "chain.crt", "web.crt"].map((f) => ({ temp: join(r.dir, `.${f}.kms-pending`), path: join(r.dir, f) }));
+  writeFileSync(join(r.dir, "web.crt.kms-state.json"), JSON.stringify({ version: 1, pending: { event: "renewal", files: pendingFiles, next } }));
+  assert.equal(keyMatches(r.dir), false, "mismatched mid-crash");
+
+  const b = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => b.ready() && r.hooks.some((x) => x.name === "on-renewal"));
+  await b.stop();
+  assert.ok(keyMatches(r.dir), "the set matches after recovery");
+  assert.equal(serialOnDisk(r.dir), issued.serialNumber.toLowerCase());
+  assert.equal(existsSync(join(r.dir, ".web.crt.kms-pending")), false);
+  assert.equal(r.kms.count("issue"), 1, "recovery issued nothing");
+});
+
+test("debris from a write that never reached the journal is removed and the old set kept", async () => {
+  const r = await rig();
+  const a = r.start(serverCert(r.dir, { ttl: "1h" }));
+  await r.clock.runUntil(() => a.ready());
+  await a.stop();
+  const before = readFileSync(join(r.dir, "web.crt"), "utf8");
+  writeFileSync(join(r.dir, ".web.key.kms-pending"), "half a key");
+  const b = r.start(serverCert(r.dir, { ttl: "1h" }));
+  await r.clock.runUntil(() => b.ready());
+  await b.stop();
+  assert.equal(existsSync(join(r.dir, ".web.key.kms-pending")), false);
+  assert.equal(readFileSync(join(r.dir, "web.crt"), "utf8"), before);
+  assert.equal(r.kms.count("issue"), 1);
+});
+
+test("one failing certificate never stops the others", async () => {
+  const r = await rig();
+  const bad = `  - profile-name: web
+    project-slug: demo
+    csr: |
+      -----BEGIN CERTIFICATE REQUEST-----
+      bm90IGEgY3Ny
+      -----END CERTIFICATE REQUEST-----
+    file-output:
+      certificate: { path: ${r.dir}/bad.crt }
+`;
+  const h = r.start(bad + serverCert(r.dir, { ttl: "1h" }));
+  await r.clock.runUntil(() => h.loops()[1]!.ready());
+  await h.stop();
+  assert.equal(h.loops()[0]!.ready(), false);
+  assert.ok(existsSync(join(r.dir, "web.crt")));
+});
+
+test("certificate-id fetches an existing certificate and never issues", async () => {
+  const r = await rig();
+  const issued = await r.kms.client.issueCertificate({ profileId: "p", attributes: { commonName: "existing.example.com", ttl: "1h" } }, {});
+  r.kms.calls.length = 0;
+  const h = r.start(`  - certificate-id: ${issued.certificate!.certificateId}
+    file-output:
+      private-key: { path: ${r.dir}/web.key }
+      certificate: { path: ${r.dir}/web.crt }
+`);
+  await r.clock.runUntil(() => h.ready());
+  await h.stop();
+  assert.equal(r.kms.count("issue"), 0);
+  assert.equal(r.kms.count("bundle"), 1);
+  assert.ok(keyMatches(r.dir));
+});
+
+test("state under --state-dir instead of beside the certificate", async () => {
+  const r = await rig();
+  const stateDir = join(r.dir, "state");
+  const h = r.start(serverCert(r.dir, { ttl: "1h" }), { stateDir });
+  await r.clock.runUntil(() => h.ready());
+  await h.stop();
+  assert.equal(existsSync(join(r.dir, "web.crt.kms-state.json")), false);
+  const { readdirSync } = await import("node:fs");
+  const files = readdirSync(stateDir);
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^web\.crt-[0-9a-f]{16}\.json$/);
+  assert.equal(modeOf(join(stateDir, files[0]!)), 0o600);
+});
