@@ -53,16 +53,19 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
       host: i.host, port: i.port, username: i.username, password: i.password || undefined,
       lazyConnect: true, connectTimeout: connectTimeoutMs, commandTimeout: 3 * connectTimeoutMs,
       // One attempt, no offline queue: an unreachable server must fail this request, not be retried forever.
-      maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+      maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false,
       ...(i.ca || i.sslEnabled ? { tls: { ...(i.ca ? { ca: i.ca } : {}), rejectUnauthorized: i.sslRejectUnauthorized ?? true, servername: i.host } } : {}),
     });
-    client.on("error", () => {});
+    // connect() only says "Connection is closed"; the socket error said why.
+    let socketError: unknown;
+    client.on("error", (e) => { socketError ??= e; });
     try {
       await client.connect();
       return client;
     } catch (e) {
       client.disconnect();
-      throw new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
+      const cause = /Connection is closed/i.test((e as Error).message) && socketError ? socketError : e;
+      throw new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(cause, connectTimeoutMs), [i.password])}`);
     }
   };
 
