@@ -3,7 +3,7 @@
  * constraints) and to inspect what we issued in tests. Not a validator: we only read certificates we made
  * or an administrator imported.
  */
-import { createHash, createPublicKey } from "node:crypto";
+import { createPublicKey, hash } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { TAG } from "../../crypto/der/writer.js";
 import { DerError, bytesOf, children, expectTag, readOid, readRoot, readSerialHex, readSmallInteger, readTime } from "../../crypto/der/reader.js";
@@ -11,8 +11,9 @@ import { fromPem } from "../../crypto/der/pem.js";
 import { BadRequestError } from "../errors.js";
 import {
   OID, decodeAuthorityKeyIdentifier, decodeBasicConstraints, decodeExtKeyUsage, decodeExtensions, decodeKeyUsage, decodeSubjectAltName,
-  decodeSubjectKeyIdentifier, keyIdentifierOf,
+  decodeSubjectKeyIdentifier,
 } from "./extensions.js";
+import { spkiInfo } from "./spki.js";
 import type { DecodedExtension } from "./extensions.js";
 import { decodeName } from "./name.js";
 import type { DecodedName } from "./name.js";
@@ -107,8 +108,8 @@ const parseDer = (der: Buffer): ParsedCertificate => {
     ...(ku && { keyUsages: decodeKeyUsage(ku) }),
     ...(eku && { extendedKeyUsages: decodeExtKeyUsage(eku) }),
     ...(san && { sans: decodeSubjectAltName(san) }),
-    subjectKeyId: ski ? decodeSubjectKeyIdentifier(ski) : keyIdentifierOf(spkiDer),
+    subjectKeyId: ski ? decodeSubjectKeyIdentifier(ski) : spkiInfo(spkiDer).keyId,
     ...(aki && { authorityKeyId: decodeAuthorityKeyIdentifier(aki) }),
-    fingerprintSha256: createHash("sha256").update(der).digest("hex"),
+    fingerprintSha256: hash("sha256", der, "hex"),
   };
 };

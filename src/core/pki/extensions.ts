@@ -3,12 +3,11 @@
  * carry. Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }; DER omits
  * a FALSE critical flag (X.690 11.5), so non-critical extensions have two members.
  */
-import { createHash } from "node:crypto";
 import {
   TAG, TRUE, isIa5String, implicitConstructed, implicitPrimitive, integer, namedBitString, octetString, oid, sequence, enumerated, explicit,
 } from "../../crypto/der/writer.js";
 import {
-  DerError, children, contentOf, expectTag, readBitString, readBoolean, readNamedBits, readOctetString, readOid, readRoot, readSmallInteger,
+  DerError, children, contentOf, expectTag, readBoolean, readNamedBits, readOctetString, readOid, readRoot, readSmallInteger,
 } from "../../crypto/der/reader.js";
 import type { Tlv } from "../../crypto/der/reader.js";
 import { BadRequestError } from "../errors.js";
@@ -68,17 +67,6 @@ export const encodeGeneralName = (san: SubjectAltName): Buffer => {
 /** RFC 5280 4.2.1.6: critical when the subject is empty, so relying parties cannot skip the only identity. */
 export const subjectAltNameExtension = (sans: readonly SubjectAltName[], critical: boolean): Buffer =>
   extension(OID.subjectAltName, critical, sequence(sans.map(encodeGeneralName)));
-
-/**
- * Key identifier, RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's value (without tag,
- * length and unused-bits octet). @peculiar/x509 and OpenSSL compute it the same way.
- */
-export const keyIdentifierOf = (spkiDer: Uint8Array): Buffer => {
-  const root = readRoot(spkiDer, "SubjectPublicKeyInfo");
-  const [, key] = children(spkiDer, expectTag(root, TAG.SEQUENCE, "SubjectPublicKeyInfo"), "SubjectPublicKeyInfo");
-  const { bytes } = readBitString(spkiDer, key, "subjectPublicKey");
-  return createHash("sha1").update(bytes).digest();
-};
 
 export const subjectKeyIdentifierExtension = (keyId: Uint8Array): Buffer => extension(OID.subjectKeyIdentifier, false, octetString(keyId));
 

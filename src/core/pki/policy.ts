@@ -87,7 +87,7 @@ export const evaluatePolicy = (policy: CertificatePolicy, c: CertificateContents
         validateSubject({ [field]: value }, "subject");
       } catch (e) {
         if (!(e instanceof BadRequestError)) throw e;
-        out.push({ field: f, rule: "invalid", value, message: e.message });
+        out.push({ field: f, rule: "invalid", value, message: `${f}: ${e.message.replace(/^subject\.\w+: /, "")}` });
         continue;
       }
     }

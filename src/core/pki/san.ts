@@ -33,8 +33,10 @@ export const emailProblem = (value: string): string | undefined => {
   if (!isIa5String(value)) return "email addresses must be ASCII (SmtpUTF8Mailbox is not supported)";
   const at = value.lastIndexOf("@");
   if (at <= 0 || at === value.length - 1) return "not an email address (local@domain)";
-  const domainProblem = dnsNameProblem(value.slice(at + 1));
-  return domainProblem && !value.slice(at + 1).startsWith("*") ? `email domain: ${domainProblem}` : undefined;
+  const domain = value.slice(at + 1);
+  if (domain.includes("*")) return "an email domain cannot be a wildcard";
+  const domainProblem = dnsNameProblem(domain);
+  return domainProblem ? `email domain: ${domainProblem}` : undefined;
 };
 
 export const uriProblem = (value: string): string | undefined => {
