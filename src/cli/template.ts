@@ -1,0 +1,61 @@
+// `kms template render FILE [--data data.json]`: offline preview of an agent template. Wiring only:
+// the engine is src/template. The live secret functions come later through extraFuncs.
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { Command } from "commander";
+import type { FuncMap } from "../template/funcs.js";
+import { sprigFuncs } from "../template/sprig.js";
+import { Template } from "../template/template.js";
+
+export interface RenderOptions {
+  /** JSON file whose value becomes dot; without it dot is an empty map. */
+  dataFile?: string;
+  /** Functions added after Sprig's (e.g. the agent's secret lookups); they may return Promises. */
+  extraFuncs?: FuncMap;
+  /** Clock for Sprig's now and date, in milliseconds since the epoch. */
+  now?: () => number;
+}
+
+/**
+ * Renders a template file like the agent does: Go's text/template with Sprig, named after the file
+ * (as Go's ParseFiles names it). Throws ParseError or ExecError with Go's message.
+ */
+export const renderTemplateFile = async (file: string, opts: RenderOptions = {}): Promise<string> => {
+  const text = await readFile(file, "utf8");
+  const data: unknown = opts.dataFile === undefined ? {} : JSON.parse(await readFile(opts.dataFile, "utf8"));
+  const t = new Template(basename(file)).funcs(sprigFuncs({ now: opts.now }));
+  if (opts.extraFuncs) t.funcs(opts.extraFuncs);
+  return t.parse(text).execute(data);
+};
+
+export interface TemplateCommandIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  setExitCode: (code: number) => void;
+}
+
+const processIO: TemplateCommandIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+};
+
+export const templateCommand = (extraFuncs?: FuncMap, io: TemplateCommandIO = processIO): Command => {
+  const cmd = new Command("template").description("Go text/template tools (the agent's template engine)");
+  cmd
+    .command("render")
+    .description("render a template offline with Sprig functions; --data gives the JSON value for dot")
+    .argument("<file>", "template file")
+    .option("--data <file>", "JSON file used as the template's data (dot)")
+    .action(async (file: string, o: { data?: string }) => {
+      try {
+        io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs }));
+      } catch (e) {
+        io.stderr(`${(e as Error).message}\n`);
+        io.setExitCode(1);
+      }
+    });
+  return cmd;
+};
