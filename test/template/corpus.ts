@@ -1,7 +1,9 @@
 // The differential corpus: every case is rendered by Go's text/template (goref) and by ours, and
 // output and error text must match byte for byte. `since` marks behaviour newer than the Go on
 // this machine (Debian's Go 1.19): those cases are compared only when the reference is new enough,
-// and otherwise checked against `want`, taken from the Go version that introduced the behaviour.
+// and otherwise checked against `want`, the text of current Go (read from its sources). For the
+// error-message changes the exact first release was not pinned here; "1.20"/"1.21" only say "newer
+// than the 1.19 reference", which is all the comparison needs.
 import type { GoCase } from "./goref.js";
 
 export interface CorpusCase extends GoCase {
