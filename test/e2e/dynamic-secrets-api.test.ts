@@ -102,7 +102,7 @@ describe("dynamic secrets: API contract", () => {
     assert.equal(l.body.dynamicSecret.inputs, undefined);
     assert.ok(!l.text.includes(ADMIN_PASSWORD) && !l.text.includes("inputs"), "no provider inputs in lease responses");
 
-    for (const extra of [{ secretPath: "/" }, { path: "/" }, {}]) {
+    for (const extra of [{ secretPath: "/" }, { path: "/" }, {}] as Record<string, string>[]) {
       const g = await call("GET", `/api/v1/dynamic-secrets/leases/${lease.id}${q(extra)}`);
       assert.equal(g.status, 200, `${JSON.stringify(extra)}: ${g.text}`);
       assert.equal(g.body.lease.id, lease.id);
