@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { serverCommand } from "./server.js";
 import { bootstrapCommand } from "./bootstrap.js";
+import { certManagerCommand } from "./cert-agent.js";
+import { templateCommand } from "./template.js";
 
 const program = new Command("kms")
   .description("KMS: key-management server and the agent that keeps certificates, tokens and secret files fresh")
@@ -9,5 +11,7 @@ const program = new Command("kms")
 
 program.addCommand(serverCommand());
 program.addCommand(bootstrapCommand());
+program.addCommand(certManagerCommand());
+program.addCommand(templateCommand());
 
 await program.parseAsync(process.argv);
