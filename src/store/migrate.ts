@@ -3,6 +3,7 @@ import * as m001 from "./migrations/001_core.js";
 import * as m002 from "./migrations/002_pki.js";
 import * as m003dyn from "./migrations/003_dynamic_secrets.js";
 import * as m003 from "./migrations/003_secrets.js";
+import * as m004 from "./migrations/004_enrollment.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   "002_pki": m002,
   "003_dynamic_secrets": m003dyn,
   "003_secrets": m003,
+  "004_enrollment": m004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -138,6 +138,48 @@ export interface DynamicSecretLeaseTable {
   lock_until: string | null; created_at: string; updated_at: string;
 }
 
+/** ACME (RFC 8555) state, per certificate profile (migration 004_enrollment). */
+export interface AcmeEabCredentialTable {
+  /** The EAB key identifier clients send (`--eab-kid`). */
+  id: string; profile_id: string; description: string | null;
+  /** The HMAC key, sealed with the project key: verifying a binding needs the key itself, so it cannot be a hash. */
+  encrypted_hmac_key: string; created_at: string; updated_at: string;
+}
+
+export interface AcmeAccountTable {
+  id: string; profile_id: string;
+  /** RFC 7638 SHA-256 thumbprint of the account key, base64url: one account per key and profile. */
+  thumbprint: string; jwk: string;
+  /** valid | deactivated | revoked */
+  status: string; contact: string; eab_id: string | null; created_at: string; updated_at: string;
+}
+
+export interface AcmeOrderTable {
+  id: string; account_id: string; profile_id: string;
+  /** pending | ready | processing | valid | invalid */
+  status: string;
+  /** JSON [{type, value}] as the client asked (wildcards keep their `*.`). */
+  identifiers: string; not_before: string | null; not_after: string | null; expires: string;
+  /** JSON problem document when the order became invalid. */
+  error: string | null; certificate_id: string | null;
+  /** RFC 9773 certificate ID of the certificate this order replaces. */
+  replaces: string | null; created_at: string; updated_at: string;
+}
+
+export interface AcmeAuthorizationTable {
+  id: string; account_id: string; order_id: string; identifier_type: string;
+  /** Without the `*.` of a wildcard (RFC 8555 7.1.4); `wildcard` says whether there was one. */
+  identifier_value: string; wildcard: Bool; status: string; expires: string; created_at: string; updated_at: string;
+}
+
+export interface AcmeChallengeTable {
+  id: string; authz_id: string; type: string; token: string; status: string; validated: string | null;
+  /** JSON problem document of the last failed validation. */
+  error: string | null; created_at: string; updated_at: string;
+}
+
+export interface AcmeNonceTable { value: string; expires_at: string }
+
 export interface Database {
   meta: MetaTable;
   organizations: OrganizationTable;
@@ -165,4 +207,10 @@ export interface Database {
   certificate_requests: CertificateRequestTable;
   dynamic_secrets: DynamicSecretTable;
   dynamic_secret_leases: DynamicSecretLeaseTable;
+  acme_eab_credentials: AcmeEabCredentialTable;
+  acme_accounts: AcmeAccountTable;
+  acme_orders: AcmeOrderTable;
+  acme_authorizations: AcmeAuthorizationTable;
+  acme_challenges: AcmeChallengeTable;
+  acme_nonces: AcmeNonceTable;
 }
