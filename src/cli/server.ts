@@ -11,17 +11,19 @@ export const serverCommand = (): Command =>
     .addOption(new Option("--database-url <url>", "postgres://… selects PostgreSQL; otherwise embedded SQLite").env("KMS_DATABASE_URL"))
     .addOption(new Option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)").env("KMS_TLS_CERT"))
     .addOption(new Option("--tls-key <file>", "private key for --tls-cert (PEM)").env("KMS_TLS_KEY"))
+    .addOption(new Option("--tls-request-client-cert", "ask HTTPS clients for a certificate (optional for them); needed for renewal with the certificate held and tls-cert login").env("KMS_TLS_REQUEST_CLIENT_CERT"))
     .addOption(new Option("--public-url <url>", "base URL clients reach this server at (used in CRL and AIA URLs)").env("KMS_PUBLIC_URL"))
     .addOption(new Option("--log-level <level>", "fatal|error|warn|info|debug").env("KMS_LOG_LEVEL").default("info"))
     .action(async (o) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: "${o.port}" is not a port number`);
       if (!!o.tlsCert !== !!o.tlsKey) fail("--tls-cert and --tls-key go together");
+      if (o.tlsRequestClientCert && !o.tlsCert) fail("--tls-request-client-cert needs HTTPS: give --tls-cert and --tls-key");
       let server;
       try {
         server = await startServer({
           host: o.host, port, dataDir: o.dataDir, databaseUrl: o.databaseUrl, encryptionKey: process.env.KMS_ENCRYPTION_KEY,
-          tlsCert: o.tlsCert, tlsKey: o.tlsKey, publicUrl: o.publicUrl, logLevel: o.logLevel, clock: systemClock,
+          tlsCert: o.tlsCert, tlsKey: o.tlsKey, tlsRequestClientCert: !!o.tlsRequestClientCert, publicUrl: o.publicUrl, logLevel: o.logLevel, clock: systemClock,
         });
       } catch (e) {
         fail((e as Error).message);

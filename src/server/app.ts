@@ -20,12 +20,19 @@ import { registerSecretRoutes } from "./routes/secrets.js";
 import { registerFolderRoutes } from "./routes/folders.js";
 import { registerSecretImportRoutes } from "./routes/secret-imports.js";
 import { registerTagRoutes } from "./routes/tags.js";
+import { registerKubernetesAuthRoutes } from "./routes/auth-kubernetes.js";
+import { registerAwsAuthRoutes } from "./routes/auth-aws.js";
+import { registerGcpAuthRoutes } from "./routes/auth-gcp.js";
+import { registerAzureAuthRoutes } from "./routes/auth-azure.js";
+import { registerServiceKeyRoutes } from "./routes/auth-service-key.js";
+import { registerTlsCertAuthRoutes } from "./routes/auth-tls-cert.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
 export interface AppOptions {
   logger: FastifyServerOptions["logger"];
-  https?: { cert: Buffer; key: Buffer };
+  /** requestCert asks clients for a certificate (mTLS renewal and tls-cert login); the app verifies it, not TLS. */
+  https?: { cert: Buffer; key: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
 }
 
 export const buildApp = (services: Services, opts: AppOptions): FastifyInstance => {
@@ -79,5 +86,11 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerFolderRoutes(r, services);
   registerSecretImportRoutes(r, services);
   registerTagRoutes(r, services);
+  registerKubernetesAuthRoutes(r, services);
+  registerAwsAuthRoutes(r, services);
+  registerGcpAuthRoutes(r, services);
+  registerAzureAuthRoutes(r, services);
+  registerServiceKeyRoutes(r, services);
+  registerTlsCertAuthRoutes(r, services);
   return app;
 };

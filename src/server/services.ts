@@ -30,6 +30,15 @@ import { secretServiceFactory } from "../core/secrets/secret-service.js";
 import { folderServiceFactory } from "../core/secrets/folder-service.js";
 import { importServiceFactory } from "../core/secrets/import-service.js";
 import { tagServiceFactory } from "../core/secrets/tag-service.js";
+import { workloadIdentityStore } from "../store/workload-identity.js";
+import { workloadAuthServiceFactory } from "../core/identity/workload-auth.js";
+import { kubernetesAuthKind } from "../core/identity/kubernetes-auth.js";
+import { awsAuthKind } from "../core/identity/aws-auth.js";
+import { gcpAuthKind } from "../core/identity/gcp-auth.js";
+import { azureAuthKind } from "../core/identity/azure-auth.js";
+import { serviceKeyServiceFactory } from "../core/identity/service-key-service.js";
+import { instanceTokenServiceFactory } from "../core/identity/instance-token-service.js";
+import { tlsCertServiceFactory } from "../core/identity/tls-cert-service.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -62,12 +71,22 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
+  // Workload identity (issue 7): one shared attach/login service, one verifier per method.
+  const workloadStore = workloadIdentityStore(db);
+  const workloadAuth = workloadAuthServiceFactory({ store: workloadStore, identityStore: stores.identities, identities, tokens, audit, root, clock });
+  const workloadKinds = { kubernetes: kubernetesAuthKind(), aws: awsAuthKind(), gcp: gcpAuthKind({ clock }), azure: azureAuthKind({ clock }) };
+  const serviceKeys = serviceKeyServiceFactory({
+    workload: workloadAuth, store: workloadStore, identityStore: stores.identities, identities, projects: stores.projects, pki: stores.pki, certificates, audit, clock, publicUrl,
+  });
+  const instanceTokens = instanceTokenServiceFactory({ store: workloadStore, identityStore: stores.identities, serviceKeys, workload: workloadAuth, audit, clock });
+  const tlsCert = tlsCertServiceFactory({ workload: workloadAuth, store: workloadStore, identityStore: stores.identities, projects: stores.projects, pki: stores.pki, serviceKeys, clock });
   const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates,
     dynamicSecrets,
     secrets, folders, secretImports, tags,
+    workloadAuth, workloadKinds, serviceKeys, instanceTokens, tlsCert,
   };
 };
 export type Services = ReturnType<typeof createServices>;

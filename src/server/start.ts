@@ -16,6 +16,8 @@ export interface ServerOptions {
   encryptionKey?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Ask HTTPS clients for a certificate (never required): mTLS refresh and tls-cert login need it. */
+  tlsRequestClientCert?: boolean;
   publicUrl?: string;
   logLevel: string;
   clock: Clock;
@@ -52,7 +54,11 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     await database.close();
     throw e;
   }
-  const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+  // With requestCert, TLS accepts any client certificate (rejectUnauthorized: false): the trusted CAs live in the
+  // database and change at run time, so the application checks the certificate itself (core/identity/tls-cert-service.ts).
+  const tls = o.tlsCert && o.tlsKey
+    ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), ...(o.tlsRequestClientCert ? { requestCert: true, rejectUnauthorized: false } : {}) }
+    : undefined;
   const scheme = tls ? "https" : "http";
   const hostForUrl = o.host.includes(":") ? `[${o.host}]` : o.host === "0.0.0.0" ? "127.0.0.1" : o.host;
   let publicUrl = o.publicUrl?.replace(/\/+$/, "") ?? "";

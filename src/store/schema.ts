@@ -138,6 +138,23 @@ export interface DynamicSecretLeaseTable {
   lock_until: string | null; created_at: string; updated_at: string;
 }
 
+/** A workload auth method attached to an identity (kubernetes, aws, gcp, azure, service-key, tls-cert). */
+export interface WorkloadAuthTable {
+  id: string; identity_id: string; method: string; project_id: string | null; config: string; encrypted_secrets: string | null;
+  access_token_ttl: number; access_token_max_ttl: number; access_token_num_uses_limit: number; access_token_trusted_ips: string;
+  created_at: string; updated_at: string;
+}
+
+export interface ServicePublicKeyTable { id: string; identity_id: string; key_version: string; public_key: string; created_at: string }
+
+export interface UsedJtiTable { id: string; expires_at: string }
+
+export interface InstanceRegisterTokenTable {
+  id: string; identity_id: string; instance_id: string; token_hash: string; expires_at: string; used_at: string | null; created_by: string; created_at: string;
+}
+
+export interface ServiceCertificateTable { certificate_id: string; identity_id: string; project_id: string; profile_id: string; instance_id: string | null; created_at: string }
+
 /** ACME (RFC 8555) state, per certificate profile (migration 004_enrollment). */
 export interface AcmeEabCredentialTable {
   /** The EAB key identifier clients send (`--eab-kid`). */
@@ -207,6 +224,11 @@ export interface Database {
   certificate_requests: CertificateRequestTable;
   dynamic_secrets: DynamicSecretTable;
   dynamic_secret_leases: DynamicSecretLeaseTable;
+  identity_workload_auths: WorkloadAuthTable;
+  service_public_keys: ServicePublicKeyTable;
+  used_jtis: UsedJtiTable;
+  instance_register_tokens: InstanceRegisterTokenTable;
+  service_certificates: ServiceCertificateTable;
   acme_eab_credentials: AcmeEabCredentialTable;
   acme_accounts: AcmeAccountTable;
   acme_orders: AcmeOrderTable;
