@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Agent } from "undici";
 import { createHttpTransport } from "./http.js";
 import type { CallOptions, HttpOptions } from "./http.js";
 import {
@@ -33,6 +34,39 @@ export const createKmsClient = (opts: HttpOptions) => {
 
   const universalAuthLogin = async (creds: { clientId: string; clientSecret: string }, o: CallOptions = {}): Promise<TokenResponse> =>
     (await http.call({ method: "POST", path: "/api/v1/auth/universal-auth/login", body: creds, schema: TokenResponse, signal: o.signal })).body;
+
+  // Workload identity logins (api.md 2.6 and issue 7): same answer as universal auth.
+  const login = async (route: string, body: Record<string, unknown>, o: CallOptions = {}): Promise<TokenResponse> =>
+    (await http.call({ method: "POST", path: `/api/v1/auth/${route}/login`, body, schema: TokenResponse, signal: o.signal })).body;
+  const kubernetesAuthLogin = (b: { identityId: string; jwt: string }, o: CallOptions = {}) => login("kubernetes-auth", b, o);
+  const awsIamAuthLogin = (b: AwsIamLoginBody, o: CallOptions = {}) => login("aws-auth", { ...b }, o);
+  const gcpAuthLogin = (b: { identityId: string; jwt: string }, o: CallOptions = {}) => login("gcp-auth", b, o);
+  const azureAuthLogin = (b: { identityId: string; jwt: string }, o: CallOptions = {}) => login("azure-auth", b, o);
+  const serviceKeyLogin = (b: { jwt: string }, o: CallOptions = {}) => login("service-key", b, o);
+
+  /** One request over its own connection that presents a client certificate (mTLS), then closes it. */
+  const withClientCertificate = async <T>(tls: ClientTls, fn: (t: ReturnType<typeof createHttpTransport>) => Promise<T>): Promise<T> => {
+    const dispatcher = new Agent({ connect: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } });
+    const t = createHttpTransport({ ...opts, dispatcher });
+    try {
+      return await fn(t);
+    } finally {
+      await dispatcher.close();
+    }
+  };
+  const tlsCertAuthLogin = (b: { identityId: string }, tls: ClientTls, o: CallOptions = {}): Promise<TokenResponse> =>
+    withClientCertificate(tls, async (t) => (await t.call({ method: "POST", path: "/api/v1/auth/tls-cert-auth/login", body: b, schema: TokenResponse, signal: o.signal })).body);
+
+  // Service identity certificates (seed 004, `kms svccert`).
+  const SVC = "/api/v1/auth/service-key";
+  const serviceKeyCertificate = async (b: { jwt: string; csr: string; ttl?: string; profile?: string }, o: CallOptions = {}) =>
+    (await http.call({ method: "POST", path: `${SVC}/certificate`, body: b, schema: ServiceCertificate, signal: o.signal })).body;
+  const registerInstance = async (b: { token: string; instanceId: string; csr: string; ttl?: string; profile?: string }, o: CallOptions = {}) =>
+    (await http.call({ method: "POST", path: `${SVC}/instance-register`, body: b, schema: ServiceCertificate, signal: o.signal })).body;
+  const refreshServiceCertificate = (b: { csr: string; ttl?: string; project?: string }, tls: ClientTls, o: CallOptions = {}) =>
+    withClientCertificate(tls, async (t) => (await t.call({ method: "POST", path: `${SVC}/refresh`, body: b, schema: ServiceCertificate, signal: o.signal })).body);
+  const createInstanceRegisterToken = async (identityId: string, b: { instanceId: string; ttl?: number }, o: CallOptions) =>
+    (await http.call({ method: "POST", path: `${SVC}/identities/${seg(identityId)}/instance-register-tokens`, body: b, schema: InstanceRegisterToken, ...o })).body;
 
   const renewToken = async (accessToken: string, o: CallOptions = {}): Promise<TokenResponse> =>
     (await http.call({ method: "POST", path: "/api/v1/auth/token/renew", body: { accessToken }, schema: TokenResponse, signal: o.signal })).body;
@@ -76,6 +110,16 @@ export const createKmsClient = (opts: HttpOptions) => {
 
   return {
     universalAuthLogin,
+    kubernetesAuthLogin,
+    awsIamAuthLogin,
+    gcpAuthLogin,
+    azureAuthLogin,
+    serviceKeyLogin,
+    tlsCertAuthLogin,
+    serviceKeyCertificate,
+    registerInstance,
+    refreshServiceCertificate,
+    createInstanceRegisterToken,
     renewToken,
     revokeToken,
     getProjectBySlug,
@@ -91,5 +135,20 @@ export const createKmsClient = (opts: HttpOptions) => {
   };
 };
 export type KmsClient = ReturnType<typeof createKmsClient>;
+
+/** A client certificate and key (PEM) for mTLS, and optionally the CA bundle that signed the server's certificate. */
+export interface ClientTls { cert: string; key: string; ca?: string }
+
+export interface AwsIamLoginBody { identityId: string; iamHttpRequestMethod: string; iamRequestBody: string; iamRequestHeaders: string }
+
+const ServiceCertificate = z.looseObject({
+  certificate: z.string().min(1),
+  issuingCaCertificate: z.string(),
+  certificateChain: z.string(),
+  serialNumber: z.string(),
+  certificateId: z.string(),
+});
+export type ServiceCertificate = z.infer<typeof ServiceCertificate>;
+const InstanceRegisterToken = z.looseObject({ token: z.string().min(1), identityId: z.string(), instanceId: z.string(), expiresAt: z.string() });
 
 const headerValue = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);

@@ -1,0 +1,52 @@
+import { request } from "undici";
+import { z } from "zod";
+import type { PathProblem } from "../../config/yaml.js";
+import type { AuthMethod } from "./auth-method.js";
+import { baseUrl, checkFiles, loginCall, readIdentityId, type WorkloadAuthDeps } from "./workload-common.js";
+
+/**
+ * Azure auth: a managed-identity access token from the instance metadata service (IMDS) for `resource`, sent to
+ * the KMS which verifies it against the tenant's keys. AZURE_IMDS_ENDPOINT overrides http://169.254.169.254.
+ */
+
+export const DEFAULT_AZURE_RESOURCE = "https://management.azure.com/";
+
+const Body = z.strictObject({
+  "identity-id": z.string().min(1),
+  // Must equal the `resource` configured on the identity's Azure auth.
+  resource: z.string().min(1).optional(),
+});
+export const AzureAuthConfig = z.strictObject({ type: z.literal("azure"), config: Body });
+export const AzureAuthAliasConfig = z.strictObject({ type: z.literal("azure-auth"), config: Body });
+type Config = { config: z.output<typeof Body> };
+
+const TIMEOUT_MS = 10_000;
+
+export const checkAzureAuth = (raw: Record<string, unknown>, base: (string | number)[]): PathProblem[] => checkFiles(raw, base, []);
+
+export const fetchManagedIdentityToken = async (resource: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> => {
+  const host = baseUrl(env.AZURE_IMDS_ENDPOINT || "http://169.254.169.254");
+  const url = `${host}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${encodeURIComponent(resource)}`;
+  let res;
+  try {
+    res = await request(url, { headers: { Metadata: "true" }, signal, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new Error(`azure: cannot reach the instance metadata service at ${host} (${(e as Error).message}); is the agent running on Azure with a managed identity?`);
+  }
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`azure: IMDS answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  const token = (JSON.parse(text) as { access_token?: string }).access_token;
+  if (!token) throw new Error("azure: IMDS answered without an access_token");
+  return token;
+};
+
+export const createAzureAuth = (cfg: Config, deps: WorkloadAuthDeps = {}): AuthMethod => {
+  const identityId = readIdentityId(cfg.config["identity-id"]);
+  const resource = cfg.config.resource ?? DEFAULT_AZURE_RESOURCE;
+  const env = deps.env ?? process.env;
+  return {
+    type: "azure",
+    login: async (client, signal) => loginCall(client, "azureAuthLogin")({ identityId, jwt: await fetchManagedIdentityToken(resource, env, signal) }, { signal }),
+  };
+};
