@@ -105,4 +105,22 @@ describe("secret references (api.md 4.4)", () => {
     assert.deepEqual(theirs.body.imports.map((i: any) => i.secrets.length), [0]);
     assert.ok(!theirs.text.includes("db.prod"));
   });
+
+  test("renaming a referenced environment changes the (cached) answer at once", async () => {
+    const before = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=dev`);
+    assert.equal(before.body.secrets.find((x: any) => x.secretKey === "CROSS").secretValue, "db.prod");
+    const envs = (await api(s.address, "GET", `/api/v1/projects/${project.id}`, { token: s.adminToken })).body.project.environments;
+    const prod = envs.find((e: any) => e.slug === "prod");
+    const rename = (slug: string) => api(s.address, "PATCH", `/api/v1/projects/${project.id}/environments/${prod.id}`, { token: s.adminToken, body: { slug } });
+    assert.equal((await rename("production")).status, 200);
+    try {
+      const after = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=dev`);
+      assert.equal(after.body.secrets.find((x: any) => x.secretKey === "CROSS").secretValue, "${prod.HOST}");
+      assert.notEqual(after.headers.get("etag"), before.headers.get("etag"));
+      const staging = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=staging`);
+      assert.equal(staging.body.imports[0].environment, "production", "import entries name the environment's new slug");
+    } finally {
+      await rename("prod");
+    }
+  });
 });

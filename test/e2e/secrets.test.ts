@@ -1,5 +1,6 @@
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { api, createUaIdentity, login, startServer, type TestServer } from "../helpers/server.js";
 import { needService } from "../helpers/services.js";
 import { createPgDatabase } from "../helpers/postgres.js";
@@ -10,6 +11,9 @@ const SECRET_FIELDS = [
   "secretPath", "secretReminderNote", "secretReminderRepeatDays", "skipMultilineEncoding", "metadata", "secretMetadata", "tags",
   "isRotatedSecret", "rotationId", "createdAt", "updatedAt",
 ];
+
+/** Servers sharing one PostgreSQL database must share the root key too. */
+const sharedKey = randomBytes(32).toString("base64");
 
 /** The secrets suite, run once on embedded SQLite and once on a fresh PostgreSQL database. */
 const suite = (backend: "sqlite" | "postgres") =>
@@ -34,7 +38,7 @@ const suite = (backend: "sqlite" | "postgres") =>
         if (!(await needService(t as any, "postgres"))) { skip = true; return; }
         pg = createPgDatabase();
       }
-      s = await startServer({ databaseUrl: pg?.url });
+      s = await startServer({ databaseUrl: pg?.url, env: { KMS_ENCRYPTION_KEY: sharedKey } });
       const mk = async (slug: string) => (await api(s.address, "POST", "/api/v1/projects", { token: s.adminToken, body: { projectName: slug, slug } })).body.project;
       project = await mk("secrets-main");
       other = await mk("secrets-other");
@@ -311,6 +315,27 @@ const suite = (backend: "sqlite" | "postgres") =>
       assert.deepEqual(actions.sort(), ["create-secret", "delete-secret", "update-secret"]);
       assert.ok(!log.text.includes("audit-marker"));
       assert.ok(!s.output().includes("audit-marker"), "nor in the server log");
+    });
+
+    test("two servers sharing one PostgreSQL database never serve a stale cached list", async (t) => {
+      if (!live(t)) return;
+      if (backend !== "postgres") return t.skip("one SQLite file belongs to one server");
+      const peer = await startServer({ databaseUrl: pg!.url, bootstrap: false, env: { KMS_ENCRYPTION_KEY: sharedKey } });
+      try {
+        await v3("SHARED_DB", { secretValue: "one" });
+        const read = () => api(peer.address, "GET", `/api/v4/secrets/SHARED_DB?projectId=${project.id}&environment=dev`, { token: member });
+        const list = () => api(peer.address, "GET", `/api/v4/secrets?projectId=${project.id}&environment=dev`, { token: member });
+        const first = await list();
+        assert.equal(first.body.secrets.find((x: any) => x.secretKey === "SHARED_DB").secretValue, "one");
+        assert.equal((await list()).headers.get("etag"), first.headers.get("etag"), "cached on the peer");
+        await v3("SHARED_DB", { secretValue: "two" }, "PATCH");
+        const second = await list();
+        assert.equal(second.body.secrets.find((x: any) => x.secretKey === "SHARED_DB").secretValue, "two", "the peer sees a write made elsewhere");
+        assert.notEqual(second.headers.get("etag"), first.headers.get("etag"));
+        assert.equal((await read()).body.secret.secretValue, "two");
+      } finally {
+        await peer.cleanup();
+      }
     });
   });
 

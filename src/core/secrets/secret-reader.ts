@@ -4,11 +4,14 @@ import type { ProjectAccess } from "../projects/access.js";
 import type { SecretStore } from "../../store/secrets.js";
 import type { PlainSecret, SecretCodec } from "./secret-codec.js";
 import { secretView, type TagView } from "./secret-view.js";
-import { matchesMetadata, matchesTags, parseMetadataFilter, parseTagSlugs } from "./filters.js";
+import { matchesMetadata, matchesTags, parseMetadataFilter, parseTagSlugs, type MetadataFilter } from "./filters.js";
 import { readSession, type ReadSession, type ReadSessionDeps } from "./read-session.js";
-import type { ScopeRequest, ScopeResolver } from "./scope.js";
+import type { Scope, ScopeRequest, ScopeResolver } from "./scope.js";
+import type { FolderTable } from "../../store/schema.js";
 import type { SecretRef } from "./references.js";
 import { fromVersionRow } from "./versions.js";
+import { listCache } from "./list-cache.js";
+import type { ProjectStore } from "../../store/projects.js";
 
 export interface ReadOptions {
   viewSecretValue: boolean;
@@ -31,9 +34,13 @@ export interface GetSecretDTO extends ScopeRequest, ReadOptions {
 type Deps = ReadSessionDeps & {
   scopes: Pick<ScopeResolver, "resolve">;
   access: Pick<ProjectAccess, "requireProject">;
-  store: Pick<SecretStore, "listByFolder" | "listUnder" | "listTags" | "getByKey" | "getById" | "getVersion">;
+  store: Pick<SecretStore, "listByFolder" | "listUnder" | "listTags" | "getByKey" | "getById" | "getVersion" | "generation">;
+  environments: ReadSessionDeps["environments"] & Pick<ProjectStore, "listEnvironments">;
   codec: Pick<SecretCodec, "decrypt">;
 };
+
+/** Upper bound on secret objects held by the list cache (about 0.6 KB each as JSON). */
+const LIST_CACHE_SECRETS = 50_000;
 
 /** Identities cannot own personal secrets (Infisical ties them to a user). */
 export const refusePersonal = (type: string) => {
@@ -69,12 +76,37 @@ export const secretReaderFactory = (deps: Deps) => {
       secretView(s, tags, { hidden: !o.viewSecretValue, timestamps, value: expand ? await session.expand(s, guard) : undefined })));
   };
 
+  type ListResult = Awaited<ReturnType<typeof buildList>>;
+  const cache = listCache<ListResult>(LIST_CACHE_SECRETS);
+
+  /** Everything a list answer depends on besides the request: see list-cache.ts. */
+  const stampOf = async (projectId: string) => {
+    const [generation, envs] = await Promise.all([store.generation(projectId), deps.environments.listEnvironments(projectId)]);
+    return `${generation}|${envs.map((e) => `${e.id}:${e.slug}:${e.updated_at}`).join(",")}`;
+  };
+
   const list = async (actor: Actor, dto: ListSecretsDTO) => {
     const tagSlugs = parseTagSlugs(dto.tagSlugs);
     const metadataFilter = parseMetadataFilter(dto.metadataFilter);
-    const { project, env, path, folder } = await scopes.resolve(actor, dto, "viewer");
+    const scope = await scopes.resolve(actor, dto, "viewer");
     // An unknown folder path is an empty folder (Infisical answers 200 with empty arrays).
-    if (!folder) return { secrets: [], ...(dto.includeImports ? { imports: [] } : {}) };
+    if (!scope.folder) return { secrets: [], ...(dto.includeImports ? { imports: [] } : {}) };
+    const key = JSON.stringify([
+      scope.project.id, scope.env.id, scope.folder.id, scope.path, dto.recursive, dto.includeImports, dto.expandSecretReferences,
+      dto.viewSecretValue, tagSlugs ?? null, metadataFilter ?? null,
+    ]);
+    // The stamp is read before the answer is built: a write landing meanwhile leaves an entry that the next
+    // read already considers stale.
+    const stamp = await stampOf(scope.project.id);
+    const hit = cache.get(key, stamp);
+    if (hit) return hit;
+    const result = await buildList(actor, dto, scope as Scope & { folder: FolderTable }, tagSlugs, metadataFilter);
+    cache.set(key, stamp, result, result.secrets.length + (result.imports?.reduce((n, i) => n + i.secrets.length, 0) ?? 0) + 1);
+    return result;
+  };
+
+  const buildList = async (actor: Actor, dto: ListSecretsDTO, scope: Scope & { folder: FolderTable }, tagSlugs?: string[], metadataFilter?: MetadataFilter[]) => {
+    const { project, env, path, folder } = scope;
     const session = readSession(deps, project.id);
     let own: PlainSecret[];
     if (dto.recursive) {

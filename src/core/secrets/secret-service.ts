@@ -15,7 +15,7 @@ type Deps = {
   access: Pick<ProjectAccess, "requireProject">;
   store: SecretStore;
   folders: Pick<FolderStore, "getByPath" | "listImports">;
-  environments: Pick<ProjectStore, "getEnvironmentBySlug" | "getEnvironment">;
+  environments: Pick<ProjectStore, "getEnvironmentBySlug" | "getEnvironment" | "listEnvironments">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
   audit: Pick<AuditService, "record">;
   clock: Clock;

@@ -1,8 +1,9 @@
 import { z } from "zod";
-import type { FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Actor } from "../../core/actor.js";
 import { parse, type Router } from "../route.js";
 import type { Services } from "../services.js";
+import { etagOf } from "../etag.js";
 import {
   CreateBody, DeleteBody, GetQuery, ListQuery, projectRef, readFlags, SecretIdParams, SecretNameParams, UpdateBody,
 } from "./secrets-schemas.js";
@@ -21,6 +22,22 @@ const FAMILIES: Family[] = [
 // v4 requires projectId and environment by schema (422); v3 reports a missing selector as Infisical does (400).
 const V4Required = z.object({ projectId: z.string().min(1), environment: z.string().min(1) });
 
+/**
+ * The list service hands back the same answer object while its cache entry is valid; its bytes and ETag
+ * are computed once per object, not per request (serialising and hashing 1,000 secrets cost more than the
+ * rest of the request together). Entries go when the service drops the object.
+ */
+const serialized = new WeakMap<object, { body: Buffer; etag: string }>();
+const sendJson = (reply: FastifyReply, value: object) => {
+  let s = serialized.get(value);
+  if (!s) {
+    const body = Buffer.from(JSON.stringify(value));
+    s = { body, etag: etagOf(body) };
+    serialized.set(value, s);
+  }
+  return reply.header("etag", s.etag).type("application/json; charset=utf-8").send(s.body);
+};
+
 export const registerSecretRoutes = (r: Router, s: Services) => {
   for (const f of FAMILIES) {
     const query = <S extends z.ZodType>(schema: S, req: FastifyRequest) => {
@@ -33,12 +50,12 @@ export const registerSecretRoutes = (r: Router, s: Services) => {
     };
     const name = (req: FastifyRequest) => parse(SecretNameParams, req.params, "params").secretName;
 
-    r.authed("GET", f.base, async (req, _, actor) => {
+    r.authed("GET", f.base, async (req, reply, actor) => {
       const q = query(ListQuery, req);
-      return s.secrets.list(actor, {
+      return sendJson(reply, await s.secrets.list(actor, {
         ...projectRef(q), environment: q.environment, path: q.secretPath, ...readFlags(q, f.defaults),
         recursive: q.recursive ?? false, tagSlugs: q.tagSlugs, metadataFilter: q.metadataFilter,
-      });
+      }));
     });
 
     r.authed("GET", `${f.base}/id/:secretId`, async (req, _, actor) =>
