@@ -3,6 +3,7 @@ import { serverCommand } from "./server.js";
 import { bootstrapCommand } from "./bootstrap.js";
 import { certManagerCommand } from "./cert-agent.js";
 import { templateCommand } from "./template.js";
+import { svccertCommand } from "./svccert.js";
 
 const program = new Command("kms")
   .description("KMS: key-management server and the agent that keeps certificates, tokens and secret files fresh")
@@ -13,5 +14,6 @@ program.addCommand(serverCommand());
 program.addCommand(bootstrapCommand());
 program.addCommand(certManagerCommand());
 program.addCommand(templateCommand());
+program.addCommand(svccertCommand());
 
 await program.parseAsync(process.argv);

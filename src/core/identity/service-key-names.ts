@@ -36,3 +36,6 @@ export const normalizeAudience = (url: string): string => {
   if (a.endsWith("/api")) a = a.slice(0, -4);
   return a.toLowerCase();
 };
+
+/** A service JWT lives at most this long (exp - iat); its jti is remembered until it expires. */
+export const SERVICE_JWT_MAX_LIFETIME_S = 600;

@@ -16,7 +16,7 @@ import type { IdentityService } from "./identity-service.js";
 import type { TokenGrant } from "./token-service.js";
 import { commaList, LoginRefused, pick, type WorkloadAuthKind, type WorkloadAuthService } from "./workload-auth.js";
 import { peekJwt, verifyJwt } from "./workload-jwt.js";
-import { isDnsDomain, normalizeAudience } from "./service-key-names.js";
+import { isDnsDomain, normalizeAudience, SERVICE_JWT_MAX_LIFETIME_S } from "./service-key-names.js";
 
 /**
  * Service key-pair identity (seed 004, Athenz "service registered public/private key pairs"). An identity registers
@@ -27,8 +27,6 @@ import { isDnsDomain, normalizeAudience } from "./service-key-names.js";
 
 export interface ServiceKeyConfig { profileId: string; dnsDomains: string; trustDomain: string }
 export interface ServiceCertificateOptions { ttl?: string; profile?: string; instanceId?: string | null }
-
-export const SERVICE_JWT_MAX_LIFETIME_S = 600;
 
 type Deps = {
   workload: Pick<WorkloadAuthService, "authenticate" | "refuse" | "grant" | "load">;
