@@ -4,11 +4,12 @@
  * CSR cannot smuggle anything past the policy. The signature (proof of possession) is verified on the thread
  * pool. Anything malformed, unsupported or wrongly signed is a BadRequestError that names the problem.
  */
-import { createPublicKey, verify as verifyCb } from "node:crypto";
+import { verify as verifyCb } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { TAG } from "../../crypto/der/writer.js";
 import { DerError, bytesOf, children, expectTag, readBitString, readOid, readRoot, readSmallInteger } from "../../crypto/der/reader.js";
 import { fromPem } from "../../crypto/der/pem.js";
+import { publicKeyFromSpki } from "../../crypto/key-der.js";
 import type { KeyAlgorithm } from "../../crypto/keys.js";
 import { BadRequestError } from "../errors.js";
 import { SIGNATURE_BY_OID, signatureFamily, signatureHash } from "./algorithms.js";
@@ -136,7 +137,7 @@ const parseDer = (der: Buffer): ParsedCsr => {
 export const verifyCsr = async (csr: ParsedCsr): Promise<void> => {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: csr.spkiDer, format: "der", type: "spki" });
+    key = publicKeyFromSpki(csr.spkiDer);
   } catch {
     throw new BadRequestError(`csr: unusable public key (${csr.keyDescription})`);
   }
