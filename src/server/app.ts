@@ -26,6 +26,9 @@ import { registerGcpAuthRoutes } from "./routes/auth-gcp.js";
 import { registerAzureAuthRoutes } from "./routes/auth-azure.js";
 import { registerServiceKeyRoutes } from "./routes/auth-service-key.js";
 import { registerTlsCertAuthRoutes } from "./routes/auth-tls-cert.js";
+import { registerAcmeRoutes } from "./routes/acme.js";
+import { registerAcmeEabRoutes } from "./routes/acme-eab.js";
+import { registerEstRoutes } from "./routes/est.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -62,6 +65,11 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
     }
   });
 
+  // ACME bodies are JWS JSON (RFC 8555 6.2), parsed by the ACME layer so a malformed one gets a problem document;
+  // EST requests are base64 PKCS#10 (RFC 7030 4.2.1).
+  app.addContentTypeParser("application/jose+json", { parseAs: "string", bodyLimit: 256 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("application/pkcs10", { parseAs: "buffer", bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+
   // OCSP requests arrive as DER (RFC 6960 appendix A).
   app.addContentTypeParser("application/ocsp-request", { parseAs: "buffer", bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
 
@@ -92,5 +100,8 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerAzureAuthRoutes(r, services);
   registerServiceKeyRoutes(r, services);
   registerTlsCertAuthRoutes(r, services);
+  registerAcmeRoutes(r, services);
+  registerAcmeEabRoutes(r, services);
+  registerEstRoutes(r, services);
   return app;
 };

@@ -39,6 +39,10 @@ import { azureAuthKind } from "../core/identity/azure-auth.js";
 import { serviceKeyServiceFactory } from "../core/identity/service-key-service.js";
 import { instanceTokenServiceFactory } from "../core/identity/instance-token-service.js";
 import { tlsCertServiceFactory } from "../core/identity/tls-cert-service.js";
+import { enrollmentStore } from "../store/enrollment.js";
+import { acmeModule } from "../core/acme/module.js";
+import { acmeOptionsFromEnv } from "../core/acme/options.js";
+import { estServiceFactory } from "../core/est/est-service.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -63,7 +67,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const crls = crlServiceFactory({ store: stores.pki, cas, access, clock });
   const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
-  const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock });
+  const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock, publicUrl });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, projects, folders: secretStores.folders });
@@ -80,10 +84,14 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   });
   const instanceTokens = instanceTokenServiceFactory({ store: workloadStore, identityStore: stores.identities, serviceKeys, workload: workloadAuth, audit, clock });
   const tlsCert = tlsCertServiceFactory({ workload: workloadAuth, store: workloadStore, identityStore: stores.identities, projects: stores.projects, pki: stores.pki, serviceKeys, clock });
+  // ACME and EST enrollment (issue 8): both issue through certificates.issueForProfile.
+  const enrollment = enrollmentStore(db);
+  const acme = acmeModule({ store: enrollment, pki: stores.pki, profiles, certificates, access, keys, audit, clock, publicUrl, options: acmeOptionsFromEnv(process.env) });
+  const est = estServiceFactory({ store: enrollment, pki: stores.pki, cas, certificates, audit, clock });
   const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
-    cas, crls, ocsp, policies, profiles, certificates,
+    cas, crls, ocsp, policies, profiles, certificates, acme, est,
     dynamicSecrets,
     secrets, folders, secretImports, tags,
     workloadAuth, workloadKinds, serviceKeys, instanceTokens, tlsCert,

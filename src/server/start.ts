@@ -82,6 +82,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     close: async () => {
       background.abort();
       await sweeper.stop();
+      await services.acme.stop();
       await app.close();
       await database.close();
     },

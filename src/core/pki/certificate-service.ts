@@ -12,18 +12,19 @@ import type { ProjectAccess } from "../projects/access.js";
 import type { ProjectKeys } from "../projects/project-keys.js";
 import {
   normalizeExtendedKeyUsages, normalizeKeyUsages, requireKeyAlgorithm, requireSignatureAlgorithm, defaultSignatureAlgorithm,
-  isRevocationReason, revocationReasonCode, SAN_TYPES, type SanType, type SignatureAlgorithm,
+  isRevocationReason, revocationReasonCode, SAN_TYPES, type RevocationReason, type SanType, type SignatureAlgorithm,
 } from "./algorithms.js";
 import { contentsFromCsr, type CertificateContents } from "./contents.js";
 import { parseAndVerifyCsr } from "./csr.js";
 import { issueLeaf, issueSelfSigned } from "./issue.js";
 import { checkPolicy } from "./policy.js";
+import { addPolicyDuration, parsePolicyDuration } from "./policy-rules.js";
 import { parseCertificate } from "./certificate.js";
 import type { SubjectFields } from "./name.js";
 import type { SubjectAltName } from "./san.js";
 import type { CaService } from "./ca-service.js";
 import type { PolicyService } from "./policy-service.js";
-import type { ProfileService } from "./profile-service.js";
+import type { EnrollmentType, ProfileService } from "./profile-service.js";
 import type { CrlService } from "./crl-service.js";
 
 export interface IssueAttributes {
@@ -102,20 +103,31 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks);
   };
 
-  /** Signs what the profile and its policy permit and records it; the profile's project role `member` is required. */
-  const issueForProfile = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable) => {
-    if (profile.enrollment_type !== "api") throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow API enrollment (it uses ${profile.enrollment_type})`);
+  /**
+   * Signs what the profile and its policy permit and records it; the profile's project role `member` is required.
+   * ACME and EST (src/core/acme, src/core/est) authenticate their clients themselves and come through here with
+   * `enrollment` set and no actor, so one policy check covers every way in.
+   */
+  const issueForProfile = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable, opts: { enrollment?: EnrollmentType } = {}) => {
+    const via = opts.enrollment ?? "api";
+    if (profile.enrollment_type !== via) throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow ${via.toUpperCase()} enrollment (it uses ${profile.enrollment_type})`);
     const a = dto.attributes ?? {};
     const defaults = profile.defaults ? (JSON.parse(profile.defaults) as Record<string, any>) : {};
     const policy = await policies.rulesFor(profile.policy_id);
     const now = clock.now();
-    const { notBefore, notAfter } = resolveValidity(a, defaults, now);
+    let { notBefore, notAfter } = resolveValidity(a, defaults, now);
     const removeRoots = dto.removeRootsFromChain ?? a.removeRootsFromChain ?? false;
     const keyUsages = normalizeKeyUsages(a.keyUsages ?? defaults.keyUsages ?? [], "attributes.keyUsages");
     const extendedKeyUsages = normalizeExtendedKeyUsages(a.extendedKeyUsages ?? defaults.extendedKeyUsages ?? [], "attributes.extendedKeyUsages");
     const isCA = a.basicConstraints?.isCA ?? defaults.basicConstraints?.isCA ?? false;
 
     const ca = profile.issuer_type === "ca" ? await cas.issuerFor(profile.ca_id!) : undefined;
+    // An ACME or EST client cannot say how long it wants: the default lifetime shrinks to what the policy and
+    // the CA allow rather than failing every request of a profile whose policy is shorter than 90 days.
+    if (opts.enrollment && a.ttl === undefined && a.notBefore === undefined && a.notAfter === undefined) {
+      if (policy.validity?.max) notAfter = Math.min(notAfter, addPolicyDuration(notBefore, parsePolicyDuration(policy.validity.max)));
+      if (ca) notAfter = Math.min(notAfter, ca.issuer.notAfter.getTime());
+    }
     const sigOf = (keyAlg: KeyAlgorithm): SignatureAlgorithm => {
       const requested = a.signatureAlgorithm ?? defaults.signatureAlgorithm;
       if (requested) return requireSignatureAlgorithm(requested, "attributes.signatureAlgorithm");
@@ -244,15 +256,28 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return pem;
   };
 
+  /** Marks a certificate revoked and re-signs its CA's CRL before returning, so the CRL shows it at once (api.md 7.3). */
+  const revokeRecord = async (c: CertificateTable, reason: RevocationReason) => {
+    if (c.status === "revoked") throw new BadRequestError(`Certificate ${c.id} is already revoked`);
+    const at = isoNow(clock);
+    await store.revokeCertificate(c.id, at, revocationReasonCode(reason));
+    if (c.ca_id) await crls.regenerate(c.ca_id);
+    return at;
+  };
+
   const revoke = async (actor: Actor, id: string, reason: string) => {
     const c = await loadCert(actor, id, "member");
     if (!isRevocationReason(reason)) throw new BadRequestError(`revocationReason: "${reason}" is not a revocation reason`);
-    if (c.status === "revoked") throw new BadRequestError(`Certificate ${id} is already revoked`);
-    const at = isoNow(clock);
-    await store.revokeCertificate(id, at, revocationReasonCode(reason));
-    if (c.ca_id) await crls.regenerate(c.ca_id);
+    const at = await revokeRecord(c, reason);
     await audit.record(actor, { action: "revoke-certificate", resourceType: "certificate", resourceId: id, projectId: c.project_id, metadata: { reason, serialNumber: c.serial_number } });
     return { message: "Successfully revoked certificate", serialNumber: c.serial_number, revokedAt: at };
+  };
+
+  /** Revocation whose caller was authenticated by an enrollment protocol (an ACME account or certificate key). */
+  const revokeForEnrollment = async (id: string, reason: RevocationReason) => {
+    const c = await store.getCertificate(id);
+    if (!c) throw new NotFoundError(`Certificate with ID ${id} not found`);
+    return revokeRecord(c, reason);
   };
 
   /** A new certificate with the same request and lifetime and a new key; CSR-issued certificates cannot be renewed here. */
@@ -305,6 +330,6 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     };
   };
 
-  return { issue, issueForProfile, get, bundle, certificateBody, privateKey, revoke, renew, remove, list, request, record };
+  return { issue, issueForProfile, get, bundle, certificateBody, privateKey, revoke, revokeForEnrollment, renew, remove, list, request, record };
 };
 export type CertificateService = ReturnType<typeof certificateServiceFactory>;

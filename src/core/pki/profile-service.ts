@@ -7,8 +7,19 @@ import type { PkiStore } from "../../store/pki.js";
 import type { CertificateProfileTable } from "../../store/schema.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { ProjectAccess } from "../projects/access.js";
+import { hashPassword } from "../../crypto/hash.js";
+import { fromPemAll } from "../../crypto/der/pem.js";
+import { parseCertificate } from "./certificate.js";
 
 export const ENROLLMENT_TYPES = ["api", "est", "acme"] as const;
+export type EnrollmentType = (typeof ENROLLMENT_TYPES)[number];
+
+/** est_config as stored: the passphrase only as a salted scrypt hash (never returned, never logged). */
+export interface StoredEstConfig { disableBootstrapCaValidation: boolean; passphraseHash: string; caChain?: string }
+/** acme_config as stored (api.md 7.5). */
+export interface StoredAcmeConfig { skipDnsOwnershipVerification: boolean; skipEabBinding: boolean }
+/** Where a profile's ACME directory is served (src/core/acme/urls.ts builds the rest). */
+export const acmeDirectoryPath = (profileId: string) => `/api/v1/cert-manager/acme/profiles/${profileId}/directory`;
 export const ISSUER_TYPES = ["ca", "self-signed"] as const;
 
 export interface ProfileDto {
@@ -16,13 +27,58 @@ export interface ProfileDto {
   description?: string; enrollmentType?: string; issuerType?: string;
   apiConfig?: { autoRenew?: boolean; renewBeforeDays?: number } | null; estConfig?: Record<string, unknown> | null;
   acmeConfig?: Record<string, unknown> | null; externalConfigs?: unknown; defaults?: Record<string, unknown> | null;
+  /** Internal: an update of an EST profile that keeps its stored config. */
+  estConfigPresent?: boolean;
 }
 
-type Deps = { store: PkiStore; access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">; audit: Pick<AuditService, "record">; clock: Clock };
+type Deps = {
+  store: PkiStore; access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">; audit: Pick<AuditService, "record">; clock: Clock;
+  /** The server's public base URL, to show an ACME profile's directory URL. */
+  publicUrl?: () => string;
+};
 
 const invalid = (path: string, message: string) => new ValidationError(`${path}: ${message}`, [{ path: ["body", ...path.split(".")], message }]);
 
-export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => {
+const bool = (v: unknown, path: string, fallback: boolean): boolean => {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "boolean") throw invalid(path, "must be a boolean");
+  return v;
+};
+
+/** estConfig / acmeConfig of a request, checked and merged over what is stored (api.md 7.5). */
+const resolveEstConfig = async (dto: Record<string, unknown>, stored: StoredEstConfig | undefined): Promise<StoredEstConfig> => {
+  const { passphrase, caChain } = dto;
+  if (passphrase === undefined && !stored) throw invalid("estConfig.passphrase", "is required: EST clients authenticate with it (HTTP basic)");
+  if (passphrase !== undefined && (typeof passphrase !== "string" || passphrase.length < 8 || passphrase.length > 256))
+    throw invalid("estConfig.passphrase", "must be a string of 8 to 256 characters");
+  let chain = stored?.caChain;
+  if (caChain !== undefined && caChain !== null && caChain !== "") {
+    if (typeof caChain !== "string") throw invalid("estConfig.caChain", "must be a PEM string of CA certificates");
+    let blocks: { label: string }[];
+    try { blocks = fromPemAll(caChain); } catch (e) { throw invalid("estConfig.caChain", (e as Error).message); }
+    const certs = blocks.filter((b) => b.label === "CERTIFICATE");
+    if (!certs.length) throw invalid("estConfig.caChain", "contains no CERTIFICATE block");
+    try { for (const b of fromPemAll(caChain).filter((b) => b.label === "CERTIFICATE")) parseCertificate(b.der); } catch (e) { throw invalid("estConfig.caChain", (e as Error).message); }
+    chain = caChain;
+  } else if (caChain === null || caChain === "") chain = undefined;
+  return {
+    disableBootstrapCaValidation: bool(dto.disableBootstrapCaValidation, "estConfig.disableBootstrapCaValidation", stored?.disableBootstrapCaValidation ?? false),
+    passphraseHash: typeof passphrase === "string" ? await hashPassword(passphrase) : stored!.passphraseHash,
+    ...(chain && { caChain: chain }),
+  };
+};
+
+const resolveAcmeConfig = (dto: Record<string, unknown>, stored: StoredAcmeConfig | undefined): StoredAcmeConfig => {
+  const c = {
+    skipDnsOwnershipVerification: bool(dto.skipDnsOwnershipVerification, "acmeConfig.skipDnsOwnershipVerification", stored?.skipDnsOwnershipVerification ?? false),
+    skipEabBinding: bool(dto.skipEabBinding, "acmeConfig.skipEabBinding", stored?.skipEabBinding ?? false),
+  };
+  // Both skipped would hand any name to anyone who can reach the server.
+  if (c.skipDnsOwnershipVerification && c.skipEabBinding) throw invalid("acmeConfig", "skipDnsOwnershipVerification and skipEabBinding cannot both be true");
+  return c;
+};
+
+export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }: Deps) => {
   const view = (p: CertificateProfileTable) => ({
     id: p.id, projectId: p.project_id, caId: p.ca_id, certificatePolicyId: p.policy_id, certificateTemplateId: p.policy_id, slug: p.slug,
     description: p.description, enrollmentType: p.enrollment_type, issuerType: p.issuer_type,
@@ -39,9 +95,14 @@ export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => 
       certificateAuthority: ca ? { id: ca.id, projectId: ca.project_id, status: ca.status, name: ca.name, isExternal: false, externalType: null } : null,
       certificatePolicy: policy ? { id: policy.id, projectId: policy.project_id, name: policy.name, description: policy.description } : null,
       apiConfig: api ? { id: p.id, autoRenew: !!api.autoRenew, renewBeforeDays: api.renewBeforeDays ?? null } : null,
-      estConfig: p.est_config ? { id: p.id, disableBootstrapCaValidation: !!JSON.parse(p.est_config).disableBootstrapCaValidation } : null,
-      acmeConfig: p.acme_config ? { id: p.id, ...JSON.parse(p.acme_config) } : null,
+      estConfig: p.est_config ? estView(p) : null,
+      acmeConfig: p.acme_config ? { id: p.id, ...(JSON.parse(p.acme_config) as StoredAcmeConfig), ...(publicUrl && { directoryUrl: publicUrl() + acmeDirectoryPath(p.id) }) } : null,
     };
+  };
+
+  const estView = (p: CertificateProfileTable) => {
+    const c = JSON.parse(p.est_config!) as StoredEstConfig;
+    return { id: p.id, disableBootstrapCaValidation: c.disableBootstrapCaValidation, caChain: c.caChain ?? null };
   };
 
   const load = async (id: string) => {
@@ -59,7 +120,7 @@ export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => 
     if (issuer === "self-signed" && enrollment !== "api") throw invalid("issuerType", 'self-signed profiles only support enrollmentType "api"');
     for (const [type, key] of [["api", "apiConfig"], ["est", "estConfig"], ["acme", "acmeConfig"]] as const)
       if (dto[key] && enrollment !== type) throw invalid(key, `only applies to enrollmentType "${type}"`);
-    if (enrollment !== "api") throw new BadRequestError(`enrollmentType: "${enrollment}" enrollment is not available on this server yet; use "api"`);
+    if (enrollment === "est" && !dto.estConfig && !dto.estConfigPresent) throw invalid("estConfig", 'is required when enrollmentType is "est" (at least a passphrase)');
     if (dto.apiConfig?.renewBeforeDays !== undefined && (dto.apiConfig.renewBeforeDays < 1 || dto.apiConfig.renewBeforeDays > 30))
       throw invalid("apiConfig.renewBeforeDays", "must be between 1 and 30");
     if (caId) {
@@ -84,7 +145,9 @@ export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => 
       id: newId(), project_id: dto.projectId, ca_id: issuer === "ca" ? dto.caId! : null, policy_id: policyId, slug: dto.slug,
       description: dto.description ?? null, enrollment_type: enrollment, issuer_type: issuer,
       api_config: enrollment === "api" ? JSON.stringify({ autoRenew: dto.apiConfig?.autoRenew ?? false, renewBeforeDays: dto.apiConfig?.renewBeforeDays }) : null,
-      est_config: null, acme_config: null, defaults: dto.defaults ? JSON.stringify(dto.defaults) : null, created_at: now, updated_at: now,
+      est_config: enrollment === "est" ? JSON.stringify(await resolveEstConfig(dto.estConfig ?? {}, undefined)) : null,
+      acme_config: enrollment === "acme" ? JSON.stringify(resolveAcmeConfig(dto.acmeConfig ?? {}, undefined)) : null,
+      defaults: dto.defaults ? JSON.stringify(dto.defaults) : null, created_at: now, updated_at: now,
     };
     await store.insertProfile(row);
     await audit.record(actor, { action: "create-certificate-profile", resourceType: "certificate-profile", resourceId: row.id, projectId: dto.projectId, metadata: { slug: dto.slug } });
@@ -139,11 +202,14 @@ export const profileServiceFactory = ({ store, access, audit, clock }: Deps) => 
     }
     if (dto.description !== undefined) patch.description = dto.description;
     if (dto.defaults !== undefined) patch.defaults = dto.defaults ? JSON.stringify(dto.defaults) : null;
-    if (dto.apiConfig) patch.api_config = JSON.stringify({ ...(p.api_config ? JSON.parse(p.api_config) : {}), ...dto.apiConfig });
     const issuer = dto.issuerType ?? p.issuer_type;
     const caId = dto.caId !== undefined ? dto.caId : p.ca_id;
+    if (dto.apiConfig || dto.estConfig || dto.acmeConfig) await checkShape(p.project_id, p.enrollment_type, issuer, caId, { ...dto, estConfigPresent: !!p.est_config });
+    if (dto.apiConfig) patch.api_config = JSON.stringify({ ...(p.api_config ? JSON.parse(p.api_config) : {}), ...dto.apiConfig });
+    if (dto.estConfig) patch.est_config = JSON.stringify(await resolveEstConfig(dto.estConfig, p.est_config ? JSON.parse(p.est_config) : undefined));
+    if (dto.acmeConfig) patch.acme_config = JSON.stringify(resolveAcmeConfig(dto.acmeConfig, p.acme_config ? JSON.parse(p.acme_config) : undefined));
     if (dto.issuerType !== undefined || dto.caId !== undefined) {
-      await checkShape(p.project_id, p.enrollment_type, issuer, caId, dto);
+      await checkShape(p.project_id, p.enrollment_type, issuer, caId, { ...dto, estConfigPresent: !!p.est_config });
       patch.issuer_type = issuer;
       patch.ca_id = issuer === "ca" ? caId : null;
     }
