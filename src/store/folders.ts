@@ -1,11 +1,34 @@
 import { sql, type Kysely } from "kysely";
-import type { Database, FolderTable, SecretImportTable } from "./schema.js";
+import type { Database, EnvironmentTable, FolderTable, SecretImportTable } from "./schema.js";
 import { bumpGeneration, underPath, type SecretsDb } from "./secrets.js";
 
 /** Folders and the secret imports configured on them. `folders.path` is the canonical absolute path. */
 export const folderStore = (database: Kysely<Database>) => {
   const db = database as unknown as Kysely<SecretsDb>;
   return {
+    /**
+     * An environment (by slug) and its folder at `path`, in one round trip: the first thing every secrets
+     * request needs. Undefined when the environment does not exist; `folder` undefined when the path does not.
+     */
+    locate: async (projectId: string, envSlug: string, path: string): Promise<{ env: EnvironmentTable; folder: FolderTable | undefined } | undefined> => {
+      const r = await db.selectFrom("environments")
+        .leftJoin("folders", (j) => j.onRef("folders.env_id", "=", "environments.id").on("folders.path", "=", path))
+        .select([
+          "environments.id as e_id", "environments.project_id as e_project_id", "environments.name as e_name", "environments.slug as e_slug",
+          "environments.position as e_position", "environments.created_at as e_created_at", "environments.updated_at as e_updated_at",
+          "folders.id as f_id", "folders.parent_id as f_parent_id", "folders.name as f_name", "folders.path as f_path", "folders.version as f_version",
+          "folders.description as f_description", "folders.last_secret_modified as f_last_secret_modified",
+          "folders.created_at as f_created_at", "folders.updated_at as f_updated_at",
+        ])
+        .where("environments.project_id", "=", projectId).where("environments.slug", "=", envSlug).executeTakeFirst();
+      if (!r) return undefined;
+      const env: EnvironmentTable = { id: r.e_id, project_id: r.e_project_id, name: r.e_name, slug: r.e_slug, position: r.e_position, created_at: r.e_created_at, updated_at: r.e_updated_at };
+      const folder: FolderTable | undefined = r.f_id === null ? undefined : {
+        id: r.f_id, env_id: r.e_id, parent_id: r.f_parent_id, name: r.f_name!, path: r.f_path!, version: r.f_version!, description: r.f_description,
+        last_secret_modified: r.f_last_secret_modified, created_at: r.f_created_at!, updated_at: r.f_updated_at!,
+      };
+      return { env, folder };
+    },
     getByPath: (envId: string, path: string) =>
       db.selectFrom("folders").selectAll().where("env_id", "=", envId).where("path", "=", path).executeTakeFirst(),
     /** A folder with its project and environment slug (for lookups by id alone). */

@@ -40,6 +40,14 @@ export const secretStore = (database: Kysely<Database>) => {
   return {
     generation: async (projectId: string): Promise<number> =>
       (await db.selectFrom("secret_generations").select("generation").where("project_id", "=", projectId).executeTakeFirst())?.generation ?? 0,
+    /** The generation and every environment's id, slug and update time, in one round trip (see core list-cache.ts). */
+    stamp: async (projectId: string): Promise<string> => {
+      const rows = await db.selectFrom("environments")
+        .leftJoin("secret_generations", "secret_generations.project_id", "environments.project_id")
+        .select(["environments.id", "environments.slug", "environments.updated_at", "secret_generations.generation"])
+        .where("environments.project_id", "=", projectId).orderBy("environments.id").execute();
+      return `${rows[0]?.generation ?? 0}|${rows.map((e) => `${e.id}:${e.slug}:${e.updated_at}`).join(",")}`;
+    },
 
     listByFolder: (folderId: string) =>
       db.selectFrom("secrets").selectAll().where("folder_id", "=", folderId).orderBy("key").orderBy("type").execute(),

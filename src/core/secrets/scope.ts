@@ -1,7 +1,6 @@
 import type { Actor } from "../actor.js";
-import { BadRequestError } from "../errors.js";
+import { BadRequestError, NotFoundError } from "../errors.js";
 import type { ProjectAccess, ProjectRole } from "../projects/access.js";
-import type { ProjectService } from "../projects/project-service.js";
 import type { FolderStore } from "../../store/folders.js";
 import type { EnvironmentTable, FolderTable, ProjectTable } from "../../store/schema.js";
 import { normalizePath } from "./paths.js";
@@ -21,15 +20,16 @@ export interface Scope { project: ProjectTable; env: EnvironmentTable; path: str
 
 type Deps = {
   access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug">;
-  projects: Pick<ProjectService, "environmentBySlug">;
-  folders: Pick<FolderStore, "getByPath">;
+  folders: Pick<FolderStore, "locate">;
 };
 
 /**
- * Resolves project → environment → folder for every secrets, folders and imports call. The permission
- * check comes first, so a caller without access learns nothing about environments or paths.
+ * Resolves project → environment → folder for every secrets, folders and imports call. Nothing is revealed
+ * before the permission check passes: when the project id is known, the environment and folder are looked
+ * up alongside the check (one round trip saved on every request), but a refused check is what the caller
+ * hears, even if the environment does not exist either.
  */
-export const scopeFactory = ({ access, projects, folders }: Deps) => {
+export const scopeFactory = ({ access, folders }: Deps) => {
   const project = (actor: Actor, ref: ProjectRef, role: ProjectRole): Promise<ProjectTable> => {
     if (ref.projectId) return access.requireProject(actor, ref.projectId, role);
     if (ref.projectSlug) return access.requireProjectBySlug(actor, ref.projectSlug, role);
@@ -38,10 +38,14 @@ export const scopeFactory = ({ access, projects, folders }: Deps) => {
 
   const resolve = async (actor: Actor, req: ScopeRequest, role: ProjectRole): Promise<Scope> => {
     if (!req.environment) throw new BadRequestError("Missing project id or environment");
-    const p = await project(actor, req, role);
+    const environment = req.environment;
     const path = normalizePath(req.path, req.pathField ?? "secretPath");
-    const env = await projects.environmentBySlug(p.id, req.environment);
-    return { project: p, env, path, folder: await folders.getByPath(env.id, path) };
+    const early = req.projectId ? folders.locate(req.projectId, environment, path) : undefined;
+    early?.catch(() => undefined);
+    const p = await project(actor, req, role);
+    const found = await (early ?? folders.locate(p.id, environment, path));
+    if (!found) throw new NotFoundError(`Environment with slug '${environment}' in project with ID ${p.id} not found`);
+    return { project: p, env: found.env, path, folder: found.folder };
   };
 
   return { project, resolve };

@@ -11,7 +11,6 @@ import type { FolderTable } from "../../store/schema.js";
 import type { SecretRef } from "./references.js";
 import { fromVersionRow } from "./versions.js";
 import { listCache } from "./list-cache.js";
-import type { ProjectStore } from "../../store/projects.js";
 
 export interface ReadOptions {
   viewSecretValue: boolean;
@@ -34,8 +33,7 @@ export interface GetSecretDTO extends ScopeRequest, ReadOptions {
 type Deps = ReadSessionDeps & {
   scopes: Pick<ScopeResolver, "resolve">;
   access: Pick<ProjectAccess, "requireProject">;
-  store: Pick<SecretStore, "listByFolder" | "listUnder" | "listTags" | "getByKey" | "getById" | "getVersion" | "generation">;
-  environments: ReadSessionDeps["environments"] & Pick<ProjectStore, "listEnvironments">;
+  store: Pick<SecretStore, "listByFolder" | "listUnder" | "listTags" | "getByKey" | "getById" | "getVersion" | "stamp">;
   codec: Pick<SecretCodec, "decrypt">;
 };
 
@@ -79,15 +77,13 @@ export const secretReaderFactory = (deps: Deps) => {
   type ListResult = Awaited<ReturnType<typeof buildList>>;
   const cache = listCache<ListResult>(LIST_CACHE_SECRETS);
 
-  /** Everything a list answer depends on besides the request: see list-cache.ts. */
-  const stampOf = async (projectId: string) => {
-    const [generation, envs] = await Promise.all([store.generation(projectId), deps.environments.listEnvironments(projectId)]);
-    return `${generation}|${envs.map((e) => `${e.id}:${e.slug}:${e.updated_at}`).join(",")}`;
-  };
-
   const list = async (actor: Actor, dto: ListSecretsDTO) => {
     const tagSlugs = parseTagSlugs(dto.tagSlugs);
     const metadataFilter = parseMetadataFilter(dto.metadataFilter);
+    // The stamp (everything a list answer depends on besides the request, see list-cache.ts) is read
+    // alongside the permission check when the project id is known; it is used only once the check passed.
+    const early = dto.projectId ? store.stamp(dto.projectId) : undefined;
+    early?.catch(() => undefined);
     const scope = await scopes.resolve(actor, dto, "viewer");
     // An unknown folder path is an empty folder (Infisical answers 200 with empty arrays).
     if (!scope.folder) return { secrets: [], ...(dto.includeImports ? { imports: [] } : {}) };
@@ -97,7 +93,7 @@ export const secretReaderFactory = (deps: Deps) => {
     ]);
     // The stamp is read before the answer is built: a write landing meanwhile leaves an entry that the next
     // read already considers stale.
-    const stamp = await stampOf(scope.project.id);
+    const stamp = await (early ?? store.stamp(scope.project.id));
     const hit = cache.get(key, stamp);
     if (hit) return hit;
     const result = await buildList(actor, dto, scope as Scope & { folder: FolderTable }, tagSlugs, metadataFilter);
