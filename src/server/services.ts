@@ -43,14 +43,6 @@ import { enrollmentStore } from "../store/enrollment.js";
 import { acmeModule } from "../core/acme/module.js";
 import { acmeOptionsFromEnv } from "../core/acme/options.js";
 import { estServiceFactory } from "../core/est/est-service.js";
-import { secretStore } from "../store/secrets.js";
-import { folderStore } from "../store/folders.js";
-import { scopeFactory } from "../core/secrets/scope.js";
-import { secretServiceFactory } from "../core/secrets/secret-service.js";
-import { folderServiceFactory } from "../core/secrets/folder-service.js";
-import { importServiceFactory } from "../core/secrets/import-service.js";
-import { tagServiceFactory } from "../core/secrets/tag-service.js";
-import { secretChangeFeedFactory } from "../core/secrets/change-feed.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -78,29 +70,8 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock, publicUrl });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
-  const scopes = scopeFactory({ access, projects, folders: secretStores.folders });
-  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
-  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
-  const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
-  const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
-  // Workload identity (issue 7): one shared attach/login service, one verifier per method.
-  const workloadStore = workloadIdentityStore(db);
-  const workloadAuth = workloadAuthServiceFactory({ store: workloadStore, identityStore: stores.identities, identities, tokens, audit, root, clock });
-  const workloadKinds = { kubernetes: kubernetesAuthKind(), aws: awsAuthKind(), gcp: gcpAuthKind({ clock }), azure: azureAuthKind({ clock }) };
-  const serviceKeys = serviceKeyServiceFactory({
-    workload: workloadAuth, store: workloadStore, identityStore: stores.identities, identities, projects: stores.projects, pki: stores.pki, certificates, audit, clock, publicUrl,
-  });
-  const instanceTokens = instanceTokenServiceFactory({ store: workloadStore, identityStore: stores.identities, serviceKeys, workload: workloadAuth, audit, clock });
-  const tlsCert = tlsCertServiceFactory({ workload: workloadAuth, store: workloadStore, identityStore: stores.identities, projects: stores.projects, pki: stores.pki, serviceKeys, clock });
-  // ACME and EST enrollment (issue 8): both issue through certificates.issueForProfile.
-  const enrollment = enrollmentStore(db);
-  const acme = acmeModule({ store: enrollment, pki: stores.pki, profiles, certificates, access, keys, audit, clock, publicUrl, options: acmeOptionsFromEnv(process.env) });
-  const est = estServiceFactory({ store: enrollment, pki: stores.pki, cas, certificates, audit, clock });
-  const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
-  const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, folders: secretStores.folders });
-  const secretChanges = secretChangeFeedFactory({ scopes });
-  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock, changes: secretChanges });
+  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
   const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
