@@ -4,6 +4,7 @@ import { bootstrapCommand } from "./bootstrap.js";
 import { certManagerCommand } from "./cert-agent.js";
 import { templateCommand } from "./template.js";
 import { svccertCommand } from "./svccert.js";
+import { pkiCommand } from "./pki.js";
 
 const program = new Command("kms")
   .description("KMS: key-management server and the agent that keeps certificates, tokens and secret files fresh")
@@ -15,5 +16,6 @@ program.addCommand(bootstrapCommand());
 program.addCommand(certManagerCommand());
 program.addCommand(templateCommand());
 program.addCommand(svccertCommand());
+program.addCommand(pkiCommand());
 
 await program.parseAsync(process.argv);
