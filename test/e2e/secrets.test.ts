@@ -229,8 +229,13 @@ const suite = (backend: "sqlite" | "postgres") =>
       const noEnv = await call("GET", `/api/v3/secrets/raw?workspaceId=${project.id}`);
       assert.deepEqual([noEnv.status, noEnv.body.message], [400, "Missing project id or environment"]);
       const noProject = await call("GET", "/api/v4/secrets?environment=dev");
-      assert.equal(noProject.status, 422);
-      assert.deepEqual(noProject.body.message[0].path, ["querystring", "projectId"]);
+      assert.deepEqual([noProject.status, noProject.body.message], [400, "Missing project id or environment"]);
+      const noProjectGet = await call("GET", "/api/v4/secrets/X?environment=dev");
+      assert.equal(noProjectGet.status, 422);
+      assert.deepEqual(noProjectGet.body.message[0].path, ["querystring", "projectId"]);
+      const noProjectWrite = await call("POST", "/api/v4/secrets/X", { environment: "dev", secretValue: "x" });
+      assert.equal(noProjectWrite.status, 422);
+      assert.deepEqual(noProjectWrite.body.message[0].path, ["body", "projectId"]);
       const personal = await v3("MINE", { secretValue: "x", type: "personal" });
       assert.equal(personal.status, 400);
       assert.match(personal.body.message, /^type: /);

@@ -40,7 +40,7 @@ export const GetQuery = z.object({
 const MetadataItem = z.object({ key: z.string().min(1), value: z.string(), isEncrypted: z.boolean().optional() });
 const WriteScope = { ...ProjectSelector, environment: id, secretPath: z.string().optional(), type: secretType };
 const Fields = {
-  secretComment: z.string().optional(),
+  secretComment: z.string().trim().optional(),
   skipMultilineEncoding: z.boolean().nullable().optional(),
   tagIds: z.array(z.string()).optional(),
   secretReminderRepeatDays: z.number().int().min(0).nullable().optional(),

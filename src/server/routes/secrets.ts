@@ -19,8 +19,9 @@ const FAMILIES: Family[] = [
   { base: "/api/v4/secrets", defaults: { expand: true, imports: true }, requireProjectId: true },
 ];
 
-// v4 requires projectId and environment by schema (422); v3 reports a missing selector as Infisical does (400).
-const V4Required = z.object({ projectId: z.string().min(1), environment: z.string().min(1) });
+// As in Infisical: v4 get-by-name and writes require projectId by schema (422); a list without project or
+// environment is a 400 "Missing project id or environment" on both families.
+const V4Required = z.object({ projectId: z.string().min(1) });
 
 /**
  * The list service hands back the same answer object while its cache entry is valid; its bytes and ETag
@@ -40,18 +41,18 @@ const sendJson = (reply: FastifyReply, value: object) => {
 
 export const registerSecretRoutes = (r: Router, s: Services) => {
   for (const f of FAMILIES) {
-    const query = <S extends z.ZodType>(schema: S, req: FastifyRequest) => {
-      if (f.requireProjectId) parse(V4Required, req.query, "querystring");
+    const query = <S extends z.ZodType>(schema: S, req: FastifyRequest, requireProjectId = f.requireProjectId) => {
+      if (requireProjectId) parse(V4Required, req.query, "querystring");
       return parse(schema, req.query, "querystring");
     };
     const body = <S extends z.ZodType>(schema: S, req: FastifyRequest) => {
-      if (f.requireProjectId) parse(V4Required.pick({ projectId: true }), req.body, "body");
+      if (f.requireProjectId) parse(V4Required, req.body, "body");
       return parse(schema, req.body, "body");
     };
     const name = (req: FastifyRequest) => parse(SecretNameParams, req.params, "params").secretName;
 
     r.authed("GET", f.base, async (req, reply, actor) => {
-      const q = query(ListQuery, req);
+      const q = query(ListQuery, req, false);
       return sendJson(reply, await s.secrets.list(actor, {
         ...projectRef(q), environment: q.environment, path: q.secretPath, ...readFlags(q, f.defaults),
         recursive: q.recursive ?? false, tagSlugs: q.tagSlugs, metadataFilter: q.metadataFilter,
