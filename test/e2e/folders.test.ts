@@ -97,6 +97,8 @@ describe("folders (api.md 3.4)", () => {
   test("rename moves the subtree and its secrets; the folder version goes up", async () => {
     const secret = await call("POST", "/api/v3/secrets/raw/DSN", { ...where(), secretPath: "/app/backend/db", secretValue: "pg://x" });
     assert.equal(secret.status, 200, secret.text);
+    const imp = await call("POST", "/api/v2/secret-imports", { projectId: project.id, environment: "staging", import: { environment: "dev", path: "/app/backend/db" } });
+    assert.equal(imp.status, 200, imp.text);
     const backend = (await call("GET", `/api/v1/folders?workspaceId=${project.id}&environment=dev&path=/app`)).body.folders.find((f: any) => f.name === "backend");
     const r = await call("PATCH", `/api/v1/folders/${backend.id}`, { ...where(), path: "/app", name: "server", description: "renamed" });
     assert.equal(r.status, 200, r.text);
@@ -105,6 +107,10 @@ describe("folders (api.md 3.4)", () => {
     const moved = await call("GET", `/api/v3/secrets/raw/DSN?workspaceId=${project.id}&environment=dev&secretPath=/app/server/db`);
     assert.equal(moved.body.secret.secretValue, "pg://x");
     assert.equal(moved.body.secret.secretPath, "/app/server/db");
+    const imports = await call("GET", `/api/v2/secret-imports?projectId=${project.id}&environment=staging`);
+    assert.deepEqual(imports.body.secretImports.map((i: any) => i.importPath), ["/app/server/db"], "imports follow the rename");
+    const viaImport = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=staging`);
+    assert.deepEqual(viaImport.body.imports[0].secrets.map((x: any) => x.secretKey), ["DSN"]);
     // The CLI names folders instead of giving ids.
     const byName = await call("PATCH", "/api/v1/folders/frontend", { ...where(), directory: "/app", name: "web" });
     assert.equal(byName.body.folder.path, "/app/web");

@@ -185,6 +185,12 @@ const suite = (backend: "sqlite" | "postgres") =>
       const cleared = await v3("TAGGED", { environment: "staging", tagIds: [] }, "PATCH");
       assert.deepEqual(cleared.body.secret.tags, []);
       assert.equal((await call("GET", `/api/v1/projects/${project.id}/tags`, undefined, viewer)).body.workspaceTags.length, 1);
+      await v3("TAGGED", { environment: "staging", tagIds: [tag.body.tag.id] }, "PATCH");
+      assert.equal((await call("DELETE", `/api/v1/projects/${project.id}/tags/${tag.body.tag.id}`, undefined, viewer)).status, 403);
+      assert.equal((await call("DELETE", `/api/v1/projects/${project.id}/tags/${tag.body.tag.id}`)).status, 200);
+      const untagged = await call("GET", `/api/v3/secrets/raw/TAGGED?workspaceId=${project.id}&environment=staging`);
+      assert.deepEqual(untagged.body.secret.tags, [], "a deleted tag disappears from its secrets");
+      assert.deepEqual((await call("GET", `/api/v3/secrets/raw?workspaceId=${project.id}&environment=staging&tagSlugs=backend`)).body.secrets, []);
     });
 
     test("metadata round-trips encrypted and filters", async (t) => {
