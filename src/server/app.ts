@@ -17,6 +17,7 @@ import { registerCertificateRoutes } from "./routes/pki-certificates.js";
 import { registerPkiPublicRoutes } from "./routes/pki-public.js";
 import { registerDynamicSecretRoutes } from "./routes/dynamic-secrets.js";
 import { registerSecretRoutes } from "./routes/secrets.js";
+import { registerSecretEventRoutes } from "./routes/secret-events.js";
 import { registerFolderRoutes } from "./routes/folders.js";
 import { registerSecretImportRoutes } from "./routes/secret-imports.js";
 import { registerTagRoutes } from "./routes/tags.js";
@@ -91,6 +92,7 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerPkiPublicRoutes(r, services);
   registerDynamicSecretRoutes(r, services);
   registerSecretRoutes(r, services);
+  registerSecretEventRoutes(r, services, app);
   registerFolderRoutes(r, services);
   registerSecretImportRoutes(r, services);
   registerTagRoutes(r, services);

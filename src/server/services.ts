@@ -30,6 +30,7 @@ import { secretServiceFactory } from "../core/secrets/secret-service.js";
 import { folderServiceFactory } from "../core/secrets/folder-service.js";
 import { importServiceFactory } from "../core/secrets/import-service.js";
 import { tagServiceFactory } from "../core/secrets/tag-service.js";
+import { secretChangeFeedFactory } from "../core/secrets/change-feed.js";
 import { workloadIdentityStore } from "../store/workload-identity.js";
 import { workloadAuthServiceFactory } from "../core/identity/workload-auth.js";
 import { kubernetesAuthKind } from "../core/identity/kubernetes-auth.js";
@@ -71,7 +72,8 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, folders: secretStores.folders });
-  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock });
+  const secretChanges = secretChangeFeedFactory({ scopes });
+  const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock, changes: secretChanges });
   const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
@@ -93,7 +95,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates, acme, est,
     dynamicSecrets,
-    secrets, folders, secretImports, tags,
+    secrets, folders, secretImports, tags, secretChanges,
     workloadAuth, workloadKinds, serviceKeys, instanceTokens, tlsCert,
   };
 };

@@ -9,6 +9,7 @@ import { secretCodecFactory } from "./secret-codec.js";
 import { secretReaderFactory } from "./secret-reader.js";
 import { secretWriterFactory } from "./secret-writer.js";
 import type { ScopeResolver } from "./scope.js";
+import type { SecretChangeFeed } from "./change-feed.js";
 
 type Deps = {
   scopes: ScopeResolver;
@@ -19,6 +20,8 @@ type Deps = {
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
   audit: Pick<AuditService, "record">;
   clock: Clock;
+  /** Told after each committed write (GET /api/v1/secrets/events). */
+  changes?: Pick<SecretChangeFeed, "publish">;
 };
 
 /** Secrets: reads (list, get, by id) and writes (create, update, delete) over one codec and its plaintext cache. */

@@ -12,6 +12,7 @@ import { refusePersonal } from "./secret-reader.js";
 import type { Scope, ScopeRequest, ScopeResolver } from "./scope.js";
 import { isValidSecretName, normalizeSecretValue, SECRET_NAME_MESSAGE } from "./value.js";
 import { toVersionRow } from "./versions.js";
+import type { SecretChangeFeed } from "./change-feed.js";
 
 export interface MetadataInput { key: string; value: string; isEncrypted?: boolean }
 interface SecretFields {
@@ -33,9 +34,10 @@ type Deps = {
   codec: Pick<SecretCodec, "seal" | "decrypt" | "openMetadata">;
   audit: Pick<AuditService, "record">;
   clock: Clock;
+  changes?: Pick<SecretChangeFeed, "publish">;
 };
 
-export const secretWriterFactory = ({ scopes, store, codec, audit, clock }: Deps) => {
+export const secretWriterFactory = ({ scopes, store, codec, audit, clock, changes }: Deps) => {
   const checkName = (field: string, name: string) => {
     if (!isValidSecretName(name)) throw new BadRequestError(`${field}: ${SECRET_NAME_MESSAGE}`);
   };
@@ -88,6 +90,7 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock }: Deps
       throw e;
     }
     await audit.record(actor, { action: "create-secret", resourceType: "secret", resourceId: id, projectId, metadata: { ...where(scope, row.key), version: 1 } });
+    changes?.publish({ projectId, ...where(scope, row.key), action: "created" });
     return respond(row, scope, tags);
   };
 
@@ -136,6 +139,7 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock }: Deps
       action: "update-secret", resourceType: "secret", resourceId: row.id, projectId,
       metadata: { ...where(scope, row.key), ...(rename !== undefined && { newSecretKey: rename }), version: next.version, changed },
     });
+    changes?.publish({ projectId, ...where(scope, row.key), action: "updated", ...(rename !== undefined && { newSecretKey: rename }) });
     return respond(next, scope, tags);
   };
 
@@ -147,6 +151,7 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock }: Deps
     const view = await respond(row, scope, await projectTags(projectId, []));
     if (!(await store.delete(row, isoNow(clock)))) throw new NotFoundError(`Secret with name '${dto.secretName}' not found`);
     await audit.record(actor, { action: "delete-secret", resourceType: "secret", resourceId: row.id, projectId, metadata: { ...where(scope, row.key), version: row.version } });
+    changes?.publish({ projectId, ...where(scope, row.key), action: "deleted" });
     return view;
   };
 

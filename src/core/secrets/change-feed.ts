@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import type { Actor } from "../actor.js";
+import type { ScopeResolver } from "./scope.js";
+
+/**
+ * In-process publish/subscribe of committed secret changes, behind GET /api/v1/secrets/events. The
+ * secret writer publishes after each committed create/update/delete; subscribers filter by project,
+ * environment and folder (optionally with sub-folders). Events name the key and the action, never a
+ * value. The last BUFFER_SIZE events are kept so a client that reconnects with Last-Event-ID misses
+ * nothing; when it cannot be served from the buffer (too old, or issued by another server process) it is
+ * told to `resync`, i.e. read everything again.
+ *
+ * One process only: behind several server processes a stream sees the changes made through its own
+ * process, and the agent's polling covers the rest (docs/secrets-agent.md).
+ */
+
+export type SecretChangeAction = "created" | "updated" | "deleted";
+
+export interface SecretChange {
+  projectId: string;
+  environment: string;
+  secretPath: string;
+  secretKey: string;
+  action: SecretChangeAction;
+  /** Set when an update renamed the secret. */
+  newSecretKey?: string;
+}
+
+export interface SecretChangeEvent extends SecretChange {
+  /** `<epoch>-<sequence>`: the epoch changes with every server process. */
+  id: string;
+}
+
+export interface ChangeFilter {
+  projectId: string;
+  environment: string;
+  secretPath: string;
+  recursive: boolean;
+}
+
+export const BUFFER_SIZE = 1024;
+
+export const matches = (f: ChangeFilter, c: SecretChange): boolean =>
+  c.projectId === f.projectId &&
+  c.environment === f.environment &&
+  (c.secretPath === f.secretPath || (f.recursive && (f.secretPath === "/" || c.secretPath.startsWith(`${f.secretPath}/`))));
+
+type Listener = (e: SecretChangeEvent) => void;
+
+export interface Subscription {
+  /** Normalised filter actually applied (path as the server spells it). */
+  filter: ChangeFilter;
+  /** Missed events replayed from Last-Event-ID, or "resync" when they cannot be. */
+  backlog: SecretChangeEvent[] | "resync";
+  /** Id of the newest event at subscription time: a reconnect from here misses nothing. */
+  lastId: string;
+  close(): void;
+}
+
+type Deps = { scopes: Pick<ScopeResolver, "resolve"> };
+
+export const secretChangeFeedFactory = ({ scopes }: Deps) => {
+  const epoch = randomBytes(6).toString("base64url");
+  let seq = 0;
+  const buffer: SecretChangeEvent[] = [];
+  const listeners = new Set<{ filter: ChangeFilter; fn: Listener }>();
+
+  /** Called by the secret writer after the change is committed. Never throws into the caller. */
+  const publish = (change: SecretChange): void => {
+    const e: SecretChangeEvent = { ...change, id: `${epoch}-${++seq}` };
+    buffer.push(e);
+    if (buffer.length > BUFFER_SIZE) buffer.shift();
+    for (const l of listeners) {
+      if (!matches(l.filter, e)) continue;
+      try {
+        l.fn(e);
+      } catch {
+        // A broken stream must not fail the write that published.
+      }
+    }
+  };
+
+  const backlogSince = (lastEventId: string | undefined, filter: ChangeFilter): SecretChangeEvent[] | "resync" => {
+    if (lastEventId === undefined) return [];
+    const m = /^(.+)-(\d+)$/.exec(lastEventId);
+    if (!m || m[1] !== epoch) return "resync";
+    const since = Number(m[2]);
+    if (since > seq) return "resync";
+    const oldest = buffer[0] ? Number(buffer[0].id.split("-").pop()) : seq + 1;
+    // Events after `since` that have already left the buffer cannot be replayed.
+    if (since + 1 < oldest && since < seq) return "resync";
+    return buffer.filter((e) => Number(e.id.split("-").pop()) > since && matches(filter, e));
+  };
+
+  /**
+   * Checks the caller may read the folder (project `viewer`; the environment must exist), then
+   * subscribes. The folder itself need not exist yet: a template may wait for it.
+   */
+  const subscribe = async (actor: Actor, req: { projectId: string; environment: string; secretPath?: string; recursive: boolean; lastEventId?: string }, fn: Listener): Promise<Subscription> => {
+    const scope = await scopes.resolve(actor, { projectId: req.projectId, environment: req.environment, path: req.secretPath, pathField: "secretPath" }, "viewer");
+    const filter: ChangeFilter = { projectId: scope.project.id, environment: scope.env.slug, secretPath: scope.path, recursive: req.recursive };
+    const entry = { filter, fn };
+    listeners.add(entry);
+    return { filter, backlog: backlogSince(req.lastEventId, filter), lastId: `${epoch}-${seq}`, close: () => listeners.delete(entry) };
+  };
+
+  return { publish, subscribe, subscriberCount: () => listeners.size };
+};
+export type SecretChangeFeed = ReturnType<typeof secretChangeFeedFactory>;
