@@ -31,6 +31,6 @@ export const createKubernetesAuth = (cfg: Config): AuthMethod => {
   return {
     type: "kubernetes",
     // Read at every login: projected service-account tokens are rotated by the kubelet.
-    login: (client, signal) => loginCall(client, "kubernetesAuthLogin")({ identityId, jwt: readRequiredFile(path, "service-account-token") }, { signal }),
+    login: async (client, signal) => loginCall(client, "kubernetesAuthLogin")({ identityId, jwt: readRequiredFile(path, "service-account-token") }, { signal }),
   };
 };

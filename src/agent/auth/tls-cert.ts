@@ -29,7 +29,7 @@ export const createTlsCertAuth = (cfg: Config): AuthMethod => {
     if (c[key] !== undefined && !isFile(c[key]!)) throw new Error(`${key}: file ${JSON.stringify(c[key])} does not exist`);
   return {
     type: "tls-cert",
-    login: (client, signal) =>
+    login: async (client, signal) =>
       loginCall(client, "tlsCertAuthLogin")({ identityId }, {
         cert: readRequiredFile(c.certificate, "certificate"),
         key: readRequiredFile(c["private-key"], "private-key"),
