@@ -5,6 +5,11 @@
  * number: benchmarks are not tests.
  *
  *   npx tsx bench/secrets-list.ts [--secrets 1000] [--duration 10] [--clients 16] [--database-url postgres://...]
+ *                                 [--write-rate N]
+ *
+ * `--write-rate N` also updates one secret N times a second during the kms run, so that list answers keep
+ * going stale and are rebuilt (the server caches finished answers until the project changes): the
+ * cold-path figure.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,11 +26,13 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "10" },
     clients: { type: "string", default: "16" },
     "database-url": { type: "string" },
+    "write-rate": { type: "string", default: "0" },
   },
 });
 const SECRETS = Number(args.secrets);
 const DURATION = Number(args.duration) * 1000;
 const CLIENTS = Number(args.clients);
+const WRITE_RATE = Number(args["write-rate"]);
 const log = (s = "") => process.stdout.write(s + "\n");
 const work = mkdtempSync(join(tmpdir(), "kms-bench-secrets-"));
 const children: ChildProcess[] = [];
@@ -84,8 +91,18 @@ try {
 
   // Each peer gets the machine to itself while it is measured; the bare server runs last so that the kms
   // server's caches cannot be blamed on the order.
-  const kms = await runLoad({ url, headers, concurrency: CLIENTS, durationMs: DURATION, onBody: (b) => { if (b.length !== body.length) throw new Error("list changed during the run"); } });
-  log(`kms  GET /api/v3/secrets/raw  ${formatResult(kms)}`);
+  let writes = 0;
+  const writer = WRITE_RATE > 0
+    ? setInterval(() => {
+      writes++;
+      void api(server.address, "PATCH", "/api/v3/secrets/raw/SECRET_0000", {
+        token: server.adminToken, body: { workspaceId: project.id, environment: "dev", secretValue: randomBytes(24).toString("base64url") },
+      });
+    }, 1000 / WRITE_RATE)
+    : undefined;
+  const kms = await runLoad({ url, headers, concurrency: CLIENTS, durationMs: DURATION });
+  if (writer) clearInterval(writer);
+  log(`kms  GET /api/v3/secrets/raw  ${formatResult(kms)}${writer ? `  (${writes} writes during the run)` : ""}`);
   const ceiling = await runLoad({ url: `${bare}/api/v3/secrets/raw`, concurrency: CLIENTS, durationMs: DURATION });
   log(`bare fastify, same bytes       ${formatResult(ceiling)}`);
   log(`ratio kms / bare: ${(kms.rate / ceiling.rate).toFixed(2)}  (target >= 0.5)`);

@@ -286,6 +286,11 @@ const suite = (backend: "sqlite" | "postgres") =>
       const changed = await list4(q);
       assert.notEqual(changed.headers.get("etag"), etag, "an update changes the ETag");
       assert.deepEqual(changed.body.secrets.map((x: any) => x.secretValue), ["uno", "uno!"], "including values reached through references");
+      // Right after a write, concurrent readers share one rebuild and all see the new answer.
+      await v3("E1", { secretPath: "/etag", secretValue: "eins" }, "PATCH");
+      const burst = await Promise.all(Array.from({ length: 8 }, () => list4(q)));
+      assert.equal(new Set(burst.map((r) => r.headers.get("etag"))).size, 1);
+      assert.deepEqual(burst[0]!.body.secrets.map((x: any) => x.secretValue), ["eins", "eins!"]);
       const one = await call("GET", `/api/v4/secrets/E2?projectId=${project.id}&environment=dev&secretPath=/etag&type=shared`);
       assert.match(one.headers.get("etag") ?? "", /^"/);
     });

@@ -76,6 +76,7 @@ export const secretReaderFactory = (deps: Deps) => {
 
   type ListResult = Awaited<ReturnType<typeof buildList>>;
   const cache = listCache<ListResult>(LIST_CACHE_SECRETS);
+  const inflight = new Map<string, Promise<ListResult>>();
 
   const list = async (actor: Actor, dto: ListSecretsDTO) => {
     const tagSlugs = parseTagSlugs(dto.tagSlugs);
@@ -96,9 +97,19 @@ export const secretReaderFactory = (deps: Deps) => {
     const stamp = await (early ?? store.stamp(scope.project.id));
     const hit = cache.get(key, stamp);
     if (hit) return hit;
-    const result = await buildList(actor, dto, scope as Scope & { folder: FolderTable }, tagSlugs, metadataFilter);
-    cache.set(key, stamp, result, result.secrets.length + (result.imports?.reduce((n, i) => n + i.secrets.length, 0) ?? 0) + 1);
-    return result;
+    // Right after a write every client polling this folder misses at once; they share one build instead
+    // of each reading and decrypting the same rows (the answer does not depend on who asks).
+    const flight = `${key}\0${stamp}`;
+    let building = inflight.get(flight);
+    if (!building) {
+      building = buildList(actor, dto, scope as Scope & { folder: FolderTable }, tagSlugs, metadataFilter);
+      inflight.set(flight, building);
+      building.then(
+        (r) => cache.set(key, stamp, r, r.secrets.length + (r.imports?.reduce((n, i) => n + i.secrets.length, 0) ?? 0) + 1),
+        () => undefined,
+      ).finally(() => inflight.delete(flight));
+    }
+    return building;
   };
 
   const buildList = async (actor: Actor, dto: ListSecretsDTO, scope: Scope & { folder: FolderTable }, tagSlugs?: string[], metadataFilter?: MetadataFilter[]) => {
