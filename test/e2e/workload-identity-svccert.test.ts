@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -241,4 +241,50 @@ describe("tls-cert auth (the agent's login with the certificate held)", () => {
     await must(admin("POST", `/api/v1/cert-manager/certificates/${c.certificateId}/revoke`, {}));
     await assert.rejects(method(webId, revoked).login(client), /has been revoked/);
   });
+});
+
+test("the certificate agent runs with auth type tls-cert: no universal-auth secret on the host", async () => {
+  await must(admin("POST", `/api/v1/projects/${A.projectId}/memberships/identities/${webId}`, { roles: [{ role: "member", isTemporary: false }] }));
+  const held = join(dir, "held.crt");
+  writeFileSync(held, (await issueDirect()).certificate);
+  const name = `web.${A.projectSlug}.${DOMAIN}`;
+  const out = join(dir, "agent-out");
+  const config = join(dir, "cert-agent.yaml");
+  writeFileSync(config, `version: v1
+kms:
+  address: "${server.address}"
+auth:
+  type: "tls-cert"
+  config:
+    identity-id: "${webId}"
+    certificate: "${held}"
+    private-key: "${webKey.path}"
+    ca-certificate: "${tls.certPath}"
+certificates:
+  - profile-name: "${A.profileSlug}"
+    project-slug: "${A.projectSlug}"
+    attributes:
+      common-name: "${name}"
+      alt-names: ["${name}"]
+      ttl: "1h"
+      key-algorithm: "EC_prime256v1"
+    file-output:
+      private-key:
+        path: "${out}/web.key"
+      certificate:
+        path: "${out}/web.crt"
+`);
+  // The agent's own HTTP client trusts the server's self-signed certificate the standard Node way.
+  const agent = spawn(process.execPath, [KMS_BIN, "cert-manager", "agent", "--config", config], { env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  agent.stdout.on("data", (d) => (log += d));
+  agent.stderr.on("data", (d) => (log += d));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(join(out, "web.crt")) && Date.now() < deadline && agent.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(existsSync(join(out, "web.crt")), `the agent wrote no certificate:\n${log}`);
+    assert.match(new X509Certificate(readFileSync(join(out, "web.crt"))).subjectAltName!, new RegExp(`DNS:${name.replace(/\./g, "\\.")}`));
+  } finally {
+    agent.kill("SIGTERM");
+  }
 });
