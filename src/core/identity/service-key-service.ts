@@ -157,9 +157,9 @@ export const serviceKeyServiceFactory = (d: Deps) => {
     let pem: string;
     try {
       const key = createPublicKey(dto.publicKey);
-      const ok = key.asymmetricKeyType === "ed25519" || key.asymmetricKeyType === "ec"
-        ? ["prime256v1", "secp384r1", "secp521r1", undefined].includes(key.asymmetricKeyDetails?.namedCurve) || key.asymmetricKeyType === "ed25519"
-        : key.asymmetricKeyType === "rsa" && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+      const t = key.asymmetricKeyType;
+      const d = key.asymmetricKeyDetails;
+      const ok = t === "ed25519" || (t === "ec" && ["prime256v1", "secp384r1", "secp521r1"].includes(d?.namedCurve ?? "")) || (t === "rsa" && (d?.modulusLength ?? 0) >= 2048);
       if (!ok) throw new BadRequestError(`publicKey: unsupported key; use ${SUPPORTED_KEYS}`);
       pem = key.export({ type: "spki", format: "pem" }) as string;
     } catch (e) {

@@ -91,6 +91,8 @@ export const verifyJwt = async (token: string, key: JWTVerifyGetKey | CryptoKey 
   } catch (e) {
     throw new LoginRefused(reasonOf(e, o));
   }
+  // jose only judges iat when maxTokenAge is set; a token "issued" in the future would stretch its window.
+  if (typeof payload.iat === "number" && payload.iat > now / 1000 + 30) throw new LoginRefused("the token is not valid yet (iat is in the future)");
   if (o.maxLifetimeSeconds !== undefined) {
     const from = typeof payload.iat === "number" ? Math.min(payload.iat, now / 1000) : now / 1000;
     if (payload.exp! - from > o.maxLifetimeSeconds + 30)
