@@ -60,6 +60,16 @@ const writeConfig = (dir: string, yaml: string) => {
   writeFileSync(p, yaml);
   return p;
 };
+/** Alive and not a zombie (in a container, PID 1 may never reap a killed orphan). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+};
 const lines = (p: string) => (existsSync(p) ? readFileSync(p, "utf8").split("\n").filter(Boolean) : []);
 
 describe("certificate agent, end to end against a real server", { concurrency: 3 }, () => {
@@ -140,9 +150,24 @@ certificates:
         .replaceAll(`${dir}/certs/web`, `${dir}/full/web`)
         .replaceAll(`${dir}/private/web`, `${dir}/full/web`)
         .replace("omit-root: true", "omit-root: false")
-        .replace(/post-hooks:[\s\S]*$/, "");
+        // This entry's hook outlives its timeout and leaves a grandchild that ignores SIGTERM.
+        .replace(/post-hooks:[\s\S]*$/, `post-hooks:
+      on-issuance:
+        command: |
+          echo "slow hook for $CERT_COMMON_NAME"
+          sh -c 'trap "" TERM; echo $$ > ${dir}/grandchild.pid; sleep 120' &
+          sleep 120
+        timeout: 1
+`);
       const agent = agents.spawn(["--config", writeConfig(dir, `${yaml}\n${second}`)]);
       await until(() => existsSync(join(dir, "issuance.env")) && existsSync(join(dir, "full/web.crt")), 30_000, "both certificates issued");
+      // The slow hook was killed with its whole process group, grandchild included, and its output
+      // reached the agent's log.
+      await agent.waitFor(/hook on-issuance: timed out after 1000 ms/, 15_000);
+      await until(() => existsSync(join(dir, "grandchild.pid")), 5_000, "grandchild pid");
+      const grandchild = Number(readFileSync(join(dir, "grandchild.pid"), "utf8"));
+      await until(() => !alive(grandchild), 10_000, `grandchild ${grandchild} killed`);
+      assert.match(agent.output(), /hook on-issuance: slow hook for api.example.com/);
       assert.equal((await agent.stop()).code, 0);
 
       const key = join(dir, "private/web.key");
