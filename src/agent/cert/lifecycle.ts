@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
@@ -9,7 +10,6 @@ import type { RetryPolicy } from "../retry.js";
 import type { TokenManager } from "../token.js";
 import type { CertificateEntry } from "./config.js";
 import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
-import { csrPublicKey } from "./keys.js";
 import { createObtainer } from "./obtain.js";
 import type { CertClient, Material } from "./obtain.js";
 import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
@@ -76,6 +76,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
 
   let current: Current | undefined;
   let csrText: string | undefined;
+  let csrKey: KeyObject | undefined;
   let fingerprint = "";
   let warned = new Set<string>();
 
@@ -137,7 +138,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
           return undefined;
         }
       }
-      if (mode === "csr" && csrText && !certificateHasPublicKey(certPem, csrPublicKey(csrText))) {
+      if (mode === "csr" && csrKey && !certificateHasPublicKey(certPem, csrKey)) {
         log.warn("certificate on disk does not carry the CSR's key, issuing anew");
         return undefined;
       }
@@ -172,7 +173,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       key = m.localPrivateKey;
       if (!key || !certificateHasPublicKey(m.certificate, publicKeyOfPrivate(key))) throw new Error("issued certificate does not carry the locally generated key");
     } else if (mode === "csr") {
-      if (!certificateHasPublicKey(m.certificate, csrPublicKey(csrText!))) throw new Error("issued certificate does not carry the CSR's public key");
+      if (!csrKey || !certificateHasPublicKey(m.certificate, csrKey)) throw new Error("issued certificate does not carry the CSR's public key");
     } else if (targets.key) {
       key = m.privateKey ?? undefined;
       if (!key) {
@@ -287,7 +288,15 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {
-    if (mode === "csr") csrText = entry.csr ?? (await readFile(entry["csr-path"]!, "utf8"));
+    if (mode === "csr") {
+      csrText = entry.csr ?? (await readFile(entry["csr-path"]!, "utf8"));
+      try {
+        // Loaded on demand: @peculiar/x509 costs ~0.5 s of start-up, and most agents never need it.
+        csrKey = (await import("./keys.js")).csrPublicKey(csrText);
+      } catch (err) {
+        log.error("the CSR cannot be parsed; the server will be asked anyway", { error: (err as Error).message });
+      }
+    }
     fingerprint = requestFingerprint(entry, csrText);
     server = obtainer();
     const rec = await recoverSet(baseTargets, statePath);

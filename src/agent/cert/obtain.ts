@@ -6,7 +6,6 @@ import { backoffDelay, withRetry } from "../retry.js";
 import type { RetryPolicy } from "../retry.js";
 import type { TokenManager } from "../token.js";
 import type { CertificateEntry } from "./config.js";
-import { generateKeyAndCsr } from "./keys.js";
 import { buildAttributes, localKeyAlgorithm, omitRootOf, signatureAlgorithmOf } from "./request.js";
 import type { KeyMode } from "./request.js";
 
@@ -125,6 +124,7 @@ export const createObtainer = (deps: ObtainDeps) => {
       req.csr = deps.csrText;
       req.attributes = buildAttributes(entry, true);
     } else if (deps.mode === "local") {
+      const { generateKeyAndCsr } = await import("./keys.js"); // on demand: see lifecycle.ts
       const gen = await generateKeyAndCsr(localKeyAlgorithm(entry), signatureAlgorithmOf(entry), {
         commonName: entry.attributes["common-name"],
         altNames: entry.attributes["alt-names"],
