@@ -58,7 +58,8 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const stores = { identities: identityStore(db), projects: projectStore(db), audit: auditStore(db), pki: pkiStore(db) };
   const audit = auditServiceFactory({ store: stores.audit, clock });
   const tokens = tokenServiceFactory({ store: stores.identities, audit, clock });
-  const identities = identityServiceFactory({ store: stores.identities, audit, clock });
+  const workloadStore = workloadIdentityStore(db);
+  const identities = identityServiceFactory({ store: stores.identities, workloadMethods: workloadStore.listAuthMethods, audit, clock });
   const universalAuth = universalAuthServiceFactory({ store: stores.identities, identities, tokens, audit, clock });
   const bootstrap = bootstrapServiceFactory({ store: stores.identities, tokens, audit, clock });
   const access = projectAccessFactory({ store: stores.projects });
@@ -78,7 +79,6 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
   // Workload identity (issue 7): one shared attach/login service, one verifier per method.
-  const workloadStore = workloadIdentityStore(db);
   const workloadAuth = workloadAuthServiceFactory({ store: workloadStore, identityStore: stores.identities, identities, tokens, audit, root, clock });
   const workloadKinds = { kubernetes: kubernetesAuthKind(), aws: awsAuthKind(), gcp: gcpAuthKind({ clock }), azure: azureAuthKind({ clock }) };
   const serviceKeys = serviceKeyServiceFactory({

@@ -11,6 +11,8 @@ export const ORG_ROLES = ["admin", "member", "no-access"] as const;
 
 type Deps = {
   store: Pick<IdentityStore, "insertIdentity" | "getIdentity" | "listIdentities" | "updateIdentity" | "deleteIdentity" | "getUaByIdentity">;
+  /** Workload auth methods attached to an identity (kubernetes, aws, gcp, azure), as stored. */
+  workloadMethods: (identityId: string) => Promise<string[]>;
   audit: Pick<AuditService, "record">;
   clock: Clock;
 };
@@ -19,12 +21,13 @@ export const requireOrgAdmin = (actor: Actor): void => {
   if (actor.orgRole !== "admin") throw new ForbiddenError("This action needs the organization admin role");
 };
 
-export const identityServiceFactory = ({ store, audit, clock }: Deps) => {
+export const identityServiceFactory = ({ store, workloadMethods, audit, clock }: Deps) => {
   const view = async (i: IdentityTable) => {
-    const ua = await store.getUaByIdentity(i.id);
+    // Infisical's names: universal-auth, kubernetes-auth, aws-auth, gcp-auth, azure-auth.
+    const authMethods = [...((await store.getUaByIdentity(i.id)) ? ["universal-auth"] : []), ...(await workloadMethods(i.id)).map((m) => (m === "service-key" ? m : `${m}-auth`))];
     return {
-      id: i.id, name: i.name, orgId: i.org_id, role: i.org_role, authMethod: ua ? "universal-auth" : null,
-      authMethods: ua ? ["universal-auth"] : [], hasDeleteProtection: !!i.has_delete_protection,
+      id: i.id, name: i.name, orgId: i.org_id, role: i.org_role, authMethod: authMethods[0] ?? null,
+      authMethods, hasDeleteProtection: !!i.has_delete_protection,
       metadata: JSON.parse(i.metadata), createdAt: i.created_at, updatedAt: i.updated_at,
     };
   };
