@@ -64,7 +64,8 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const bootstrap = bootstrapServiceFactory({ store: stores.identities, tokens, audit, clock });
   const access = projectAccessFactory({ store: stores.projects });
   const keys = projectKeysFactory({ root, store: stores.projects });
-  const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, clock });
+  const dynamicStore = dynamicSecretStore(db);
+  const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, dynamicSecretsIn: dynamicStore.countInScope, clock });
   const cas = caServiceFactory({ store: stores.pki, access, keys, crls: crlRowsFactory({ clock, publicUrl }), audit, clock, publicUrl });
   const crls = crlServiceFactory({ store: stores.pki, cas, access, clock });
   const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
@@ -75,7 +76,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const scopes = scopeFactory({ access, folders: secretStores.folders });
   const secretChanges = secretChangeFeedFactory({ scopes });
   const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock, changes: secretChanges });
-  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, clock });
+  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, dynamicSecretsIn: dynamicStore.countInScope, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
   // Workload identity (issue 7): one shared attach/login service, one verifier per method.
@@ -90,7 +91,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const enrollment = enrollmentStore(db);
   const acme = acmeModule({ store: enrollment, pki: stores.pki, profiles, certificates, access, keys, audit, clock, publicUrl, options: acmeOptionsFromEnv(process.env) });
   const est = estServiceFactory({ store: enrollment, pki: stores.pki, cas, certificates, audit, clock });
-  const dynamicSecrets = dynamicSecretModule({ store: dynamicSecretStore(db), folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
+  const dynamicSecrets = dynamicSecretModule({ store: dynamicStore, folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates, acme, est,

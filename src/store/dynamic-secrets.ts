@@ -2,6 +2,25 @@ import type { Kysely } from "kysely";
 import type { Database, DynamicSecretLeaseTable, DynamicSecretTable } from "./schema.js";
 
 export const dynamicSecretStore = (db: Kysely<Database>) => ({
+  /**
+   * How many dynamic secrets live in a project, an environment or a folder subtree. Deleting any of these
+   * cascades in the database, which would forget leases whose users still exist at their targets.
+   */
+  countInScope: async (scope: { projectId: string } | { envId: string; folderPath?: string }) => {
+    let q = db.selectFrom("dynamic_secrets").innerJoin("folders", "folders.id", "dynamic_secrets.folder_id").select((eb) => eb.fn.countAll().as("n"));
+    if ("projectId" in scope) q = q.where("dynamic_secrets.project_id", "=", scope.projectId);
+    else {
+      q = q.where("dynamic_secrets.env_id", "=", scope.envId);
+      const path = scope.folderPath;
+      // A prefix test without LIKE: folder names may contain "_", which LIKE treats as a wildcard.
+      if (path && path !== "/")
+        q = q.where((eb) => eb.or([
+          eb("folders.path", "=", path),
+          eb(eb.fn("substr", [eb.ref("folders.path"), eb.val(1), eb.val(path.length + 1)]), "=", `${path}/`),
+        ]));
+    }
+    return Number((await q.executeTakeFirstOrThrow()).n);
+  },
   insert: (row: DynamicSecretTable) => db.insertInto("dynamic_secrets").values(row).execute(),
   get: (id: string) => db.selectFrom("dynamic_secrets").selectAll().where("id", "=", id).executeTakeFirst(),
   getByName: (folderId: string, name: string) =>

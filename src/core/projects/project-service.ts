@@ -25,6 +25,8 @@ type Deps = {
   access: ProjectAccess;
   keys: Pick<ProjectKeys, "newWrappedKey">;
   audit: Pick<AuditService, "record">;
+  /** Dynamic secrets in a project or environment: their leases must be revoked before the rows can go. */
+  dynamicSecretsIn: (scope: { projectId: string } | { envId: string }) => Promise<number>;
   clock: Clock;
 };
 
@@ -33,7 +35,12 @@ const rootFolder = (envId: string, now: string): FolderTable => ({
   last_secret_modified: null, created_at: now, updated_at: now,
 });
 
-export const projectServiceFactory = ({ store, identities, access, keys, audit, clock }: Deps) => {
+export const projectServiceFactory = ({ store, identities, access, keys, audit, dynamicSecretsIn, clock }: Deps) => {
+  const refuseWithDynamicSecrets = async (scope: { projectId: string } | { envId: string }, what: string) => {
+    const n = await dynamicSecretsIn(scope);
+    if (n > 0) throw new BadRequestError(`${what} holds ${n} dynamic secret${n > 1 ? "s" : ""}; delete ${n > 1 ? "them" : "it"} first so that ${n > 1 ? "their" : "its"} leases are revoked at the target`);
+  };
+
   const envView = (e: EnvironmentTable) => ({ id: e.id, name: e.name, slug: e.slug, position: e.position, projectId: e.project_id, createdAt: e.created_at, updatedAt: e.updated_at });
 
   const view = async (p: ProjectTable) => ({
@@ -94,6 +101,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   const remove = async (actor: Actor, id: string) => {
     const p = await access.requireProject(actor, id, "admin");
     if (p.has_delete_protection) throw new BadRequestError("Project has delete protection enabled");
+    await refuseWithDynamicSecrets({ projectId: id }, "This project");
     const v = await view(p);
     await store.delete(id);
     await audit.record(actor, { action: "delete-project", resourceType: "project", resourceId: id });
@@ -147,6 +155,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
     await access.requireProject(actor, projectId, "admin");
     const e = await store.getEnvironment(projectId, envId);
     if (!e) throw new NotFoundError(`Environment with ID ${envId} not found`);
+    await refuseWithDynamicSecrets({ envId: e.id }, `Environment '${e.slug}'`);
     await store.deleteEnvironment(e.id);
     await audit.record(actor, { action: "delete-environment", resourceType: "environment", resourceId: e.id, projectId });
     return envView(e);

@@ -21,6 +21,8 @@ type Deps = {
   access: Pick<ProjectAccess, "requireProject">;
   folders: Pick<FolderStore, "getByPath" | "getLocated" | "listByPaths" | "listChildren" | "listBelow" | "create" | "update" | "delete">;
   audit: Pick<AuditService, "record">;
+  /** Dynamic secrets in a folder subtree: their leases must be revoked before the folder can go. */
+  dynamicSecretsIn: (scope: { envId: string; folderPath: string }) => Promise<number>;
   clock: Clock;
 };
 
@@ -31,7 +33,7 @@ export const folderView = (f: FolderTable, base?: string) => ({
   path: f.path, ...(base !== undefined ? { relativePath: relativePath(f.path, base) } : {}),
 });
 
-export const folderServiceFactory = ({ scopes, access, folders, audit, clock }: Deps) => {
+export const folderServiceFactory = ({ scopes, access, folders, audit, dynamicSecretsIn, clock }: Deps) => {
   const checkName = (name: string) => {
     if (!FOLDER_NAME.test(name)) throw new BadRequestError(`name: "${name}" may only contain letters, digits, '-' and '_'`);
   };
@@ -136,6 +138,8 @@ export const folderServiceFactory = ({ scopes, access, folders, audit, clock }: 
   /** Deletes the folder with everything below it: sub-folders, secrets, versions, imports. */
   const remove = async (actor: Actor, dto: FolderRefDTO) => {
     const { scope, folder } = await findChild(actor, dto);
+    const n = await dynamicSecretsIn({ envId: folder.env_id, folderPath: folder.path });
+    if (n > 0) throw new BadRequestError(`Folder '${folder.path}' holds ${n} dynamic secret${n > 1 ? "s" : ""}; delete ${n > 1 ? "them" : "it"} first so that the leases are revoked at the target`);
     await folders.delete(scope.project.id, folder.id);
     await record(actor, scope, "delete-folder", folder);
     return folderView(folder);
