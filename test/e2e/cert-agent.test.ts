@@ -360,7 +360,7 @@ certificates:
     }
   });
 
-  test("kill -9 at random moments across at least 50 renewals: the set on disk is always complete and matching", async () => {
+  test("kill -9 at random moments across at least 50 renewals: the set on disk is always complete and matching", async (t) => {
     const server = await startServer();
     const agents = agentScope();
     try {
@@ -378,7 +378,7 @@ certificates:
       const deadline = Date.now() + 80_000;
       let kills = 0;
       let renewals = 0;
-      while (Date.now() < deadline && renewals < 50) {
+      while (Date.now() < deadline && (renewals < 50 || kills < 15)) {
         const agent = agents.spawn(["--config", cfg]);
         await agent.waitFor(/certificate (issued|renewed)|reusing certificate/, 30_000);
         await new Promise((r) => setTimeout(r, 200 + Math.random() * 1_800));
@@ -394,8 +394,9 @@ certificates:
         assert.ok(keyMatches(targets.certificate.path, targets.key.path), `mismatched set after kill ${kills}`);
         assert.match(opensslOk("verify", "-CAfile", root, "-untrusted", targets.chain.path, targets.certificate.path), /OK/);
       }
+      t.diagnostic(`${renewals} renewals across ${kills} kills`);
       assert.ok(renewals >= 50, `only ${renewals} renewals in ${kills} kills`);
-      assert.ok(kills >= 10);
+      assert.ok(kills >= 15, `only ${kills} kills`);
     } finally {
       await agents.killAll();
       await server.cleanup();
