@@ -80,6 +80,9 @@ export const thumbprintOf = (jwk: JWK): Promise<string> => calculateJwkThumbprin
 
 /** Checks the signature with `jwk` and returns the raw payload; an unusable key is badPublicKey, a bad signature malformed. */
 export const verifyJws = async (p: ParsedJws, jwk: JWK): Promise<Uint8Array> => {
+  // A request signed for another key type (an old key after a key change, say) is a bad signature, not a bad key.
+  const kty = p.header.alg.startsWith("ES") ? "EC" : p.header.alg === "EdDSA" ? "OKP" : "RSA";
+  if (jwk.kty !== kty) throw problem("malformed", `JWS signature verification failed: ${p.header.alg} does not fit a ${jwk.kty} key`);
   let key: Awaited<ReturnType<typeof importJWK>>;
   try {
     key = await importJWK(publicJwk(jwk), p.header.alg);
