@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { serverCommand } from "./server.js";
+import { devCommand } from "./dev.js";
 import { bootstrapCommand } from "./bootstrap.js";
 import { certManagerCommand } from "./cert-agent.js";
 import { templateCommand } from "./template.js";
@@ -11,6 +12,7 @@ const program = new Command("kms")
   .version("0.1.0")
   .showHelpAfterError();
 
+program.addCommand(devCommand());
 program.addCommand(serverCommand());
 program.addCommand(bootstrapCommand());
 program.addCommand(certManagerCommand());

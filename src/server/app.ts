@@ -30,6 +30,7 @@ import { registerTlsCertAuthRoutes } from "./routes/auth-tls-cert.js";
 import { registerAcmeRoutes } from "./routes/acme.js";
 import { registerAcmeEabRoutes } from "./routes/acme-eab.js";
 import { registerEstRoutes } from "./routes/est.js";
+import { registerExternalCaRoutes } from "./routes/pki-external.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -105,5 +106,6 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerAcmeRoutes(r, services);
   registerAcmeEabRoutes(r, services);
   registerEstRoutes(r, services);
+  registerExternalCaRoutes(r, services);
   return app;
 };

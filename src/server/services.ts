@@ -20,6 +20,9 @@ import { ocspServiceFactory } from "../core/pki/ocsp-service.js";
 import { policyServiceFactory } from "../core/pki/policy-service.js";
 import { profileServiceFactory } from "../core/pki/profile-service.js";
 import { certificateServiceFactory } from "../core/pki/certificate-service.js";
+import { externalCaStore } from "../store/external-ca.js";
+import { externalCaServiceFactory } from "../core/pki/external/external-ca-service.js";
+import { externalOrderWorkerFactory, workerOptionsFromEnv } from "../core/pki/external/worker.js";
 import { dynamicSecretStore } from "../store/dynamic-secrets.js";
 import { dynamicSecretModule } from "../core/dynamic-secrets/module.js";
 import { dynamicSecretOptionsFromEnv } from "../core/dynamic-secrets/options.js";
@@ -71,7 +74,11 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });
   const profiles = profileServiceFactory({ store: stores.pki, access, audit, clock, publicUrl });
-  const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock });
+  // External ACME CAs (issue 9): profiles on them issue asynchronously; the worker (started in start.ts) orders.
+  const externalStore = externalCaStore(db);
+  const externalCas = externalCaServiceFactory({ store: externalStore, pki: stores.pki, access, keys, audit, clock });
+  const externalOrders = externalOrderWorkerFactory({ store: externalStore, pki: stores.pki, keys, clock, options: workerOptionsFromEnv(process.env) });
+  const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock, externals: externalCas });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, folders: secretStores.folders });
   const secretChanges = secretChangeFeedFactory({ scopes });
@@ -94,7 +101,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const dynamicSecrets = dynamicSecretModule({ store: dynamicStore, folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
-    cas, crls, ocsp, policies, profiles, certificates, acme, est,
+    cas, crls, ocsp, policies, profiles, certificates, acme, est, externalCas, externalOrders,
     dynamicSecrets,
     secrets, folders, secretImports, tags, secretChanges,
     workloadAuth, workloadKinds, serviceKeys, instanceTokens, tlsCert,

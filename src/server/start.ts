@@ -76,12 +76,15 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   void services.crls.runRefresher(background.signal);
   // Expired dynamic-secret leases are revoked whether or not a client asks; stopped before the database closes.
   const sweeper = services.dynamicSecrets.sweeper.start(app.log);
+  // Requests to external ACME CAs advance in the background and resume after a restart (state in the database).
+  const externalOrders = services.externalOrders.start(app.log);
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,
     close: async () => {
       background.abort();
       await sweeper.stop();
+      await externalOrders.stop();
       await services.acme.stop();
       await app.close();
       await database.close();

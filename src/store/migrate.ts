@@ -5,6 +5,7 @@ import * as m003dyn from "./migrations/003_dynamic_secrets.js";
 import * as m003 from "./migrations/003_secrets.js";
 import * as m004 from "./migrations/004_enrollment.js";
 import * as m005 from "./migrations/005_workload_identity.js";
+import * as m006 from "./migrations/006_external_ca.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   "003_secrets": m003,
   "004_enrollment": m004,
   "005_workload_identity": m005,
+  "006_external_ca": m006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -197,6 +197,25 @@ export interface AcmeChallengeTable {
 
 export interface AcmeNonceTable { value: string; expires_at: string }
 
+/** An upstream ACME CA (migration 006_external_ca); its certificate_authorities row has type "acme". */
+export interface ExternalCaTable {
+  ca_id: string; project_id: string; directory_url: string; account_email: string; account_url: string | null;
+  /** JSON {accountKey, eabHmacKey?, dns?: {tsigSecret}}, sealed with the project key. */
+  encrypted_secrets: string; eab_kid: string | null;
+  /** http-01 | dns-01 */
+  challenge_type: string; dns_config: string | null; ca_bundle: string | null; order_timeout_seconds: number;
+  created_at: string; updated_at: string;
+}
+
+export interface ExternalOrderTable {
+  request_id: string; ca_id: string; project_id: string; profile_id: string;
+  /** new | ordered | done */
+  state: string; order_url: string | null; csr: string; encrypted_private_key: string | null;
+  details: string; deadline: string; next_attempt_at: string; lock_until: string | null; created_at: string; updated_at: string;
+}
+
+export interface ExternalHttpChallengeTable { token: string; request_id: string; key_authorization: string; created_at: string }
+
 export interface Database {
   meta: MetaTable;
   organizations: OrganizationTable;
@@ -235,4 +254,7 @@ export interface Database {
   acme_authorizations: AcmeAuthorizationTable;
   acme_challenges: AcmeChallengeTable;
   acme_nonces: AcmeNonceTable;
+  external_cas: ExternalCaTable;
+  external_orders: ExternalOrderTable;
+  external_http_challenges: ExternalHttpChallengeTable;
 }

@@ -26,6 +26,7 @@ import type { CaService } from "./ca-service.js";
 import type { PolicyService } from "./policy-service.js";
 import type { EnrollmentType, ProfileService } from "./profile-service.js";
 import type { CrlService } from "./crl-service.js";
+import type { ExternalCaService } from "./external/external-ca-service.js";
 
 export interface IssueAttributes {
   commonName?: string | null; organization?: string | null; organizationalUnit?: string | null; country?: string | null;
@@ -47,6 +48,8 @@ type Deps = {
   policies: Pick<PolicyService, "rulesFor">;
   profiles: Pick<ProfileService, "load">;
   crls: Pick<CrlService, "regenerate">;
+  /** External (ACME) CAs: their profiles issue asynchronously (issue 9). Absent in tests that need none. */
+  externals?: Pick<ExternalCaService, "forProfile" | "submit">;
   audit: Pick<AuditService, "record">;
   clock: Clock;
 };
@@ -58,7 +61,7 @@ const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE--
 const isSelfSigned = (pem: string) => { const c = parseCertificate(pem); return c.issuerDer.equals(c.subjectDer); };
 const joinPem = (blocks: string[]) => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
 
-export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock }: Deps) => {
+export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock, externals }: Deps) => {
   const keyPurpose = (certId: string) => `certificate-private-key:${certId}`;
 
   /** Merges request attributes over profile defaults; `null` clears a default (api.md 7.6). */
@@ -108,7 +111,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
    * ACME and EST (src/core/acme, src/core/est) authenticate their clients themselves and come through here with
    * `enrollment` set and no actor, so one policy check covers every way in.
    */
-  const issueForProfile = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable, opts: { enrollment?: EnrollmentType } = {}) => {
+  const issueOrRequest = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable, opts: { enrollment?: EnrollmentType; syncOnly?: boolean } = {}) => {
     const via = opts.enrollment ?? "api";
     if (profile.enrollment_type !== via) throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow ${via.toUpperCase()} enrollment (it uses ${profile.enrollment_type})`);
     const a = dto.attributes ?? {};
@@ -121,7 +124,11 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     const extendedKeyUsages = normalizeExtendedKeyUsages(a.extendedKeyUsages ?? defaults.extendedKeyUsages ?? [], "attributes.extendedKeyUsages");
     const isCA = a.basicConstraints?.isCA ?? defaults.basicConstraints?.isCA ?? false;
 
-    const ca = profile.issuer_type === "ca" ? await cas.issuerFor(profile.ca_id!) : undefined;
+    // A profile whose CA is external (ACME upstream) is answered `pending` after the policy check below; the
+    // external-CA worker orders the certificate. Enrollment protocols answer synchronously and cannot use one.
+    const external = externals ? await externals.forProfile(profile) : undefined;
+    if (external && opts.syncOnly) throw new BadRequestError(`Certificate profile '${profile.slug}' issues from an external CA, which only API enrollment supports`);
+    const ca = profile.issuer_type === "ca" && !external ? await cas.issuerFor(profile.ca_id!) : undefined;
     // An ACME or EST client cannot say how long it wants: the default lifetime shrinks to what the policy and
     // the CA allow rather than failing every request of a profile whose policy is shorter than 90 days.
     if (opts.enrollment && a.ttl === undefined && a.notBefore === undefined && a.notAfter === undefined) {
@@ -153,6 +160,12 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     }
     // Self-signed certificates are signed by their own key, so the signature must fit that key, not an issuer's.
     checkPolicy(policy, contents);
+    if (external) {
+      const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
+      return externals!.submit(external, profile, {
+        contents, csrPem: dto.csr, keyAlgorithm, attributes: { ...a, removeRootsFromChain: removeRoots }, storedRequest: stored, renewedFromId: renewedFrom?.id ?? null,
+      });
+    }
 
     let certPem: string;
     let serial: string;
@@ -210,10 +223,15 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     };
   };
 
+  type Issued = Extract<Awaited<ReturnType<typeof issueOrRequest>>, { status: "issued" }>;
+  /** Synchronous issuance (ACME, EST and service-key enrollment): a profile on an external CA is refused up front. */
+  const issueForProfile = async (...[actor, profile, dto, renewedFrom, opts]: Parameters<typeof issueOrRequest>): Promise<Issued> =>
+    (await issueOrRequest(actor, profile, dto, renewedFrom, { ...opts, syncOnly: true })) as Issued;
+
   const issue = async (actor: Actor, dto: IssueDto) => {
     const profile = await profiles.load(dto.profileId);
     await access.requireProject(actor, profile.project_id, "member");
-    return issueForProfile(actor, profile, dto);
+    return issueOrRequest(actor, profile, dto);
   };
 
   const loadCert = async (actor: Actor, id: string, role: "viewer" | "member" | "admin") => {
@@ -289,10 +307,12 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     if (!c.profile_id) throw new BadRequestError(`Certificate ${id} has no profile to renew against`);
     const profile = await profiles.load(c.profile_id);
     const { ttl: _t, notBefore: _b, notAfter: _a, ...attributes } = stored.attributes;
-    const r = await issueForProfile(actor, profile, {
+    const r = await issueOrRequest(actor, profile, {
       profileId: profile.id, attributes: { ...attributes, ttl: `${Math.max(1, Math.round(stored.lifetimeMs / 1000))}s` },
       removeRootsFromChain: dto.removeRootsFromChain ?? stored.attributes.removeRootsFromChain,
     }, c);
+    // An external CA answers later: the client polls certificateRequestId (api.md 7.8 renew semantics).
+    if (!r.certificate) return { certificate: null, certificateRequestId: r.certificateRequestId, status: r.status, message: r.message };
     return { ...r.certificate, certificateRequestId: r.certificateRequestId };
   };
 
@@ -324,7 +344,8 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return {
       status: r.status, certificate: c?.certificate ?? null, certificateId: c?.id ?? null, privateKey: c ? await privateKeyOf(c) : null,
       serialNumber: c?.serial_number ?? null, errorMessage: r.error_message,
-      issuingCaCertificate: c ? (c.ca_id ? blocks[0] + "\n" : c.certificate) : null,
+      // The stored chain starts with the issuing CA (internal or external); a self-signed certificate is its own.
+      issuingCaCertificate: c ? (c.ca_id || (blocks[0] && c.certificate_chain.trim() !== c.certificate.trim()) ? blocks[0] + "\n" : c.certificate) : null,
       certificateChain: c ? joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks) : null,
       commonName: c?.common_name ?? attrs.commonName ?? null, createdAt: r.created_at, updatedAt: r.updated_at,
     };

@@ -1,0 +1,162 @@
+/**
+ * External ACME CA end to end against pebble: the KMS answers `pending`, its worker orders from pebble, pebble
+ * validates http-01 against the KMS's own listener (or dns-01 through our RFC 2136 UPDATEs relayed to
+ * challtestsrv), and the certificate verifies against pebble's root. Failures and a restart mid-order too.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { api, startServer, type TestServer } from "../helpers/server.js";
+import { setupPki, type PkiFixture } from "../helpers/pki.js";
+import { openssl, scratch } from "../helpers/openssl.js";
+import { needPebble, startPebble, type Pebble } from "../helpers/pebble.js";
+import { startRfc2136Relay } from "../core/pki/external/rfc2136-relay.js";
+
+let s: TestServer | undefined;
+let pebble: Pebble | undefined;
+let relay: Awaited<ReturnType<typeof startRfc2136Relay>> | undefined;
+let fx: PkiFixture;
+const TSIG = { name: "kms-key", secret: Buffer.from("a-test-tsig-secret-of-32-bytes!!") };
+
+const profileFor = async (caId: string, slug: string) => {
+  const r = await api(s!.address, "POST", "/api/v1/cert-manager/certificate-profiles", { token: s!.adminToken, body: {
+    projectId: fx.projectId, certificatePolicyId: fx.policyId, caId, slug, enrollmentType: "api", issuerType: "ca", apiConfig: { autoRenew: false },
+  } });
+  assert.equal(r.status, 200, r.text);
+  return r.body.certificateProfile.id as string;
+};
+
+const acmeCa = async (name: string, extra: Record<string, unknown> = {}) => {
+  const r = await api(s!.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s!.adminToken, body: {
+    projectId: fx.projectId, name, directoryUrl: pebble!.directoryUrl, accountEmail: "pki@example.com", caBundle: pebble!.tlsCa, ...extra,
+  } });
+  assert.equal(r.status, 200, r.text);
+  return r.body as { id: string; type: string; configuration: Record<string, unknown> };
+};
+
+const issue = async (profileId: string, cn: string) => {
+  const r = await api(s!.address, "POST", "/api/v1/cert-manager/certificates", { token: s!.adminToken, body: {
+    profileId, attributes: { commonName: cn, altNames: [{ type: "dns_name", value: cn }], keyAlgorithm: "EC_prime256v1", extendedKeyUsages: ["server_auth"] },
+  } });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+};
+
+const poll = async (requestId: string, ms = 30_000) => {
+  const statuses: string[] = [];
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const r = await api(s!.address, "GET", `/api/v1/cert-manager/certificates/certificate-requests/${requestId}`, { token: s!.adminToken });
+    assert.equal(r.status, 200, r.text);
+    statuses.push(r.body.status);
+    if (r.body.status !== "pending") return { ...r.body, statuses };
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  throw new Error(`request ${requestId} still pending after ${ms} ms`);
+};
+
+const verifyAgainstPebble = async (r: { certificate: string; certificateChain: string; privateKey: string }) => {
+  const dir = scratch();
+  const root = await pebble!.root();
+  assert.match(root, /BEGIN CERTIFICATE/);
+  const v = openssl("verify", "-CAfile", dir.write("root.pem", root), "-untrusted", dir.write("chain.pem", r.certificateChain), dir.write("leaf.pem", r.certificate));
+  assert.equal(v.status, 0, v.out);
+  const pub = (f: string, ...a: string[]) => openssl(...a, "-in", f, "-pubkey", "-noout").out;
+  assert.equal(openssl("pkey", "-in", dir.write("key.pem", r.privateKey), "-pubout").out, pub(dir.path("leaf.pem"), "x509"));
+};
+
+before(async (t) => {
+  if (!needPebble(t as never)) return;
+  s = await startServer({ env: { KMS_EXTERNAL_CA_POLL_MS: "150" } });
+  pebble = await startPebble(Number(new URL(s.address).port));
+  relay = await startRfc2136Relay({ tsig: TSIG, challtestsrv: pebble.challtestsrv });
+  fx = await setupPki(s);
+});
+after(async () => { await relay?.close(); await pebble?.stop(); await s?.cleanup(); });
+
+test("http-01: issue answers pending, the worker orders from pebble, the request becomes issued and verifies against pebble's root", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-http");
+  assert.equal(ca.type, "acme");
+  assert.equal(JSON.stringify(ca).includes("PRIVATE KEY"), false, "the account key never leaves the server");
+  const profileId = await profileFor(ca.id, "pebble-http");
+  const first = await issue(profileId, "web.example.com");
+  assert.equal(first.certificate, null);
+  assert.equal(first.status, "pending");
+  const done = await poll(first.certificateRequestId);
+  assert.equal(done.statuses[0], "pending");
+  assert.equal(done.status, "issued", done.errorMessage);
+  assert.ok(done.certificateId && done.serialNumber);
+  await verifyAgainstPebble(done);
+  const inv = await api(s.address, "GET", `/api/v1/cert-manager/certificates/${done.certificateId}`, { token: s.adminToken });
+  assert.equal(inv.status, 200);
+  assert.equal(inv.body.certificate.commonName, "web.example.com");
+  assert.equal(inv.body.certificate.status, "active");
+});
+
+test("the policy check happens before anything is ordered: a name outside the policy is a 400", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-policy");
+  const profileId = await profileFor(ca.id, "pebble-policy");
+  const r = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token: s.adminToken, body: { profileId, attributes: { commonName: "evil.test" } } });
+  assert.equal(r.status, 400, r.text);
+});
+
+test("a failed http-01 challenge fails the request with the CA's reason", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  // challtestsrv sends this name to 127.0.0.2, where nothing listens: pebble's validation cannot connect.
+  await fetch(`${pebble!.challtestsrv}/add-a`, { method: "POST", body: JSON.stringify({ host: "broken.example.com.", addresses: ["127.0.0.2"] }) });
+  const ca = await acmeCa("pebble-fail");
+  const profileId = await profileFor(ca.id, "pebble-fail");
+  const first = await issue(profileId, "broken.example.com");
+  const done = await poll(first.certificateRequestId);
+  assert.equal(done.status, "failed");
+  assert.equal(done.certificate, null);
+  assert.match(done.errorMessage, /ACME CA 'pebble-fail' refused the order: .*http-01 challenge for broken\.example\.com failed/);
+});
+
+test("dns-01 through RFC 2136 with TSIG: pebble finds the TXT record our UPDATE published; the record is removed afterwards", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-dns", { challengeType: "dns-01", dnsProvider: { type: "rfc2136", server: relay!.address, zone: "example.com", tsigKeyName: TSIG.name, tsigSecret: TSIG.secret.toString("base64") } });
+  assert.equal(JSON.stringify(ca).includes(TSIG.secret.toString("base64")), false, "the TSIG secret is not echoed");
+  const profileId = await profileFor(ca.id, "pebble-dns");
+  const first = await issue(profileId, "dns.example.com");
+  const done = await poll(first.certificateRequestId);
+  assert.equal(done.status, "issued", done.errorMessage);
+  await verifyAgainstPebble(done);
+  const ops = relay!.seen.flatMap((u) => u.changes.map((c) => `${u.tsig} ${c.op} ${c.name}`));
+  assert.deepEqual(ops, ["ok add _acme-challenge.dns.example.com", "ok delete _acme-challenge.dns.example.com"]);
+});
+
+test("a KMS restart mid-order: the order placed before the restart completes after it", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-restart", { challengeType: "dns-01", dnsProvider: { type: "rfc2136", server: relay!.address, zone: "example.com", tsigKeyName: TSIG.name, tsigSecret: TSIG.secret.toString("base64") } });
+  const profileId = await profileFor(ca.id, "pebble-restart");
+  const first = await issue(profileId, "restart.example.com");
+  // Wait until the worker has placed the order upstream (its URL is in the database), then restart.
+  const db = new Database(join(s.dataDir, "kms.sqlite"), { readonly: true, fileMustExist: true });
+  try {
+    for (let i = 0; i < 200; i++) {
+      const row = db.prepare("select order_url, state from external_orders where request_id = ?").get(first.certificateRequestId) as { order_url: string | null; state: string } | undefined;
+      if (row?.order_url) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally { db.close(); }
+  await s.restart();
+  const done = await poll(first.certificateRequestId);
+  assert.equal(done.status, "issued", done.errorMessage);
+  await verifyAgainstPebble(done);
+});
+
+test("a request never stays pending: an unreachable directory times out into failed", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const r = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: {
+    projectId: fx.projectId, name: "nowhere", directoryUrl: "https://127.0.0.1:9/dir", accountEmail: "pki@example.com", orderTimeoutSeconds: 2,
+  } });
+  assert.equal(r.status, 200, r.text);
+  const profileId = await profileFor(r.body.id, "nowhere");
+  const first = await issue(profileId, "late.example.com");
+  const done = await poll(first.certificateRequestId, 15_000);
+  assert.equal(done.status, "failed");
+  assert.match(done.errorMessage, /Timed out after 2s waiting for ACME CA 'nowhere'; last error: .*ECONNREFUSED/);
+});
