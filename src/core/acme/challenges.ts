@@ -10,12 +10,11 @@ import type { EnrollmentStore } from "../../store/enrollment.js";
 import type { AcmeContext, AcmeRequests } from "./request.js";
 import type { AcmeOptions } from "./options.js";
 import type { AcmeResponse } from "./response.js";
-import type { OrderService } from "./orders.js";
+import { VALID_AUTHZ_LIFETIME_MS, type OrderService } from "./orders.js";
 import { VALIDATORS as DEFAULT_VALIDATORS, type Validator } from "./validate.js";
 import { keyAuthorization, payloadJson } from "./jws.js";
 import { AcmeProblem, documentOf, problem } from "./problem.js";
 import { challengeView } from "./views.js";
-import { VALID_AUTHZ_LIFETIME_MS } from "./orders.js";
 
 type Deps = {
   store: Pick<EnrollmentStore, "getChallenge" | "getAuthorization" | "getAccount" | "startChallenge" | "finishChallenge">;

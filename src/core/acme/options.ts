@@ -5,8 +5,8 @@ export interface HostPort { host: string; port: number }
 export interface AcmeOptions {
   /**
    * KMS_ACME_HTTP01_OVERRIDE: send every http-01 validation request to this host:port instead of the name's
-   * DNS address and port 80 (the Host header still names the identifier), as pebble's
-   * PEBBLE_VA_ALWAYS_VALID-free test setups do. For tests and closed networks; off by default.
+   * DNS address and port 80 (the Host header still names the identifier), as pebble's validation-port
+   * setting does. For tests and closed networks; off by default.
    */
   http01Override?: HostPort;
   /** KMS_ACME_DNS_RESOLVER: comma-separated host[:port] resolvers for dns-01 TXT look-ups; default the system's. */

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
-import type { RequestInfo } from "../actor.js";
 import { newId } from "../ids.js";
 import { isoAt, isoNow } from "../time.js";
 import type { EnrollmentStore } from "../../store/enrollment.js";
@@ -77,7 +76,7 @@ export const orderServiceFactory = ({ store, requests, ari, limits, options, clo
     return { order: settled, authzIds: authzs.map((a) => a.id) };
   };
 
-  const newOrder = async (ctx: AcmeContext, body: unknown, _from: RequestInfo): Promise<AcmeResponse> => {
+  const newOrder = async (ctx: AcmeContext, body: unknown): Promise<AcmeResponse> => {
     const req = await requests.authenticate(ctx, body, ctx.urls.newOrder, "kid");
     const account = req.account!;
     const p = payloadJson(req.payload);

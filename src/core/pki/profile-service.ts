@@ -27,8 +27,6 @@ export interface ProfileDto {
   description?: string; enrollmentType?: string; issuerType?: string;
   apiConfig?: { autoRenew?: boolean; renewBeforeDays?: number } | null; estConfig?: Record<string, unknown> | null;
   acmeConfig?: Record<string, unknown> | null; externalConfigs?: unknown; defaults?: Record<string, unknown> | null;
-  /** Internal: an update of an EST profile that keeps its stored config. */
-  estConfigPresent?: boolean;
 }
 
 type Deps = {
@@ -54,11 +52,13 @@ const resolveEstConfig = async (dto: Record<string, unknown>, stored: StoredEstC
   let chain = stored?.caChain;
   if (caChain !== undefined && caChain !== null && caChain !== "") {
     if (typeof caChain !== "string") throw invalid("estConfig.caChain", "must be a PEM string of CA certificates");
-    let blocks: { label: string }[];
-    try { blocks = fromPemAll(caChain); } catch (e) { throw invalid("estConfig.caChain", (e as Error).message); }
-    const certs = blocks.filter((b) => b.label === "CERTIFICATE");
-    if (!certs.length) throw invalid("estConfig.caChain", "contains no CERTIFICATE block");
-    try { for (const b of fromPemAll(caChain).filter((b) => b.label === "CERTIFICATE")) parseCertificate(b.der); } catch (e) { throw invalid("estConfig.caChain", (e as Error).message); }
+    try {
+      const certs = fromPemAll(caChain).filter((b) => b.label === "CERTIFICATE");
+      if (!certs.length) throw new Error("contains no CERTIFICATE block");
+      for (const b of certs) parseCertificate(b.der);
+    } catch (e) {
+      throw invalid("estConfig.caChain", (e as Error).message);
+    }
     chain = caChain;
   } else if (caChain === null || caChain === "") chain = undefined;
   return {
@@ -92,7 +92,7 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     const api = p.api_config ? JSON.parse(p.api_config) : null;
     return {
       ...view(p),
-      certificateAuthority: ca ? { id: ca.id, projectId: ca.project_id, status: ca.status, name: ca.name, isExternal: false, externalType: null } : null,
+      certificateAuthority: ca ? { id: ca.id, projectId: ca.project_id, status: ca.status, name: ca.name, isExternal: ca.type !== "internal", externalType: ca.type === "internal" ? null : ca.type } : null,
       certificatePolicy: policy ? { id: policy.id, projectId: policy.project_id, name: policy.name, description: policy.description } : null,
       apiConfig: api ? { id: p.id, autoRenew: !!api.autoRenew, renewBeforeDays: api.renewBeforeDays ?? null } : null,
       estConfig: p.est_config ? estView(p) : null,
@@ -112,7 +112,7 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
   };
 
   /** Checks the issuer and enrollment settings fit together (api.md 7.5): a config for another enrollment type is a 422. */
-  const checkShape = async (projectId: string, enrollment: string, issuer: string, caId: string | null | undefined, dto: Partial<ProfileDto>) => {
+  const checkShape = async (projectId: string, enrollment: string, issuer: string, caId: string | null | undefined, dto: Partial<ProfileDto>, stored?: CertificateProfileTable) => {
     if (!(ENROLLMENT_TYPES as readonly string[]).includes(enrollment)) throw invalid("enrollmentType", `must be one of ${ENROLLMENT_TYPES.join(", ")}`);
     if (!(ISSUER_TYPES as readonly string[]).includes(issuer)) throw invalid("issuerType", `must be one of ${ISSUER_TYPES.join(", ")}`);
     if (issuer === "ca" && !caId) throw invalid("caId", 'is required when issuerType is "ca"');
@@ -120,7 +120,7 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     if (issuer === "self-signed" && enrollment !== "api") throw invalid("issuerType", 'self-signed profiles only support enrollmentType "api"');
     for (const [type, key] of [["api", "apiConfig"], ["est", "estConfig"], ["acme", "acmeConfig"]] as const)
       if (dto[key] && enrollment !== type) throw invalid(key, `only applies to enrollmentType "${type}"`);
-    if (enrollment === "est" && !dto.estConfig && !dto.estConfigPresent) throw invalid("estConfig", 'is required when enrollmentType is "est" (at least a passphrase)');
+    if (enrollment === "est" && !dto.estConfig && !stored?.est_config) throw invalid("estConfig", 'is required when enrollmentType is "est" (at least a passphrase)');
     if (dto.apiConfig?.renewBeforeDays !== undefined && (dto.apiConfig.renewBeforeDays < 1 || dto.apiConfig.renewBeforeDays > 30))
       throw invalid("apiConfig.renewBeforeDays", "must be between 1 and 30");
     if (caId) {
@@ -204,12 +204,12 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     if (dto.defaults !== undefined) patch.defaults = dto.defaults ? JSON.stringify(dto.defaults) : null;
     const issuer = dto.issuerType ?? p.issuer_type;
     const caId = dto.caId !== undefined ? dto.caId : p.ca_id;
-    if (dto.apiConfig || dto.estConfig || dto.acmeConfig) await checkShape(p.project_id, p.enrollment_type, issuer, caId, { ...dto, estConfigPresent: !!p.est_config });
+    if (dto.apiConfig || dto.estConfig || dto.acmeConfig) await checkShape(p.project_id, p.enrollment_type, issuer, caId, dto, p);
     if (dto.apiConfig) patch.api_config = JSON.stringify({ ...(p.api_config ? JSON.parse(p.api_config) : {}), ...dto.apiConfig });
     if (dto.estConfig) patch.est_config = JSON.stringify(await resolveEstConfig(dto.estConfig, p.est_config ? JSON.parse(p.est_config) : undefined));
     if (dto.acmeConfig) patch.acme_config = JSON.stringify(resolveAcmeConfig(dto.acmeConfig, p.acme_config ? JSON.parse(p.acme_config) : undefined));
     if (dto.issuerType !== undefined || dto.caId !== undefined) {
-      await checkShape(p.project_id, p.enrollment_type, issuer, caId, { ...dto, estConfigPresent: !!p.est_config });
+      await checkShape(p.project_id, p.enrollment_type, issuer, caId, dto, p);
       patch.issuer_type = issuer;
       patch.ca_id = issuer === "ca" ? caId : null;
     }

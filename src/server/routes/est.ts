@@ -52,7 +52,7 @@ export const registerEstRoutes = (r: Router, s: Services) => {
   r.open("POST", `${base}/simplereenroll`, send((req, label) => s.est.enroll(label, credentials(req), body(req), info(req), true)));
   // RFC 7030 4.5.2: no CSR attributes are required.
   r.open("GET", `${base}/csrattrs`, async (req, reply) => {
-    await s.est.profileOf(parse(Params, req.params, "params").label).catch(() => undefined);
-    return reply.status(204).send();
+    const known = await s.est.profileOf(parse(Params, req.params, "params").label).then(() => true, () => false);
+    return known ? reply.status(204).send() : reply.status(404).type("text/plain; charset=utf-8").send("No such EST profile\n");
   });
 };
