@@ -80,6 +80,12 @@ test("http-01: issue answers pending, the worker orders from pebble, the request
   assert.equal(ca.type, "acme");
   assert.equal(JSON.stringify(ca).includes("PRIVATE KEY"), false, "the account key never leaves the server");
   const profileId = await profileFor(ca.id, "pebble-http");
+  const prof = await api(s.address, "GET", `/api/v1/cert-manager/certificate-profiles/${profileId}`, { token: s.adminToken });
+  assert.deepEqual([prof.body.certificateProfile.certificateAuthority.isExternal, prof.body.certificateProfile.certificateAuthority.externalType], [true, "acme"]);
+  const internal = await api(s.address, "GET", `/api/v1/cert-manager/ca/internal?projectId=${fx.projectId}`, { token: s.adminToken });
+  assert.equal(internal.body.some((c: { id: string }) => c.id === ca.id), false, "an ACME CA is not listed as internal");
+  const listed = await api(s.address, "GET", `/api/v1/cert-manager/ca/acme?projectId=${fx.projectId}`, { token: s.adminToken });
+  assert.ok(listed.body.some((c: { id: string }) => c.id === ca.id));
   const first = await issue(profileId, "web.example.com");
   assert.equal(first.certificate, null);
   assert.equal(first.status, "pending");

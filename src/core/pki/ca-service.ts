@@ -171,10 +171,15 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     return view(ca);
   };
 
-  const get = async (actor: Actor, caId: string) => view(await requireCa(actor, caId, "viewer"));
+  const get = async (actor: Actor, caId: string) => {
+    const ca = await requireCa(actor, caId, "viewer");
+    // External CAs share the table (profiles point at them by id) but are served under /ca/acme.
+    if (ca.type !== "internal") throw new NotFoundError(`Internal certificate authority with ID ${caId} not found (it is an external ${ca.type} CA)`);
+    return view(ca);
+  };
   const list = async (actor: Actor, projectId: string) => {
     await access.requireProject(actor, projectId, "viewer");
-    return (await store.listCas(projectId)).map(view);
+    return (await store.listCas(projectId)).filter((ca) => ca.type === "internal").map(view);
   };
 
   const update = async (actor: Actor, caId: string, dto: { name?: string; status?: string; disableDirectIssuance?: boolean; enableDirectIssuance?: boolean }) => {
