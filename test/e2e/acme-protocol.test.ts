@@ -3,11 +3,13 @@
  * rollover, deactivation, revocation by certificate key, rate limits), against a real `kms server`, with a
  * small JOSE client (test/core/acme/client.ts) and openssl-made CSRs.
  */
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { readFileSync } from "node:fs";
 import { api, startServer, type TestServer } from "../helpers/server.js";
+import { needService } from "../helpers/services.js";
+import { createPgDatabase } from "../helpers/postgres.js";
 import { PERMISSIVE_POLICY, setupPki, type PkiFixture } from "../helpers/pki.js";
 import { openssl, opensslOk, scratch } from "../helpers/openssl.js";
 import { freePort, startTxtDns } from "../core/acme/fixtures.js";
@@ -25,8 +27,13 @@ const POLICY = {
   ],
 };
 
-describe("ACME protocol details against a real server", { concurrency: false }, () => {
+// Both databases: nonces, accounts and orders are rows, and several PostgreSQL-backed servers share them.
+const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol details against a real server (${backend})`, { concurrency: false }, () => {
   let s: TestServer;
+  let pg: ReturnType<typeof createPgDatabase> | undefined;
+  let skip = false;
+  /** A test that is skipped, loudly, when its database is not there (needService decides, CI fails instead). */
+  const check = (name: string, fn: (t: TestContext) => Promise<void>) => test(name, (t) => (skip ? t.skip("postgres unavailable") : fn(t)));
   let f: PkiFixture;
   const files = scratch("kms-acme-proto-");
   const tokens = new Map<string, string>();
@@ -48,7 +55,11 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     return id;
   };
 
-  before(async () => {
+  before(async (t) => {
+    if (backend === "postgres") {
+      if (!(await needService(t as unknown as TestContext, "postgres"))) { skip = true; return; }
+      pg = createPgDatabase();
+    }
     const port = await freePort();
     http01 = createServer((req, res) => {
       const token = req.url?.split("/").pop() ?? "";
@@ -57,14 +68,14 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     });
     await new Promise<void>((res) => http01.listen(port, "127.0.0.1", res));
     dns = await startTxtDns(txt);
-    s = await startServer({ env: {
+    s = await startServer({ databaseUrl: pg?.url, env: {
       KMS_ACME_HTTP01_OVERRIDE: `127.0.0.1:${port}`, KMS_ACME_DNS_RESOLVER: `127.0.0.1:${dns.port}`, KMS_ACME_ORDERS_PER_HOUR: String(ORDERS_PER_HOUR),
     } });
     f = await setupPki(s, { projectSlug: "acme-proto", policy: POLICY });
     await profile("eab", {});
     await profile("skip-dns", { skipDnsOwnershipVerification: true });
   });
-  after(async () => { await s?.cleanup(); await dns?.close(); http01?.close(); });
+  after(async () => { await s?.cleanup(); await dns?.close(); http01?.close(); pg?.drop(); });
 
   /** A registered account: client, key and account URL. */
   const account = async (slug = "eab", alg: "ES256" | "RS256" = "ES256") => {
@@ -103,7 +114,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     }
   };
 
-  test("newNonce: HEAD 200 and GET 204, each with a fresh nonce, never cached", async () => {
+  check("newNonce: HEAD 200 and GET 204, each with a fresh nonce, never cached", async () => {
     const c = await acmeClient(dirs.eab!);
     const head = await fetch(c.dir.newNonce, { method: "HEAD" });
     const get = await fetch(c.dir.newNonce);
@@ -114,7 +125,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.match(get.headers.get("link")!, /rel="index"/);
   });
 
-  test("a made-up or reused nonce is badNonce, with a fresh nonce to retry with", async () => {
+  check("a made-up or reused nonce is badNonce, with a fresh nonce to retry with", async () => {
     const { c, key, kid } = await account();
     const bogus = await c.post(kid, "", key, kid, { nonce: "bm90LWEtbm9uY2U", retry: false });
     assert.equal(bogus.status, 400);
@@ -125,7 +136,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal((await c.post(kid, "", key, kid, { nonce: fresh, retry: false })).body.type, `${ERR}badNonce`, "a nonce is good once");
   });
 
-  test("accounts: EAB required and checked; ES256 and RS256 keys; the same key finds its account; onlyReturnExisting", async () => {
+  check("accounts: EAB required and checked; ES256 and RS256 keys; the same key finds its account; onlyReturnExisting", async () => {
     const c = await acmeClient(dirs.eab!);
     const key = await newKey("ES256");
     let r = await c.newAccount(key);
@@ -151,7 +162,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(existing.status, 200);
   });
 
-  test("JWS checks: wrong url, unsupported algorithm, wrong content type, unknown kid, foreign signature", async () => {
+  check("JWS checks: wrong url, unsupported algorithm, wrong content type, unknown kid, foreign signature", async () => {
     const { c, key, kid } = await account();
     let r = await c.post(kid, "", key, kid, { url: c.dir.newOrder });
     assert.equal(r.body.type, `${ERR}unauthorized`);
@@ -168,7 +179,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.match(r.body.detail, /signature/);
   });
 
-  test("order with http-01 via the override: finalize needs the exact names; the chain comes as PEM", async () => {
+  check("order with http-01 via the override: finalize needs the exact names; the chain comes as PEM", async () => {
     const { c, key, kid } = await account();
     const o = await order(c, key, kid, ["web.example.com", "127.0.0.1"]);
     assert.equal(o.status, 201, o.text);
@@ -202,7 +213,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(again.body.status, "ready");
   });
 
-  test("dns-01 through the configured resolver; a wrong TXT value or key authorization makes the order invalid with the reason", async () => {
+  check("dns-01 through the configured resolver; a wrong TXT value or key authorization makes the order invalid with the reason", async () => {
     const { c, key, kid } = await account();
     const tp = await thumbprintOf(key.jwk);
     const dnsOrder = async (name: string, value: (ka: string) => string) => {
@@ -230,7 +241,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(authz.challenges.find((x: any) => x.type === "http-01").error.type, `${ERR}incorrectResponse`);
   });
 
-  test("a name the policy denies: rejectedIdentifier naming the rule, and the order is invalid", async () => {
+  check("a name the policy denies: rejectedIdentifier naming the rule, and the order is invalid", async () => {
     const { c, key, kid } = await account();
     const o = await order(c, key, kid, ["blocked.example.com"]);
     await authorize(c, key, kid, o.body);
@@ -245,7 +256,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(after.error.type, `${ERR}rejectedIdentifier`);
   });
 
-  test("skipDnsOwnershipVerification: ready at once; revocation by certificate key; alreadyRevoked; reasons checked", async () => {
+  check("skipDnsOwnershipVerification: ready at once; revocation by certificate key; alreadyRevoked; reasons checked", async () => {
     const { c, key, kid } = await account("skip-dns");
     const o = await order(c, key, kid, ["nocheck.example.com"]);
     assert.equal(o.body.status, "ready");
@@ -270,7 +281,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.ok(list.body.certificates.some((x: any) => x.commonName === "nocheck.example.com" && x.revocationReason === 1));
   });
 
-  test("ARI: renewalInfo for an issued certificate; newOrder replaces it from the same account only", async () => {
+  check("ARI: renewalInfo for an issued certificate; newOrder replaces it from the same account only", async () => {
     const { c, key, kid } = await account("skip-dns");
     const o = await order(c, key, kid, ["ari.example.com"]);
     const fin = await c.post(o.body.finalize, { csr: csrFor(["ari.example.com"]).csr }, key, kid);
@@ -290,7 +301,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal((await fetch(`${c.dir.renewalInfo}/not-a-cert-id`)).status, 400);
   });
 
-  test("key change: the new key signs from then on, the old one no longer does; a key in use is a conflict", async () => {
+  check("key change: the new key signs from then on, the old one no longer does; a key in use is a conflict", async () => {
     const { c, key, kid } = await account();
     const next = await newKey("RS256");
     const inner = await sign(next, { jwk: next.jwk, url: c.dir.keyChange }, { account: kid, oldKey: key.jwk });
@@ -305,7 +316,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(conflict.headers.get("location"), other.kid);
   });
 
-  test("deactivation: the account can do nothing more, and its pending authorizations end", async () => {
+  check("deactivation: the account can do nothing more, and its pending authorizations end", async () => {
     const { c, key, kid } = await account();
     const o = await order(c, key, kid, ["gone.example.com"]);
     const r = await c.post(kid, { status: "deactivated" }, key, kid);
@@ -316,7 +327,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal((await c.newAccount(key, eabs.eab)).body.type, `${ERR}unauthorized`, "the key cannot come back");
   });
 
-  test("EAB credentials: listed without keys; deleting one stops the accounts bound to it", async () => {
+  check("EAB credentials: listed without keys; deleting one stops the accounts bound to it", async () => {
     const profileId = /profiles\/([0-9a-f-]+)\//.exec(dirs.eab!)![1]!;
     const base = `/api/v1/cert-manager/certificate-profiles/${profileId}/acme/eab-credentials`;
     const cred = (await api(s.address, "POST", base, { token: s.adminToken, body: { description: "to be withdrawn" } })).body.eabCredential;
@@ -335,7 +346,7 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.equal(denied.status, 403, "project members cannot mint credentials; admins can");
   });
 
-  test(`rate limit: order ${ORDERS_PER_HOUR + 1} of an account within the hour is rateLimited with Retry-After`, async () => {
+  check(`rate limit: order ${ORDERS_PER_HOUR + 1} of an account within the hour is rateLimited with Retry-After`, async () => {
     const { c, key, kid } = await account();
     for (let i = 0; i < ORDERS_PER_HOUR; i++) assert.equal((await order(c, key, kid, [`r${i}.example.com`])).status, 201);
     const r = await order(c, key, kid, ["one-too-many.example.com"]);
@@ -344,9 +355,12 @@ describe("ACME protocol details against a real server", { concurrency: false }, 
     assert.ok(Number(r.headers.get("retry-after")) > 0);
   });
 
-  test("an API profile has no ACME directory", async () => {
+  check("an API profile has no ACME directory", async () => {
     const r = await fetch(`${s.address}/api/v1/cert-manager/acme/profiles/${f.profileId}/directory`);
     assert.equal(r.status, 404);
     assert.match(r.headers.get("content-type")!, /application\/problem\+json/);
   });
 });
+
+suite("sqlite");
+suite("postgres");
