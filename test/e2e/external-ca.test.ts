@@ -166,3 +166,29 @@ test("a request never stays pending: an unreachable directory times out into fai
   assert.equal(done.status, "failed");
   assert.match(done.errorMessage, /Timed out after 2s waiting for ACME CA 'nowhere'; last error: .*ECONNREFUSED/);
 });
+
+test("external account binding: a pebble that requires EAB issues with the CA's eabKid/eabHmacKey and fails clearly without them", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+  const eabPebble = await startPebble(Number(new URL(s.address).port), { eab: { "kid-1": hmac } });
+  try {
+    const make = async (name: string, extra: Record<string, unknown>) => {
+      const r = await api(s!.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s!.adminToken, body: {
+        projectId: fx.projectId, name, directoryUrl: eabPebble.directoryUrl, accountEmail: "pki@example.com", caBundle: eabPebble.tlsCa, ...extra,
+      } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text.includes(hmac), false, "the EAB key is never echoed");
+      return profileFor(r.body.id, name);
+    };
+    const withEab = await make("pebble-eab", { eabKid: "kid-1", eabHmacKey: hmac });
+    const ok = await poll((await issue(withEab, "eab.example.com")).certificateRequestId);
+    assert.equal(ok.status, "issued", ok.errorMessage);
+    const dir = scratch();
+    const v = openssl("verify", "-CAfile", dir.write("root.pem", await eabPebble.root()), "-untrusted", dir.write("chain.pem", ok.certificateChain), dir.write("leaf.pem", ok.certificate));
+    assert.equal(v.status, 0, v.out);
+    const without = await make("pebble-no-eab", {});
+    const bad = await poll((await issue(without, "noeab.example.com")).certificateRequestId);
+    assert.equal(bad.status, "failed");
+    assert.match(bad.errorMessage, /requires external account binding .*set eabKid and eabHmacKey on the CA/);
+  } finally { await eabPebble.stop(); }
+});

@@ -22,6 +22,11 @@ export class AcmeProblemError extends Error {
   }
 }
 
+/** The CA record does not fit what the ACME server wants (EAB missing, challenge type not offered): retrying cannot help. */
+export class AcmeConfigError extends Error {
+  constructor(message: string) { super(message); this.name = "AcmeConfigError"; }
+}
+
 export interface AcmeClientOptions {
   directoryUrl: string;
   accountKey: KeyObject;
@@ -105,7 +110,7 @@ export const acmeClient = (o: AcmeClientOptions) => {
       payload.externalAccountBinding = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(await publicJwk())))
         .setProtectedHeader({ alg: "HS256", kid: a.eab.kid, url: d.newAccount }).sign(Buffer.from(a.eab.hmacKey, "base64url"));
     } else if (d.meta?.externalAccountRequired) {
-      throw new Error(`the ACME server ${o.directoryUrl} requires external account binding: set eabKid and eabHmacKey on the CA`);
+      throw new AcmeConfigError(`the ACME server ${o.directoryUrl} requires external account binding (RFC 8555 7.3.4): set eabKid and eabHmacKey on the CA`);
     }
     const res = await post(d.newAccount, payload, { useJwk: true });
     const loc = header(res, "location");

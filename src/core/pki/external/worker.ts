@@ -14,7 +14,7 @@ import type { ProjectKeys } from "../../projects/project-keys.js";
 import { SIGNATURE_BY_OID } from "../algorithms.js";
 import { parseCertificate } from "../certificate.js";
 import { parseCsr } from "../csr.js";
-import { AcmeProblemError, acmeClient, type AcmeClient, type AcmeOrder } from "./acme-client.js";
+import { AcmeConfigError, AcmeProblemError, acmeClient, type AcmeClient, type AcmeOrder } from "./acme-client.js";
 import { createDnsProvider, type DnsProviderConfig } from "./dns/index.js";
 import type { DnsProvider } from "./dns/provider.js";
 import { secretsPurpose, type ExternalCaSecrets, type OrderDetails } from "./external-ca-service.js";
@@ -41,9 +41,9 @@ type Deps = {
 const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 
 /** A CA said no for good (RFC 8555 6.7 errors other than badNonce, rateLimited and server errors). */
-const isPermanent = (e: unknown) =>
+const isPermanent = (e: unknown) => e instanceof AcmeConfigError || (
   e instanceof AcmeProblemError && e.status >= 400 && e.status < 500 &&
-  !["urn:ietf:params:acme:error:badNonce", "urn:ietf:params:acme:error:rateLimited"].includes(e.problem.type ?? "");
+  !["urn:ietf:params:acme:error:badNonce", "urn:ietf:params:acme:error:rateLimited"].includes(e.problem.type ?? ""));
 
 export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }: Deps) => {
   interface Upstream { ext: ExternalCaTable; name: string; client: AcmeClient; secrets: ExternalCaSecrets; dns?: DnsProvider }
@@ -92,7 +92,7 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
       const a = await u.client.getAuthorization(url);
       if (a.status !== "pending") continue;
       const ch = a.challenges.find((c) => c.type === u.ext.challenge_type);
-      if (!ch) throw new Error(`the CA offers no ${u.ext.challenge_type} challenge for ${a.identifier.value} (offered: ${a.challenges.map((c) => c.type).join(", ")})`);
+      if (!ch) throw new AcmeConfigError(`the CA offers no ${u.ext.challenge_type} challenge for ${a.identifier.value} (offered: ${a.challenges.map((c) => c.type).join(", ")})`);
       if (ch.status !== "pending") continue; // already answered (before a restart, say): the CA is validating it
       if (ch.type === "http-01") {
         await store.putHttpChallenge(row.request_id, ch.token, await u.client.keyAuthorization(ch.token), isoAt(clock.now()));
