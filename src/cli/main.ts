@@ -4,6 +4,7 @@ import { devCommand } from "./dev.js";
 import { bootstrapCommand } from "./bootstrap.js";
 import { certManagerCommand } from "./cert-agent.js";
 import { templateCommand } from "./template.js";
+import { agentCommand } from "./agent.js";
 import { svccertCommand } from "./svccert.js";
 import { pkiCommand } from "./pki.js";
 
@@ -17,6 +18,7 @@ program.addCommand(serverCommand());
 program.addCommand(bootstrapCommand());
 program.addCommand(certManagerCommand());
 program.addCommand(templateCommand());
+program.addCommand(agentCommand());
 program.addCommand(svccertCommand());
 program.addCommand(pkiCommand());
 

@@ -41,6 +41,8 @@ export async function* parseEventStream(chunks: AsyncIterable<Buffer | string>):
     buf += typeof chunk === "string" ? chunk : chunk.toString("utf8");
     let nl: number;
     while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+      // A CR at the end of a chunk may be the first half of a CRLF: wait for the next chunk.
+      if (buf[nl] === "\r" && nl === buf.length - 1) break;
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
       if (line === "") {

@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { api, startServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
+import { authYaml, makeFixture, setSecret, spawnAgent, until, writeConfig } from "./secrets-agent-harness.js";
+import type { Fixture } from "./secrets-agent-harness.js";
+
+/** The agent's life around the templates: exit-after-auth, the change stream going away, reloads, bad configs. */
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
+
+/** A streaming pass-through proxy that can refuse the change stream, to show polling carries on alone. */
+const proxy = async (target: () => string) => {
+  let blockEvents = false;
+  const server = createServer((req, res) => {
+    if (blockEvents && req.url?.startsWith("/api/v1/secrets/events")) {
+      res.writeHead(503, { "content-type": "application/json" }).end('{"statusCode":503,"error":"ServiceUnavailable","message":"blocked by the test proxy"}');
+      return;
+    }
+    const t = new URL(target());
+    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (ur) => {
+      res.writeHead(ur.statusCode!, ur.headers);
+      ur.pipe(res);
+    });
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    address: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    block: (v: boolean) => {
+      blockEvents = v;
+      if (v) server.closeAllConnections();
+    },
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+};
+
+describe("kms agent lifecycle against a real server", () => {
+  let s: TestServer;
+  let f: Fixture;
+  const tpl = (projectId: string, key: string) => `{{ with getSecretByName "${projectId}" "dev" "/" "${key}" }}{{ .Value }}{{ end }}`;
+
+  before(async () => {
+    s = await startServer();
+    f = await makeFixture(s, "agent-life");
+    await setSecret(s, f.projectId, "A", "a-1");
+    await setSecret(s, f.projectId, "B", "b-1");
+  });
+  after(async () => s?.cleanup());
+
+  test("exit-after-auth: sinks and templates written once, exit 0; any template error makes it exit 1", async () => {
+    const ok = writeConfig(f, `kms:
+  address: ${s.address}
+  exit-after-auth: true
+${authYaml(f)}sinks:
+  - type: file
+    config: { path: ${join(f.dir, "once-token")} }
+templates:
+  - template-content: '${tpl(f.projectId, "A")}'
+    destination-path: ${join(f.dir, "once-a")}
+`, "once.yaml");
+    const a = spawnAgent(["--config", ok]);
+    assert.equal((await a.exited).code, 0, a.output());
+    assert.equal(read(join(f.dir, "once-a")), "a-1");
+    assert.equal((await api(s.address, "GET", `/api/v4/secrets?projectId=${f.projectId}&environment=dev`, { token: read(join(f.dir, "once-token")) })).status, 200);
+
+    const bad = writeConfig(f, `kms:
+  address: ${s.address}
+  exit-after-auth: true
+${authYaml(f)}templates:
+  - template-content: '${tpl(f.projectId, "A")}'
+    destination-path: ${join(f.dir, "once-a2")}
+  - template-content: '${tpl(f.projectId, "MISSING")}'
+    destination-path: ${join(f.dir, "once-missing")}
+`, "once-bad.yaml");
+    const b = spawnAgent(["--config", bad]);
+    assert.equal((await b.exited).code, 1, b.output());
+    assert.equal(read(join(f.dir, "once-a2")), "a-1", "one failing template does not stop the others");
+    assert.equal(existsSync(join(f.dir, "once-missing")), false);
+    assert.match(b.output(), /template literalTemplate failed to render/);
+  });
+
+  test("the change stream cut (server restarted, then refused by a proxy): polling still updates, push comes back", async () => {
+    const p = await proxy(() => s.address);
+    const dest = join(f.dir, "stream-b");
+    const cfg = writeConfig(f, `kms:
+  address: ${p.address}
+${authYaml(f)}templates:
+  - template-content: '${tpl(f.projectId, "B")}'
+    destination-path: ${dest}
+    config:
+      polling-interval: 1s
+`, "stream.yaml");
+    const a = spawnAgent(["--config", cfg]);
+    try {
+      await a.waitFor(/change stream connected/);
+      await until(() => read(dest) === "b-1", 5_000, "first render");
+
+      await s.restart();
+      await setSecret(s, f.projectId, "B", "b-2");
+      await until(() => read(dest) === "b-2", 5_000, "update after the server restart");
+      await a.waitFor(/change stream connected[\s\S]*change stream connected/, 10_000);
+
+      p.block(true);
+      await a.waitFor(/change stream unavailable, polling continues/, 5_000);
+      await setSecret(s, f.projectId, "B", "b-3");
+      const t = await until(() => read(dest) === "b-3", 5_000, "polled update while the stream is refused");
+      assert.ok(t < 2_500, `polling took ${t} ms`);
+
+      p.block(false);
+      await a.waitFor(/change stream connected[\s\S]*change stream connected[\s\S]*change stream connected/, 15_000);
+      const t0 = Date.now();
+      await setSecret(s, f.projectId, "B", "b-4");
+      await until(() => read(dest) === "b-4", 5_000, "update once the stream is back", 10);
+      assert.ok(Date.now() - t0 < 1_000);
+    } finally {
+      await a.stop();
+      await p.close();
+    }
+  });
+
+  test("SIGHUP reloads a valid configuration; an invalid one is refused and the running one stays", async () => {
+    const first = join(f.dir, "hup-1");
+    const second = join(f.dir, "hup-2");
+    const yaml = (dest: string, key: string) => `kms:
+  address: ${s.address}
+${authYaml(f)}templates:
+  - template-content: '${tpl(f.projectId, key)}'
+    destination-path: ${dest}
+`;
+    const cfg = writeConfig(f, yaml(first, "A"), "hup.yaml");
+    const a = spawnAgent(["--config", cfg]);
+    try {
+      await until(() => read(first) === "a-1", 10_000, "first config rendered");
+      writeFileSync(cfg, `${yaml(second, "B")}bogus: 1\n`);
+      a.proc.kill("SIGHUP");
+      await a.waitFor(/configuration not reloaded.*unknown key \\"bogus\\"/);
+      await setSecret(s, f.projectId, "B", "b-hup");
+      writeFileSync(cfg, yaml(second, "B"));
+      a.proc.kill("SIGHUP");
+      await until(() => read(second) !== undefined, 5_000, "reloaded config rendered");
+      assert.equal(read(second), "b-hup");
+      await a.waitFor(/configuration reloaded/);
+    } finally {
+      assert.equal((await a.stop()).code, 0);
+    }
+  });
+
+  test("a bad configuration: exit 2 before any network call, every problem with key path and line:column", async () => {
+    const cfg = writeConfig(f, `kms:
+  address: not-a-url
+  retry-strategy:
+    max-retries: many
+auth:
+  type: universal-auth
+  config:
+    client-id: ./nope/client-id
+    client-secret: x
+sinks:
+  - type: file
+    config:
+      path: ${join(f.dir, "t")}
+      permission: "0999"
+templates:
+  - template-content: "{{ .Key "
+    destination-path: ${join(f.dir, "x")}
+  - destination-path: ${join(f.dir, "x")}
+    config:
+      polling-interval: 5 minutes
+`, "bad.yaml");
+    const a = spawnAgent(["--config", cfg]);
+    const r = await a.exited;
+    assert.equal(r.code, 2);
+    const o = a.output();
+    for (const re of [
+      /bad\.yaml:2:\d+: kms\.address: must be an http\(s\) URL/,
+      /bad\.yaml:4:\d+: kms\.retry-strategy\.max-retries: expected number/,
+      /bad\.yaml:8:\d+: auth\.config\.client-id: credential file "\.\/nope\/client-id" does not exist/,
+      /bad\.yaml:14:\d+: sinks\[0\]\.config\.permission: invalid permission "0999"/,
+      /bad\.yaml:16:\d+: templates\[0\]\.template-content: template: literalTemplate:1: unclosed action/,
+      /bad\.yaml:18:\d+: templates\[1\]: needs one of source-path, template-content or base64-template-content/,
+      /bad\.yaml:18:\d+: templates\[1\]\.destination-path: the same file is already written by templates\[0\]/,
+      /bad\.yaml:20:\d+: templates\[1\]\.config\.polling-interval: .*unit/,
+    ]) assert.match(o, re);
+    assert.ok(!/authenticated|started/.test(o));
+  });
+
+  test("the configuration may come base64-encoded in KMS_AGENT_CONFIG_BASE64", async () => {
+    const yaml = `kms:
+  address: ${s.address}
+  exit-after-auth: true
+${authYaml(f)}templates:
+  - template-content: '${tpl(f.projectId, "A")}'
+    destination-path: ${join(f.dir, "b64-out")}
+`;
+    const a = spawnAgent([], { KMS_AGENT_CONFIG_BASE64: Buffer.from(yaml).toString("base64") });
+    assert.equal((await a.exited).code, 0, a.output());
+    assert.equal(read(join(f.dir, "b64-out")), "a-1");
+  });
+});
