@@ -1,11 +1,13 @@
-// `kms template render FILE [--data data.json]`: offline preview of an agent template. Wiring only:
-// the engine is src/template. The live secret functions come later through extraFuncs.
+// `kms template render FILE [--data data.json] [--address URL]`: preview of an agent template. Wiring
+// only: the engine is src/template. With --address (and the token in KMS_TOKEN) the agent's secret
+// functions work live (src/agent/secrets/preview.ts).
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Command } from "commander";
 import type { FuncMap } from "../template/funcs.js";
 import { sprigFuncs } from "../template/sprig.js";
 import { Template } from "../template/template.js";
+import { livePreviewFuncs } from "../agent/secrets/preview.js";
 
 export interface RenderOptions {
   /** JSON file whose value becomes dot; without it dot is an empty map. */
@@ -49,12 +51,25 @@ export const templateCommand = (extraFuncs?: FuncMap, io: TemplateCommandIO = pr
     .description("render a template offline with Sprig functions; --data gives the JSON value for dot")
     .argument("<file>", "template file")
     .option("--data <file>", "JSON file used as the template's data (dot)")
-    .action(async (file: string, o: { data?: string }) => {
+    .option("--address <url>", "KMS address: the secret functions read live secrets with the token in KMS_TOKEN")
+    .action(async (file: string, o: { data?: string; address?: string }) => {
+      let live: ReturnType<typeof livePreviewFuncs> | undefined;
       try {
-        io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs }));
+        if (o.address) {
+          const token = process.env.KMS_TOKEN;
+          if (!token) {
+            io.stderr("--address needs an access token in KMS_TOKEN\n");
+            io.setExitCode(2);
+            return;
+          }
+          live = livePreviewFuncs(o.address, token);
+        }
+        io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs: live ? { ...extraFuncs, ...live.funcs } : extraFuncs }));
       } catch (e) {
         io.stderr(`${(e as Error).message}\n`);
         io.setExitCode(1);
+      } finally {
+        await live?.close();
       }
     });
   return cmd;

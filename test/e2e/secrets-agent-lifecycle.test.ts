@@ -4,7 +4,8 @@ import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { api, startServer } from "../helpers/server.js";
+import { api, login, startServer } from "../helpers/server.js";
+import { templateCommand } from "../../src/cli/template.js";
 import type { TestServer } from "../helpers/server.js";
 import { authYaml, makeFixture, setSecret, spawnAgent, until, writeConfig } from "./secrets-agent-harness.js";
 import type { Fixture } from "./secrets-agent-harness.js";
@@ -204,5 +205,28 @@ ${authYaml(f)}templates:
     const a = spawnAgent([], { KMS_AGENT_CONFIG_BASE64: Buffer.from(yaml).toString("base64") });
     assert.equal((await a.exited).code, 0, a.output());
     assert.equal(read(join(f.dir, "b64-out")), "a-1");
+  });
+
+  test("kms template render --address previews a template with live secrets (token from KMS_TOKEN)", async () => {
+    const file = join(f.dir, "preview.tpl");
+    writeFileSync(file, `{{ range secret "${f.projectId}" "dev" "/" }}{{ .Key }};{{ end }}\n{{ (getSecretByName "${f.projectId}" "dev" "/" "A").Value }}\n`);
+    const out: string[] = [];
+    const err: string[] = [];
+    let code = 0;
+    const io = { stdout: (x: string) => void out.push(x), stderr: (x: string) => void err.push(x), setExitCode: (c: number) => void (code = c) };
+    const saved = process.env.KMS_TOKEN;
+    process.env.KMS_TOKEN = await login(s.address, readFileSync(f.clientIdFile, "utf8"), readFileSync(f.clientSecretFile, "utf8"));
+    try {
+      await templateCommand(undefined, io).parseAsync(["node", "kms", "render", file, "--address", s.address]);
+      assert.equal(code, 0, err.join(""));
+      assert.equal(out.join(""), "A;B;\na-1\n");
+      delete process.env.KMS_TOKEN;
+      await templateCommand(undefined, io).parseAsync(["node", "kms", "render", file, "--address", s.address]);
+      assert.equal(code, 2);
+      assert.match(err.join(""), /--address needs an access token in KMS_TOKEN/);
+    } finally {
+      if (saved === undefined) delete process.env.KMS_TOKEN;
+      else process.env.KMS_TOKEN = saved;
+    }
   });
 });

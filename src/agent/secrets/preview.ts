@@ -1,0 +1,25 @@
+import { createKmsClient } from "../../client/kms-client.js";
+import { systemClock } from "../../core/clock.js";
+import type { FuncMap } from "../../template/funcs.js";
+import { silentLogger } from "../log.js";
+import { DEFAULT_RETRY_POLICY } from "../retry.js";
+import { newRenderContext, secretFunctions } from "./functions.js";
+import { createSecretSource } from "./source.js";
+
+/**
+ * The agent's secret functions for `kms template render --address URL` (token from KMS_TOKEN): the same
+ * requests the agent makes, so a preview shows what the agent would write. No login, no renewal: the
+ * token is used as given.
+ */
+export const livePreviewFuncs = (address: string, token: string): { funcs: FuncMap; close(): Promise<void> } => {
+  const client = createKmsClient({ address, userAgent: "kms-template-preview" });
+  const source = createSecretSource({
+    client,
+    tokens: { withToken: (fn) => fn(token) },
+    retry: DEFAULT_RETRY_POLICY,
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  const ctx = newRenderContext(source);
+  return { funcs: secretFunctions(() => ctx), close: () => client.close() };
+};
