@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, startServer, type TestServer } from "../helpers/server.js";
 import { PERMISSIVE_POLICY, setupPki, type PkiFixture } from "../helpers/pki.js";
@@ -167,7 +167,9 @@ describe("EST with curl and openssl against a real server", { concurrency: false
     assert.equal(got.status, 200);
     assert.equal(got.body.certificateProfile.estConfig.disableBootstrapCaValidation, false);
     assert.doesNotMatch(got.text, /correct horse|passphrase/i);
-    assert.equal(readFileSync(join(s.dataDir, "kms.sqlite")).includes(PASSPHRASE), false, "no plaintext passphrase in the database");
+    // SQLite runs in WAL mode: recent writes sit in the -wal file until a checkpoint.
+    for (const file of ["kms.sqlite", "kms.sqlite-wal"].map((n) => join(s.dataDir, n)).filter((p) => existsSync(p)))
+      assert.equal(readFileSync(file).includes(PASSPHRASE), false, `no plaintext passphrase in ${file}`);
     const patched = await api(s.address, "PATCH", `/api/v1/cert-manager/certificate-profiles/${estProfileId}`, { token: s.adminToken, body: { estConfig: { passphrase: "a new passphrase" } } });
     assert.equal(patched.status, 200, patched.text);
     assert.equal(curl("devices/simpleenroll", { user: `x:${PASSPHRASE}`, csr: csr("device5.example.com").csr }).status, 401);
