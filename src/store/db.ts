@@ -4,6 +4,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
+import { startCheckpointer } from "./checkpointer.js";
 
 export type DatabaseKind = "sqlite" | "postgres";
 
@@ -37,8 +38,19 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
+  // Checkpoints run in a worker thread (checkpointer.ts); should it fail, SQLite's own come back.
+  const checkpointer = startCheckpointer(file, sqlite, () => { if (sqlite.open) sqlite.pragma("wal_autocheckpoint = 1000"); });
+  if (checkpointer) sqlite.pragma("wal_autocheckpoint = 0");
+  // A burst can grow the WAL; once it restarts, the file is cut back to this size.
+  sqlite.pragma("journal_size_limit = 67108864");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: keepingStatements(sqlite) }) });
-  return { db, kind: "sqlite", describe: `sqlite:${file}`, close: () => db.destroy() };
+  return {
+    db, kind: "sqlite", describe: `sqlite:${file}`,
+    close: async () => {
+      await db.destroy();
+      await checkpointer?.stop();
+    },
+  };
 };
 
 /**
