@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
+import { coalescingCounter } from "./group-commit.js";
 import type { AccessTokenTable, ClientSecretTable, Database, IdentityTable, OrganizationTable, UaLockoutTable, UniversalAuthTable, UserTable } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -59,6 +60,11 @@ export const identityStore = (db: Kysely<Database>) => ({
 
   insertToken: (row: AccessTokenTable, tx: Db = db) => tx.insertInto("access_tokens").values(row).execute(),
   getToken: (id: string) => db.selectFrom("access_tokens").selectAll().where("id", "=", id).executeTakeFirst(),
+  /** The token with its identity's organization and role in one lookup: the auth hook runs on every request. */
+  getTokenWithIdentity: (id: string) =>
+    db.selectFrom("access_tokens").leftJoin("identities", "identities.id", "access_tokens.identity_id")
+      .selectAll("access_tokens").select(["identities.org_id as identity_org_id", "identities.org_role as identity_org_role"])
+      .where("access_tokens.id", "=", id).executeTakeFirst(),
   /** Counts one use unless the token's use limit is reached; false when it was. */
   useToken: async (id: string) => {
     const r = await db.updateTable("access_tokens")
@@ -68,6 +74,13 @@ export const identityStore = (db: Kysely<Database>) => ({
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   },
+  /**
+   * Counts a use of a token that has no use limit (nothing to refuse, so nothing to check): requests that
+   * arrive together with the same token share one UPDATE. Resolves once the count is written.
+   */
+  countTokenUse: coalescingCounter<string>(async (counts) => {
+    for (const [id, n] of counts) await db.updateTable("access_tokens").set((eb) => ({ num_uses: eb("num_uses", "+", n) })).where("id", "=", id).execute();
+  }),
   renewToken: (id: string, now: string) => db.updateTable("access_tokens").set({ last_renewed_at: now, updated_at: now }).where("id", "=", id).execute(),
   revokeToken: (id: string, now: string) => db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
 });

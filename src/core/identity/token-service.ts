@@ -7,17 +7,18 @@ import { hashSecret, randomToken, safeEqual } from "../../crypto/hash.js";
 import type { IdentityStore } from "../../store/identities.js";
 import type { AccessTokenTable } from "../../store/schema.js";
 import type { AuditService } from "../audit/audit-service.js";
-import { ipAllowed, type TrustedIp } from "./ip.js";
+import { ANYWHERE, ipAllowed, type TrustedIp } from "./ip.js";
 
 /** Opaque to clients. `kmsat.<token id>.<secret>`: the id finds the row, the secret is compared by hash. */
 const PREFIX = "kmsat.";
+const ANYWHERE_JSON = JSON.stringify(ANYWHERE);
 
 export interface TokenGrant { accessToken: string; expiresIn: number; accessTokenMaxTTL: number; tokenType: "Bearer" }
 
 export interface TokenSettings { ttl: number; maxTtl: number; numUsesLimit: number; period: number; trustedIps: TrustedIp[] }
 
 type Deps = {
-  store: Pick<IdentityStore, "insertToken" | "getToken" | "useToken" | "renewToken" | "revokeToken" | "getIdentity">;
+  store: Pick<IdentityStore, "insertToken" | "getToken" | "getTokenWithIdentity" | "useToken" | "countTokenUse" | "renewToken" | "revokeToken" | "getIdentity">;
   audit: Pick<AuditService, "recordAuth">;
   clock: Clock;
 };
@@ -57,10 +58,10 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
   };
 
   /** Loads a token row and checks everything but IP and use count; `why` explains a refusal without echoing the token. */
-  const load = async (token: string): Promise<{ row: AccessTokenTable } | { why: string }> => {
+  const load = async <R extends AccessTokenTable>(token: string, get: (id: string) => Promise<R | undefined>): Promise<{ row: R } | { why: string }> => {
     const p = parse(token);
     if (!p) return { why: "malformed access token" };
-    const row = await store.getToken(p.id);
+    const row = await get(p.id);
     if (!row || !safeEqual(row.secret_hash, hashSecret(p.secret))) return { why: "unknown access token" };
     if (row.is_revoked) return { why: "access token has been revoked" };
     const now = clock.now();
@@ -70,21 +71,28 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     return { row };
   };
 
-  /** The auth hook: who is this bearer token? Every authenticated request counts one use. */
+  /**
+   * The auth hook: who is this bearer token? Every authenticated request counts one use. It runs on every
+   * request, so the token and its identity come in one query, and the usual "from anywhere" trusted-IP list
+   * (the default) is recognised without building a BlockList.
+   */
   const authenticate = async (token: string, req: RequestInfo): Promise<Actor> => {
-    const r = await load(token);
+    const r = await load(token, store.getTokenWithIdentity);
     if ("why" in r) throw new UnauthorizedError(`Invalid access token: ${r.why}`);
     const { row } = r;
-    if (!ipAllowed(req.ip, JSON.parse(row.trusted_ips))) throw new ForbiddenError(`Access token not allowed from IP ${req.ip}`);
-    if (!(await store.useToken(row.id))) throw new UnauthorizedError("Invalid access token: use limit reached");
-    const identity = await store.getIdentity(row.identity_id);
-    if (!identity) throw new UnauthorizedError("Invalid access token: identity no longer exists");
-    return { identityId: identity.id, orgId: identity.org_id, orgRole: identity.org_role, tokenId: row.id, ip: req.ip, userAgent: req.userAgent };
+    if (row.trusted_ips !== ANYWHERE_JSON && !ipAllowed(req.ip, JSON.parse(row.trusted_ips))) throw new ForbiddenError(`Access token not allowed from IP ${req.ip}`);
+    if (row.identity_org_id === null) throw new UnauthorizedError("Invalid access token: identity no longer exists");
+    // A limited token is counted by a conditional UPDATE that refuses the use past the limit; an unlimited
+    // one cannot be refused, so its count is batched with other requests' (identities.ts, countTokenUse).
+    if (row.num_uses_limit > 0) {
+      if (!(await store.useToken(row.id))) throw new UnauthorizedError("Invalid access token: use limit reached");
+    } else await store.countTokenUse(row.id);
+    return { identityId: row.identity_id, orgId: row.identity_org_id, orgRole: row.identity_org_role ?? "no-access", tokenId: row.id, ip: req.ip, userAgent: req.userAgent };
   };
 
   /** Extends the token's lifetime by its TTL from now, never past its max TTL (periodic tokens have none). */
   const renew = async (token: string, req: RequestInfo): Promise<TokenGrant> => {
-    const r = await load(token);
+    const r = await load(token, store.getToken);
     if ("why" in r) {
       await audit.recordAuth(null, req, { action: "renew-access-token-failed", resourceType: "access-token", metadata: { reason: r.why } });
       throw new UnauthorizedError(`Failed to renew access token: ${r.why}`);

@@ -1,0 +1,110 @@
+import type { Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+/**
+ * Group commit for hot inserts: rows handed over in the same turn of the event loop are written in ONE
+ * transaction, table by table as multi-row INSERTs, and every caller's promise resolves only after that
+ * transaction committed (so a caller still answers only once its rows are durable). Under load an SQLite
+ * commit costs more than the inserts it carries (measured ~90 µs against ~50 µs for a certificate row), and
+ * concurrent issuances finish their signatures in the same turn, so they share it.
+ *
+ * A batch that fails is retried item by item, each in its own transaction: one bad row (a constraint, a
+ * project deleted meanwhile) fails only its own caller.
+ */
+
+type Table = keyof Database & string;
+export type InsertSet = ReadonlyArray<readonly [table: Table, row: object]>;
+
+interface Item { rows: InsertSet; resolve(): void; reject(err: unknown): void }
+
+/** Rows per INSERT statement: well under SQLite's limit of 32,766 bound parameters for our widest table. */
+const CHUNK = 100;
+
+export interface GroupCommit {
+  /** Inserts the rows (tables in the order given) with the next shared transaction; resolves after its commit. */
+  insert(rows: InsertSet): Promise<void>;
+}
+
+export const groupCommit = (db: Kysely<Database>): GroupCommit => {
+  let queue: Item[] = [];
+  let scheduled = false;
+  let flushing = false;
+
+  const write = (items: readonly Item[]) =>
+    db.transaction().execute(async (tx) => {
+      // Table by table in first-seen order, which keeps each item's own order (certificate before its request).
+      const byTable = new Map<Table, object[]>();
+      for (const item of items) for (const [table, row] of item.rows) {
+        let list = byTable.get(table);
+        if (!list) byTable.set(table, (list = []));
+        list.push(row);
+      }
+      for (const [table, rows] of byTable)
+        for (let i = 0; i < rows.length; i += CHUNK)
+          // Kysely types values per table; the rows were typed by the store that queued them.
+          await tx.insertInto(table).values(rows.slice(i, i + CHUNK) as never).execute();
+    });
+
+  const flush = async () => {
+    scheduled = false;
+    flushing = true;
+    const items = queue;
+    queue = [];
+    try {
+      await write(items);
+      for (const item of items) item.resolve();
+    } catch (batchError) {
+      if (items.length === 1) items[0]!.reject(batchError);
+      else for (const item of items) await write([item]).then(item.resolve, item.reject);
+    } finally {
+      flushing = false;
+      if (queue.length) schedule();
+    }
+  };
+
+  const schedule = () => {
+    if (scheduled || flushing) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+
+  return {
+    insert: (rows) =>
+      new Promise<void>((resolve, reject) => {
+        queue.push({ rows, resolve, reject });
+        schedule();
+      }),
+  };
+};
+
+/**
+ * Counts that many callers bump at once (token uses): increments arriving in the same turn of the event loop
+ * are summed per key and written by one `write(counts)`; every caller's promise resolves after that write.
+ */
+export const coalescingCounter = <K>(write: (counts: ReadonlyMap<K, number>) => Promise<void>) => {
+  let pending = new Map<K, number>();
+  let waiters: { resolve(): void; reject(err: unknown): void }[] = [];
+  let scheduled = false;
+  const flush = async () => {
+    scheduled = false;
+    const counts = pending;
+    const done = waiters;
+    pending = new Map();
+    waiters = [];
+    try {
+      await write(counts);
+      for (const w of done) w.resolve();
+    } catch (err) {
+      for (const w of done) w.reject(err);
+    }
+  };
+  return (key: K): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      pending.set(key, (pending.get(key) ?? 0) + 1);
+      waiters.push({ resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush());
+      }
+    });
+};
