@@ -1,103 +1,122 @@
 import type { Kysely } from "kysely";
 import type {
   CaCertificateTable, CaCrlTable, CertificateAuthorityTable, CertificatePolicyTable, CertificateProfileTable,
-  CertificateRequestTable, CertificateTable, Database,
+  AuditLogTable, CertificateRequestTable, CertificateTable, Database,
 } from "./schema.js";
+import { groupCommit } from "./group-commit.js";
 
-export const pkiStore = (db: Kysely<Database>) => ({
-  // Certificate authorities -----------------------------------------------------------------------
-  /** A CA is stored with its first certificate and an empty CRL, or not at all. */
-  insertCa: (ca: CertificateAuthorityTable, cert: CaCertificateTable | null, crl: CaCrlTable | null) =>
-    db.transaction().execute(async (tx) => {
-      await tx.insertInto("certificate_authorities").values(ca).execute();
-      if (cert) await tx.insertInto("ca_certificates").values(cert).execute();
-      if (crl) await tx.insertInto("ca_crls").values(crl).execute();
-    }),
-  /** Installs a CA certificate (intermediate import, renewal) and makes it the active one. */
-  activateCaCertificate: (caId: string, cert: CaCertificateTable, crl: CaCrlTable | null, now: string) =>
-    db.transaction().execute(async (tx) => {
-      await tx.insertInto("ca_certificates").values(cert).execute();
-      await tx.updateTable("certificate_authorities").set({ active_ca_cert_id: cert.id, status: "active", updated_at: now }).where("id", "=", caId).execute();
-      if (crl) await tx.insertInto("ca_crls").values(crl).onConflict((oc) => oc.column("ca_id").doNothing()).execute();
-    }),
-  getCa: (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id).executeTakeFirst(),
-  getCaByName: (projectId: string, name: string) =>
-    db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).where("name", "=", name).executeTakeFirst(),
-  listCas: (projectId: string) => db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).orderBy("created_at").execute(),
-  updateCa: (id: string, patch: Partial<CertificateAuthorityTable>) => db.updateTable("certificate_authorities").set(patch).where("id", "=", id).execute(),
-  deleteCa: (id: string) => db.deleteFrom("certificate_authorities").where("id", "=", id).execute(),
-  getCaCertificate: (id: string) => db.selectFrom("ca_certificates").selectAll().where("id", "=", id).executeTakeFirst(),
-  listCaCertificates: (caId: string) => db.selectFrom("ca_certificates").selectAll().where("ca_id", "=", caId).orderBy("version").execute(),
+export const pkiStore = (db: Kysely<Database>) => {
+  const issued = groupCommit(db);
+  return {
+    // Certificate authorities -----------------------------------------------------------------------
+    /** A CA is stored with its first certificate and an empty CRL, or not at all. */
+    insertCa: (ca: CertificateAuthorityTable, cert: CaCertificateTable | null, crl: CaCrlTable | null) =>
+      db.transaction().execute(async (tx) => {
+        await tx.insertInto("certificate_authorities").values(ca).execute();
+        if (cert) await tx.insertInto("ca_certificates").values(cert).execute();
+        if (crl) await tx.insertInto("ca_crls").values(crl).execute();
+      }),
+    /** Installs a CA certificate (intermediate import, renewal) and makes it the active one. */
+    activateCaCertificate: (caId: string, cert: CaCertificateTable, crl: CaCrlTable | null, now: string) =>
+      db.transaction().execute(async (tx) => {
+        await tx.insertInto("ca_certificates").values(cert).execute();
+        await tx.updateTable("certificate_authorities").set({ active_ca_cert_id: cert.id, status: "active", updated_at: now }).where("id", "=", caId).execute();
+        if (crl) await tx.insertInto("ca_crls").values(crl).onConflict((oc) => oc.column("ca_id").doNothing()).execute();
+      }),
+    getCa: (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id).executeTakeFirst(),
+    getCaByName: (projectId: string, name: string) =>
+      db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).where("name", "=", name).executeTakeFirst(),
+    listCas: (projectId: string) => db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).orderBy("created_at").execute(),
+    updateCa: (id: string, patch: Partial<CertificateAuthorityTable>) => db.updateTable("certificate_authorities").set(patch).where("id", "=", id).execute(),
+    deleteCa: (id: string) => db.deleteFrom("certificate_authorities").where("id", "=", id).execute(),
+    getCaCertificate: (id: string) => db.selectFrom("ca_certificates").selectAll().where("id", "=", id).executeTakeFirst(),
+    listCaCertificates: (caId: string) => db.selectFrom("ca_certificates").selectAll().where("ca_id", "=", caId).orderBy("version").execute(),
 
-  // CRLs --------------------------------------------------------------------------------------------
-  getCrl: (id: string) => db.selectFrom("ca_crls").selectAll().where("id", "=", id).executeTakeFirst(),
-  getCrlByCa: (caId: string) => db.selectFrom("ca_crls").selectAll().where("ca_id", "=", caId).executeTakeFirst(),
-  listCrls: () => db.selectFrom("ca_crls").selectAll().execute(),
-  updateCrl: (id: string, patch: Partial<CaCrlTable>) => db.updateTable("ca_crls").set(patch).where("id", "=", id).execute(),
+    // CRLs --------------------------------------------------------------------------------------------
+    getCrl: (id: string) => db.selectFrom("ca_crls").selectAll().where("id", "=", id).executeTakeFirst(),
+    getCrlByCa: (caId: string) => db.selectFrom("ca_crls").selectAll().where("ca_id", "=", caId).executeTakeFirst(),
+    listCrls: () => db.selectFrom("ca_crls").selectAll().execute(),
+    updateCrl: (id: string, patch: Partial<CaCrlTable>) => db.updateTable("ca_crls").set(patch).where("id", "=", id).execute(),
 
-  // Policies and profiles ---------------------------------------------------------------------------
-  insertPolicy: (row: CertificatePolicyTable) => db.insertInto("certificate_policies").values(row).execute(),
-  getPolicy: (id: string) => db.selectFrom("certificate_policies").selectAll().where("id", "=", id).executeTakeFirst(),
-  getPolicyByName: (projectId: string, name: string) =>
-    db.selectFrom("certificate_policies").selectAll().where("project_id", "=", projectId).where("name", "=", name).executeTakeFirst(),
-  listPolicies: (projectId: string, search?: string) => {
-    let q = db.selectFrom("certificate_policies").selectAll().where("project_id", "=", projectId);
-    if (search) q = q.where("name", "like", `%${search}%`);
-    return q.orderBy("created_at").execute();
-  },
-  updatePolicy: (id: string, patch: Partial<CertificatePolicyTable>) => db.updateTable("certificate_policies").set(patch).where("id", "=", id).execute(),
-  deletePolicy: (id: string) => db.deleteFrom("certificate_policies").where("id", "=", id).execute(),
-  countProfilesUsingPolicy: async (policyId: string) =>
-    Number((await db.selectFrom("certificate_profiles").select((eb) => eb.fn.countAll().as("n")).where("policy_id", "=", policyId).executeTakeFirstOrThrow()).n),
-  countProfilesUsingCa: async (caId: string) =>
-    Number((await db.selectFrom("certificate_profiles").select((eb) => eb.fn.countAll().as("n")).where("ca_id", "=", caId).executeTakeFirstOrThrow()).n),
+    // Policies and profiles ---------------------------------------------------------------------------
+    insertPolicy: (row: CertificatePolicyTable) => db.insertInto("certificate_policies").values(row).execute(),
+    getPolicy: (id: string) => db.selectFrom("certificate_policies").selectAll().where("id", "=", id).executeTakeFirst(),
+    getPolicyByName: (projectId: string, name: string) =>
+      db.selectFrom("certificate_policies").selectAll().where("project_id", "=", projectId).where("name", "=", name).executeTakeFirst(),
+    listPolicies: (projectId: string, search?: string) => {
+      let q = db.selectFrom("certificate_policies").selectAll().where("project_id", "=", projectId);
+      if (search) q = q.where("name", "like", `%${search}%`);
+      return q.orderBy("created_at").execute();
+    },
+    updatePolicy: (id: string, patch: Partial<CertificatePolicyTable>) => db.updateTable("certificate_policies").set(patch).where("id", "=", id).execute(),
+    deletePolicy: (id: string) => db.deleteFrom("certificate_policies").where("id", "=", id).execute(),
+    countProfilesUsingPolicy: async (policyId: string) =>
+      Number((await db.selectFrom("certificate_profiles").select((eb) => eb.fn.countAll().as("n")).where("policy_id", "=", policyId).executeTakeFirstOrThrow()).n),
+    countProfilesUsingCa: async (caId: string) =>
+      Number((await db.selectFrom("certificate_profiles").select((eb) => eb.fn.countAll().as("n")).where("ca_id", "=", caId).executeTakeFirstOrThrow()).n),
 
-  insertProfile: (row: CertificateProfileTable) => db.insertInto("certificate_profiles").values(row).execute(),
-  getProfile: (id: string) => db.selectFrom("certificate_profiles").selectAll().where("id", "=", id).executeTakeFirst(),
-  getProfileBySlug: (projectId: string, slug: string) =>
-    db.selectFrom("certificate_profiles").selectAll().where("project_id", "=", projectId).where("slug", "=", slug).executeTakeFirst(),
-  findProfilesBySlugInOrg: (orgId: string, slug: string) =>
-    db.selectFrom("certificate_profiles").innerJoin("projects", "projects.id", "certificate_profiles.project_id")
-      .selectAll("certificate_profiles").where("projects.org_id", "=", orgId).where("certificate_profiles.slug", "=", slug).execute(),
-  listProfiles: (projectId: string, f: { enrollmentType?: string; issuerType?: string; caId?: string; search?: string }) => {
-    let q = db.selectFrom("certificate_profiles").selectAll().where("project_id", "=", projectId);
-    if (f.enrollmentType) q = q.where("enrollment_type", "=", f.enrollmentType);
-    if (f.issuerType) q = q.where("issuer_type", "=", f.issuerType);
-    if (f.caId) q = q.where("ca_id", "=", f.caId);
-    if (f.search) q = q.where("slug", "like", `%${f.search}%`);
-    return q.orderBy("created_at").execute();
-  },
-  updateProfile: (id: string, patch: Partial<CertificateProfileTable>) => db.updateTable("certificate_profiles").set(patch).where("id", "=", id).execute(),
-  deleteProfile: (id: string) => db.deleteFrom("certificate_profiles").where("id", "=", id).execute(),
+    insertProfile: (row: CertificateProfileTable) => db.insertInto("certificate_profiles").values(row).execute(),
+    getProfile: (id: string) => db.selectFrom("certificate_profiles").selectAll().where("id", "=", id).executeTakeFirst(),
+    /**
+     * What an issuance checks before it signs, in one query instead of four: the profile, its project's
+     * organization, the caller's role in that project (null: no membership) and the version of the profile's
+     * policy (so a cached normalised policy can be reused without reading the rules).
+     */
+    getIssuanceContext: (profileId: string, identityId: string) =>
+      db.selectFrom("certificate_profiles as p")
+        .innerJoin("projects as pr", "pr.id", "p.project_id")
+        .leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.project_id").on("m.identity_id", "=", identityId))
+        .leftJoin("certificate_policies as po", "po.id", "p.policy_id")
+        .selectAll("p")
+        .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at"])
+        .where("p.id", "=", profileId)
+        .executeTakeFirst(),
+    getProfileBySlug: (projectId: string, slug: string) =>
+      db.selectFrom("certificate_profiles").selectAll().where("project_id", "=", projectId).where("slug", "=", slug).executeTakeFirst(),
+    findProfilesBySlugInOrg: (orgId: string, slug: string) =>
+      db.selectFrom("certificate_profiles").innerJoin("projects", "projects.id", "certificate_profiles.project_id")
+        .selectAll("certificate_profiles").where("projects.org_id", "=", orgId).where("certificate_profiles.slug", "=", slug).execute(),
+    listProfiles: (projectId: string, f: { enrollmentType?: string; issuerType?: string; caId?: string; search?: string }) => {
+      let q = db.selectFrom("certificate_profiles").selectAll().where("project_id", "=", projectId);
+      if (f.enrollmentType) q = q.where("enrollment_type", "=", f.enrollmentType);
+      if (f.issuerType) q = q.where("issuer_type", "=", f.issuerType);
+      if (f.caId) q = q.where("ca_id", "=", f.caId);
+      if (f.search) q = q.where("slug", "like", `%${f.search}%`);
+      return q.orderBy("created_at").execute();
+    },
+    updateProfile: (id: string, patch: Partial<CertificateProfileTable>) => db.updateTable("certificate_profiles").set(patch).where("id", "=", id).execute(),
+    deleteProfile: (id: string) => db.deleteFrom("certificate_profiles").where("id", "=", id).execute(),
 
-  // Certificates and requests -------------------------------------------------------------------------
-  /** An issued certificate and its (already issued) request land together: the inventory never misses one. */
-  insertIssued: (cert: CertificateTable, request: CertificateRequestTable) =>
-    db.transaction().execute(async (tx) => {
-      await tx.insertInto("certificates").values(cert).execute();
-      await tx.insertInto("certificate_requests").values(request).execute();
-    }),
-  getCertificate: (id: string) => db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst(),
-  getCertificateBySerial: (caId: string, serial: string) =>
-    db.selectFrom("certificates").selectAll().where("ca_id", "=", caId).where("serial_number", "=", serial).executeTakeFirst(),
-  listCertificates: (projectId: string, f: { status?: string; commonName?: string; expiringBefore?: string; offset: number; limit: number; now: string }) => {
-    let q = db.selectFrom("certificates").selectAll().where("project_id", "=", projectId);
-    if (f.status === "revoked") q = q.where("status", "=", "revoked");
-    else if (f.status === "expired") q = q.where("status", "!=", "revoked").where("not_after", "<=", f.now);
-    else if (f.status === "active") q = q.where("status", "=", "active").where("not_after", ">", f.now);
-    if (f.commonName) q = q.where("common_name", "like", `%${f.commonName}%`);
-    if (f.expiringBefore) q = q.where("not_after", "<", f.expiringBefore);
-    return q.orderBy("not_after").limit(f.limit).offset(f.offset).execute();
-  },
-  countCertificates: async (projectId: string) =>
-    Number((await db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow()).n),
-  listRevoked: (caId: string) =>
-    db.selectFrom("certificates").select(["serial_number", "revoked_at", "revocation_reason"]).where("ca_id", "=", caId).where("status", "=", "revoked").execute(),
-  revokeCertificate: (id: string, at: string, reason: number) =>
-    db.updateTable("certificates").set({ status: "revoked", revoked_at: at, revocation_reason: reason, updated_at: at }).where("id", "=", id).execute(),
-  deleteCertificate: (id: string) => db.deleteFrom("certificates").where("id", "=", id).execute(),
-  getRequest: (id: string) => db.selectFrom("certificate_requests").selectAll().where("id", "=", id).executeTakeFirst(),
-  listRequests: (projectId: string, offset: number, limit: number) =>
-    db.selectFrom("certificate_requests").selectAll().where("project_id", "=", projectId).orderBy("created_at", "desc").limit(limit).offset(offset).execute(),
-});
+    // Certificates and requests -------------------------------------------------------------------------
+    /**
+     * An issued certificate, its (already issued) request and the audit event land together: the inventory
+     * never misses one. Concurrent issuances share a transaction (group-commit.ts); each resolves once its
+     * rows are committed.
+     */
+    insertIssued: (cert: CertificateTable, request: CertificateRequestTable, audit?: AuditLogTable) =>
+      issued.insert([["certificates", cert], ["certificate_requests", request], ...(audit ? [["audit_logs", audit] as const] : [])]),
+    getCertificate: (id: string) => db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst(),
+    getCertificateBySerial: (caId: string, serial: string) =>
+      db.selectFrom("certificates").selectAll().where("ca_id", "=", caId).where("serial_number", "=", serial).executeTakeFirst(),
+    listCertificates: (projectId: string, f: { status?: string; commonName?: string; expiringBefore?: string; offset: number; limit: number; now: string }) => {
+      let q = db.selectFrom("certificates").selectAll().where("project_id", "=", projectId);
+      if (f.status === "revoked") q = q.where("status", "=", "revoked");
+      else if (f.status === "expired") q = q.where("status", "!=", "revoked").where("not_after", "<=", f.now);
+      else if (f.status === "active") q = q.where("status", "=", "active").where("not_after", ">", f.now);
+      if (f.commonName) q = q.where("common_name", "like", `%${f.commonName}%`);
+      if (f.expiringBefore) q = q.where("not_after", "<", f.expiringBefore);
+      return q.orderBy("not_after").limit(f.limit).offset(f.offset).execute();
+    },
+    countCertificates: async (projectId: string) =>
+      Number((await db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow()).n),
+    listRevoked: (caId: string) =>
+      db.selectFrom("certificates").select(["serial_number", "revoked_at", "revocation_reason"]).where("ca_id", "=", caId).where("status", "=", "revoked").execute(),
+    revokeCertificate: (id: string, at: string, reason: number) =>
+      db.updateTable("certificates").set({ status: "revoked", revoked_at: at, revocation_reason: reason, updated_at: at }).where("id", "=", id).execute(),
+    deleteCertificate: (id: string) => db.deleteFrom("certificates").where("id", "=", id).execute(),
+    getRequest: (id: string) => db.selectFrom("certificate_requests").selectAll().where("id", "=", id).executeTakeFirst(),
+    listRequests: (projectId: string, offset: number, limit: number) =>
+      db.selectFrom("certificate_requests").selectAll().where("project_id", "=", projectId).orderBy("created_at", "desc").limit(limit).offset(offset).execute(),
+  };
+};
 export type PkiStore = ReturnType<typeof pkiStore>;

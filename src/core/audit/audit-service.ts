@@ -3,6 +3,7 @@ import type { Actor, RequestInfo } from "../actor.js";
 import { newId } from "../ids.js";
 import { isoNow } from "../time.js";
 import type { AuditStore } from "../../store/audit.js";
+import type { AuditLogTable } from "../../store/schema.js";
 
 export interface AuditEvent {
   action: string;
@@ -17,15 +18,20 @@ export interface AuditEvent {
 type Deps = { store: Pick<AuditStore, "insert" | "list">; clock: Clock };
 
 export const auditServiceFactory = ({ store, clock }: Deps) => {
-  const write = (actorType: string, actorId: string | null, req: RequestInfo | undefined, e: AuditEvent) =>
-    store.insert({
-      id: newId(), org_id: e.orgId ?? null, project_id: e.projectId ?? null, actor_type: actorType, actor_id: actorId,
-      action: e.action, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
-      ip: req?.ip ?? null, user_agent: req?.userAgent ?? null, metadata: JSON.stringify(e.metadata ?? {}), created_at: isoNow(clock),
-    });
+  const rowOf = (actorType: string, actorId: string | null, req: RequestInfo | undefined, e: AuditEvent): AuditLogTable => ({
+    id: newId(), org_id: e.orgId ?? null, project_id: e.projectId ?? null, actor_type: actorType, actor_id: actorId,
+    action: e.action, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
+    ip: req?.ip ?? null, user_agent: req?.userAgent ?? null, metadata: JSON.stringify(e.metadata ?? {}), created_at: isoNow(clock),
+  });
+  const write = (actorType: string, actorId: string | null, req: RequestInfo | undefined, e: AuditEvent) => store.insert(rowOf(actorType, actorId, req, e));
 
   /** A mutation or read by an authenticated identity. */
   const record = (actor: Actor, e: AuditEvent) => write("identity", actor.identityId, actor, { orgId: actor.orgId, ...e });
+  /**
+   * The row `record` would write, for a store that commits it in the same transaction as the change it
+   * describes (certificate issuance does: the event and the certificate are recorded together or not at all).
+   */
+  const entry = (actor: Actor, e: AuditEvent): AuditLogTable => rowOf("identity", actor.identityId, actor, { orgId: actor.orgId, ...e });
   /** An authentication event (login, renew, revoke, failure): the actor may be unknown. */
   const recordAuth = (identityId: string | null, req: RequestInfo, e: AuditEvent) => write(identityId ? "identity" : "anonymous", identityId, req, e);
 
@@ -36,6 +42,6 @@ export const auditServiceFactory = ({ store, clock }: Deps) => {
       ipAddress: r.ip, userAgent: r.user_agent, metadata: JSON.parse(r.metadata), createdAt: r.created_at,
     }));
 
-  return { record, recordAuth, list };
+  return { record, entry, recordAuth, list };
 };
 export type AuditService = ReturnType<typeof auditServiceFactory>;

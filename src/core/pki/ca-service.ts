@@ -51,8 +51,12 @@ const subjectOf = (c: { commonName: string; organization: string; ou: string; co
 });
 
 export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publicUrl }: Deps) => {
-  /** Issuer contexts are built once per active CA certificate; they hold the parsed private key. */
-  const issuers = new Map<string, IssuerContext>();
+  /**
+   * Issuer contexts are built once per active CA certificate; they hold the parsed private key, and the CA
+   * certificate row itself (rows of ca_certificates never change: a renewal adds a version), so an issuance
+   * reads only the CA row, for its status.
+   */
+  const issuers = new Map<string, { issuer: IssuerContext; caCert: CaCertificateTable }>();
   const keyPurpose = (caId: string) => `ca-private-key:${caId}`;
 
   const view = (ca: CertificateAuthorityTable) => {
@@ -95,13 +99,12 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     const ca = await loadCa(caId);
     if (ca.status !== "active" && !(opts.forRevocation && ca.status === "disabled"))
       throw new BadRequestError(`Certificate authority '${ca.name}' is ${ca.status}, not active`);
-    const caCert = await store.getCaCertificate(ca.active_ca_cert_id!);
+    const cached = ca.active_ca_cert_id ? issuers.get(ca.active_ca_cert_id) : undefined;
+    if (cached) return { ca, ...cached };
+    const caCert = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
     if (!caCert) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate`);
-    let issuer = issuers.get(caCert.id);
-    if (!issuer) {
-      issuer = prepareIssuer({ certificate: caCert.certificate, privateKey: await privateKeyOf(ca), urls: await issuerUrls(ca, caCert.id) });
-      issuers.set(caCert.id, issuer);
-    }
+    const issuer = prepareIssuer({ certificate: caCert.certificate, privateKey: await privateKeyOf(ca), urls: await issuerUrls(ca, caCert.id) });
+    issuers.set(caCert.id, { issuer, caCert });
     return { ca, issuer, caCert };
   };
 

@@ -42,7 +42,7 @@ interface StoredRequest { attributes: IssueAttributes; csr: boolean; keyAlgorith
 
 type Deps = {
   store: PkiStore;
-  access: Pick<ProjectAccess, "requireProject">;
+  access: Pick<ProjectAccess, "requireProject" | "requireLoaded">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
   cas: Pick<CaService, "issuerFor">;
   policies: Pick<PolicyService, "rulesFor">;
@@ -50,7 +50,7 @@ type Deps = {
   crls: Pick<CrlService, "regenerate">;
   /** External (ACME) CAs: their profiles issue asynchronously (issue 9). Absent in tests that need none. */
   externals?: Pick<ExternalCaService, "forProfile" | "submit">;
-  audit: Pick<AuditService, "record">;
+  audit: Pick<AuditService, "record" | "entry">;
   clock: Clock;
 };
 
@@ -111,12 +111,15 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
    * ACME and EST (src/core/acme, src/core/est) authenticate their clients themselves and come through here with
    * `enrollment` set and no actor, so one policy check covers every way in.
    */
-  const issueOrRequest = async (actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable, opts: { enrollment?: EnrollmentType; syncOnly?: boolean } = {}) => {
+  const issueOrRequest = async (
+    actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable,
+    opts: { enrollment?: EnrollmentType; syncOnly?: boolean; policyUpdatedAt?: string | null } = {},
+  ) => {
     const via = opts.enrollment ?? "api";
     if (profile.enrollment_type !== via) throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow ${via.toUpperCase()} enrollment (it uses ${profile.enrollment_type})`);
     const a = dto.attributes ?? {};
     const defaults = profile.defaults ? (JSON.parse(profile.defaults) as Record<string, any>) : {};
-    const policy = await policies.rulesFor(profile.policy_id);
+    const policy = await policies.rulesFor(profile.policy_id, opts.policyUpdatedAt);
     const now = clock.now();
     let { notBefore, notAfter } = resolveValidity(a, defaults, now);
     const removeRoots = dto.removeRootsFromChain ?? a.removeRootsFromChain ?? false;
@@ -209,29 +212,33 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
       encrypted_private_key: privateKeyPem ? await keys.encrypt(profile.project_id, privateKeyPem, keyPurpose(id)) : null,
       fingerprint_sha256: fingerprint, request: JSON.stringify(stored), renewed_from_id: renewedFrom?.id ?? null, created_at: stamp, updated_at: stamp,
     };
+    // The audit event is committed with the certificate (one transaction, shared with concurrent issuances).
+    const event = actor ? audit.entry(actor, {
+      action: renewedFrom ? "renew-certificate" : "issue-certificate", resourceType: "certificate", resourceId: id, projectId: profile.project_id,
+      metadata: { profile: profile.slug, serialNumber: serial, commonName: row.common_name, ...(renewedFrom && { renewedFrom: renewedFrom.id }) },
+    }) : undefined;
     await store.insertIssued(row, {
       id: requestId, project_id: profile.project_id, profile_id: profile.id, status: "issued", certificate_id: id, error_message: null,
       attributes: JSON.stringify(a), created_at: stamp, updated_at: stamp,
-    });
-    if (actor) await audit.record(actor, {
-      action: renewedFrom ? "renew-certificate" : "issue-certificate", resourceType: "certificate", resourceId: id, projectId: profile.project_id,
-      metadata: { profile: profile.slug, serialNumber: serial, commonName: row.common_name, ...(renewedFrom && { renewedFrom: renewedFrom.id }) },
-    });
+    }, event);
     return {
       certificate: { certificate: certPem, issuingCaCertificate, certificateChain, ...(privateKeyPem && { privateKey: privateKeyPem }), serialNumber: serial, certificateId: id },
       certificateRequestId: requestId, status: "issued" as const, message: "Certificate issued",
     };
   };
 
+  /** The API route. Profile, project, the caller's role and the policy version arrive in one query (hot path). */
   type Issued = Extract<Awaited<ReturnType<typeof issueOrRequest>>, { status: "issued" }>;
   /** Synchronous issuance (ACME, EST and service-key enrollment): a profile on an external CA is refused up front. */
   const issueForProfile = async (...[actor, profile, dto, renewedFrom, opts]: Parameters<typeof issueOrRequest>): Promise<Issued> =>
     (await issueOrRequest(actor, profile, dto, renewedFrom, { ...opts, syncOnly: true })) as Issued;
 
   const issue = async (actor: Actor, dto: IssueDto) => {
-    const profile = await profiles.load(dto.profileId);
-    await access.requireProject(actor, profile.project_id, "member");
-    return issueOrRequest(actor, profile, dto);
+    const found = await store.getIssuanceContext(dto.profileId, actor.identityId);
+    if (!found) throw new NotFoundError(`Certificate profile with ID ${dto.profileId} not found`);
+    const { project_org_id, member_role, policy_updated_at, ...profile } = found;
+    access.requireLoaded(actor, { id: profile.project_id, org_id: project_org_id }, member_role, "member");
+    return issueOrRequest(actor, profile, dto, undefined, { policyUpdatedAt: policy_updated_at });
   };
 
   const loadCert = async (actor: Actor, id: string, role: "viewer" | "member" | "admin") => {

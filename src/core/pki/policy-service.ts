@@ -39,8 +39,15 @@ export const policyServiceFactory = ({ store, access, audit, clock }: Deps) => {
     return p;
   };
 
-  /** The normalised rules of a stored policy (what issuance enforces). */
-  const rulesFor = async (id: string): Promise<CertificatePolicy> => {
+  /**
+   * The normalised rules of a stored policy (what issuance enforces). A caller that already read the policy's
+   * `updated_at` (the issuance context query does) passes it, and a cached copy of that version needs no read.
+   */
+  const rulesFor = async (id: string, knownUpdatedAt?: string | null): Promise<CertificatePolicy> => {
+    if (knownUpdatedAt) {
+      const cached = normalized.get(id);
+      if (cached && cached.updatedAt === knownUpdatedAt) return cached.policy;
+    }
     const p = await load(id);
     const hit = normalized.get(id);
     if (hit && hit.updatedAt === p.updated_at) return hit.policy;

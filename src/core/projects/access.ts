@@ -15,17 +15,28 @@ type Deps = { store: Pick<ProjectStore, "get" | "getBySlug" | "getMembership"> }
  * is reported as not found, so its existence does not leak; an organization admin may do everything.
  */
 export const projectAccessFactory = ({ store }: Deps) => {
-  const check = async (actor: Actor, project: ProjectTable | undefined, ref: string, min: ProjectRole): Promise<ProjectTable> => {
+  const decide = (actor: Actor, project: { id: string; org_id: string } | undefined, ref: string, min: ProjectRole, role: () => string | undefined) => {
     if (!project || project.org_id !== actor.orgId) throw new NotFoundError(`Project with ${ref} not found`);
-    if (actor.orgRole === "admin") return project;
-    const m = await store.getMembership(project.id, actor.identityId);
-    if (!m || rank(m.role) < rank(min))
+    if (actor.orgRole === "admin") return;
+    const r = role();
+    if (r === undefined || rank(r) < rank(min))
       throw new ForbiddenError(`Permission denied: this action needs the project role '${min}' or higher in project ${project.id}`);
-    return project;
   };
+  const check = async (actor: Actor, project: ProjectTable | undefined, ref: string, min: ProjectRole): Promise<ProjectTable> => {
+    let role: string | undefined;
+    if (project && project.org_id === actor.orgId && actor.orgRole !== "admin") role = (await store.getMembership(project.id, actor.identityId))?.role;
+    decide(actor, project, ref, min, () => role);
+    return project!;
+  };
+  /**
+   * The same decision for a caller that fetched the project's organization and the actor's membership role
+   * along with its own rows (the issuance hot path does, in one query): `role` undefined = no membership.
+   */
+  const requireLoaded = (actor: Actor, project: { id: string; org_id: string } | undefined, role: string | null | undefined, min: ProjectRole): void =>
+    decide(actor, project, project ? `ID ${project.id}` : "that ID", min, () => role ?? undefined);
   const requireProject = async (actor: Actor, projectId: string, min: ProjectRole) => check(actor, await store.get(projectId), `ID ${projectId}`, min);
   const requireProjectBySlug = async (actor: Actor, slug: string, min: ProjectRole) =>
     check(actor, await store.getBySlug(actor.orgId, slug), `slug '${slug}'`, min);
-  return { requireProject, requireProjectBySlug };
+  return { requireProject, requireProjectBySlug, requireLoaded };
 };
 export type ProjectAccess = ReturnType<typeof projectAccessFactory>;
