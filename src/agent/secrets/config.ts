@@ -42,9 +42,10 @@ export const SecretsKmsSection = z.strictObject({
 export type SecretsKmsSection = z.output<typeof SecretsKmsSection>;
 
 // Seconds, as the seed writes it (`timeout: 30`); a duration string ("45s") is accepted too.
-const timeoutSchema = z
-  .union([z.number().positive(), durationSchema], { error: 'expected seconds (e.g. 30) or a duration string such as "45s"' })
-  .transform((v) => (typeof v === "number" && Number.isFinite(v) ? v * 1000 : v));
+// Each branch converts on its own: a duration string already parses to milliseconds.
+const timeoutSchema = z.union([z.number().positive().transform((seconds) => seconds * 1000), durationSchema], {
+  error: 'expected seconds (e.g. 30) or a duration string such as "45s"',
+});
 
 export const TemplateEntry = z.strictObject({
   "source-path": nonEmpty.optional(),

@@ -132,3 +132,32 @@ test("the loop polls at its interval, and a kick renders at once (a burst of kic
     await running;
   }
 });
+
+test("a command past its timeout is killed with its whole process group", async () => {
+  const dir = tmp();
+  const dest = join(dir, "out");
+  const pidFile = join(dir, "child.pid");
+  const entry = TemplateEntry.parse({
+    "template-content": '{{ range secret "P" "dev" "/" }}{{ .Value }}{{ end }}',
+    "destination-path": dest,
+    config: { execute: { command: `sleep 30 & echo $! > ${pidFile}; wait`, timeout: "300ms" } },
+  });
+  const { s, state } = source();
+  const loop = createTemplateLoop({ entry, index: 0, source: s, clock: systemClock, logger: createLogger({ stream: { write: () => true } }), hookKillGraceMs: 200 });
+  writeFileSync(dest, "stale");
+  state.value = "fresh";
+  const t0 = Date.now();
+  const r = await loop.renderOnce();
+  assert.equal(r.ok && r.commandRan && r.commandOk, false);
+  assert.ok(Date.now() - t0 < 5_000);
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  await new Promise((res) => setTimeout(res, 100));
+  // Dead means gone or a zombie: in a container, PID 1 may be slow to reap the orphan.
+  let procState = "gone";
+  try {
+    procState = /State:\s+(\S)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "?";
+  } catch {
+    // gone
+  }
+  assert.ok(procState === "gone" || procState === "Z", `the background child survived (state ${procState})`);
+});
