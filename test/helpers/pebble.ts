@@ -61,7 +61,7 @@ const run = (bin: string, args: string[], env: Record<string, string> = {}) => {
 };
 
 /** Starts challtestsrv and pebble; `httpPort` is where pebble sends http-01 validations (the KMS's port). */
-export const startPebble = async (httpPort: number, o: { eab?: Record<string, string> } = {}): Promise<Pebble> => {
+export const startPebble = async (httpPort: number, o: { eab?: Record<string, string>; validitySeconds?: number } = {}): Promise<Pebble> => {
   const dir = scratch("kms-pebble-");
   // pebble's listener certificate: a throw-away CA and a localhost leaf, so the KMS must trust it via caBundle.
   const ossl = (...a: string[]) => { const r = spawnSync("openssl", a, { encoding: "utf8" }); if (r.status !== 0) throw new Error(r.stderr); };
@@ -80,6 +80,7 @@ export const startPebble = async (httpPort: number, o: { eab?: Record<string, st
     listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${pebbleMgmt}`,
     certificate: dir.path("cert.pem"), privateKey: dir.path("key.pem"), httpPort, tlsPort, ocspResponderURL: "",
     externalAccountBindingRequired: !!o.eab, ...(o.eab && { externalAccountMACKeys: o.eab }),
+    ...(o.validitySeconds && { certificateValidityPeriod: o.validitySeconds }),
   } }));
   // No PEBBLE_VA_ALWAYS_VALID: challenges are validated for real. NOSLEEP only drops pebble's random 0-5 s pause.
   const pb = run("pebble", ["-config", dir.path("pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" });

@@ -73,7 +73,8 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
       if (failed?.error) reasons.push(`${failed.type} challenge for ${a.identifier.value} failed: ${failed.error.detail ?? failed.error.type}`);
       else if (a.status !== "pending") reasons.push(`authorization for ${a.identifier.value} is ${a.status}`);
     }
-    if (order.error?.detail) reasons.unshift(order.error.detail);
+    // The order's own error usually repeats a challenge's; it is the reason only when no challenge gives one.
+    if (!reasons.length && order.error?.detail) reasons.push(order.error.detail);
     return reasons.length ? reasons.join("; ") : "the order became invalid";
   };
 
