@@ -165,9 +165,14 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     checkPolicy(policy, contents);
     if (external) {
       const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
-      return externals!.submit(external, profile, {
+      const pending = await externals!.submit(external, profile, {
         contents, csrPem: dto.csr, keyAlgorithm, attributes: { ...a, removeRootsFromChain: removeRoots }, storedRequest: stored, renewedFromId: renewedFrom?.id ?? null,
       });
+      if (actor) await audit.record(actor, {
+        action: renewedFrom ? "request-certificate-renewal" : "request-certificate", resourceType: "certificate-request", resourceId: pending.certificateRequestId,
+        projectId: profile.project_id, metadata: { profile: profile.slug, commonName: contents.subject.commonName ?? null, external: true, ...(renewedFrom && { renewedFrom: renewedFrom.id }) },
+      });
+      return pending;
     }
 
     let certPem: string;

@@ -23,7 +23,7 @@ const TokenParams = z.object({ token: z.string().regex(/^[A-Za-z0-9_-]+$/) });
 
 export const registerExternalCaRoutes = (r: Router, s: Services) => {
   const base = "/api/v1/cert-manager/ca/acme";
-  r.authed("POST", base, async (req, _, actor) => s.externalCas.createAcmeCa(actor, parse(CreateAcmeCa, req.body, "body") as never));
+  r.authed("POST", base, async (req, _, actor) => s.externalCas.createAcmeCa(actor, parse(CreateAcmeCa, req.body, "body")));
   r.authed("GET", base, async (req, _, actor) => s.externalCas.list(actor, parse(ListQuery, req.query, "querystring").projectId));
   r.authed("GET", `${base}/:caId`, async (req, _, actor) => s.externalCas.get(actor, parse(CaParams, req.params, "params").caId));
   // http-01 (RFC 8555 8.3): the upstream CA fetches the key authorization from us, unauthenticated, as plain text.

@@ -23,7 +23,8 @@ export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
 export interface CreateAcmeCaDto {
   projectId: string; name: string; directoryUrl: string; accountEmail: string;
   eabKid?: string; eabHmacKey?: string; challengeType?: ChallengeType;
-  dnsProvider?: Record<string, unknown> & { tsigSecret?: string };
+  /** Provider settings plus its secret (`tsigSecret`), which is split off and sealed. */
+  dnsProvider?: Record<string, unknown>;
   caBundle?: string; orderTimeoutSeconds?: number;
 }
 

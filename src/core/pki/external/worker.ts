@@ -142,6 +142,7 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
       }
       if (row.state === "new") {
         const account = await u.client.ensureAccount({ email: u.ext.account_email, ...(u.ext.eab_kid && u.secrets.eabHmacKey && { eab: { kid: u.ext.eab_kid, hmacKey: u.secrets.eabHmacKey } }) });
+        // updated_at is left as it was: it keys the cached client, which already knows this account URL.
         if (account !== u.ext.account_url) { await store.setAccountUrl(u.ext.ca_id, account, u.ext.updated_at); u.ext.account_url = account; }
         const { url } = await u.client.newOrder(d.identifiers);
         d.attempts = 0;
