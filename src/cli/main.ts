@@ -1,25 +1,27 @@
 import { Command } from "commander";
-import { serverCommand } from "./server.js";
-import { devCommand } from "./dev.js";
-import { bootstrapCommand } from "./bootstrap.js";
-import { certManagerCommand } from "./cert-agent.js";
-import { templateCommand } from "./template.js";
-import { agentCommand } from "./agent.js";
-import { svccertCommand } from "./svccert.js";
-import { pkiCommand } from "./pki.js";
+
+/**
+ * Each command is loaded only when it runs: an agent on every machine should not load the server's web
+ * framework, database drivers and PKI engine. `kms --help` loads them all to list them.
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  dev: async () => (await import("./dev.js")).devCommand(),
+  server: async () => (await import("./server.js")).serverCommand(),
+  bootstrap: async () => (await import("./bootstrap.js")).bootstrapCommand(),
+  "cert-manager": async () => (await import("./cert-agent.js")).certManagerCommand(),
+  template: async () => (await import("./template.js")).templateCommand(),
+  agent: async () => (await import("./agent.js")).agentCommand(),
+  svccert: async () => (await import("./svccert.js")).svccertCommand(),
+  pki: async () => (await import("./pki.js")).pkiCommand(),
+};
 
 const program = new Command("kms")
   .description("KMS: key-management server and the agent that keeps certificates, tokens and secret files fresh")
   .version("0.1.0")
   .showHelpAfterError();
 
-program.addCommand(devCommand());
-program.addCommand(serverCommand());
-program.addCommand(bootstrapCommand());
-program.addCommand(certManagerCommand());
-program.addCommand(templateCommand());
-program.addCommand(agentCommand());
-program.addCommand(svccertCommand());
-program.addCommand(pkiCommand());
+const wanted = process.argv[2];
+const load = wanted && Object.hasOwn(commands, wanted) ? [commands[wanted]!] : Object.values(commands);
+for (const command of await Promise.all(load.map((l) => l()))) program.addCommand(command);
 
 await program.parseAsync(process.argv);
