@@ -1,5 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import { SignatureV4 } from "@smithy/signature-v4";
+import type { SignatureV4 } from "@smithy/signature-v4";
 
 /**
  * SigV4 for sts:GetCallerIdentity through @smithy/signature-v4 (the AWS SDK's own signer). It wants a hash
@@ -36,6 +36,8 @@ export const GET_CALLER_IDENTITY_BODY = "Action=GetCallerIdentity&Version=2011-0
 /** The signed request as api.md 2.6 carries it: method, base64 body, base64 JSON of the signed headers. */
 export const signGetCallerIdentity = async (endpoint: string, region: string, credentials: AwsCredentials, now: Date) => {
   const url = new URL(endpoint);
+  // Loaded on first use: most agents never sign an AWS request, and every agent pays for an import at start.
+  const { SignatureV4 } = await import("@smithy/signature-v4");
   const signer = new SignatureV4({ service: "sts", region, credentials, sha256: NodeSha256 });
   const signed = await signer.sign(
     {

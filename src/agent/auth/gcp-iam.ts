@@ -1,6 +1,5 @@
 import { createPrivateKey, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SignJWT } from "jose";
 import { z } from "zod";
 import { systemClock } from "../../core/clock.js";
 import type { PathProblem } from "../../config/yaml.js";
@@ -48,6 +47,7 @@ export const createGcpIamAuth = (cfg: Config, deps: WorkloadAuthDeps = {}): Auth
     type: "gcp-iam",
     login: async (client, signal) => {
       const now = Math.floor(clock.now() / 1000);
+      const { SignJWT } = await import("jose"); // loaded on first use, like the other optional methods' libraries
       const jwt = await new SignJWT({})
         .setProtectedHeader({ alg: "RS256", kid: sa.keyId, typ: "JWT" })
         .setIssuer(sa.email).setSubject(sa.email).setAudience(identityId)
