@@ -11,6 +11,7 @@ import type { TokenManager } from "../token.js";
 import type { CertificateEntry } from "./config.js";
 import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
 import { createObtainer } from "./obtain.js";
+import type { TargetCache } from "./obtain.js";
 import type { CertClient, Material } from "./obtain.js";
 import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
 import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
@@ -41,6 +42,8 @@ export interface CertLoopDeps {
   /** Injected in tests; defaults to agent/hooks.ts. */
   runHook?: (spec: HookSpec, deps: HookDeps) => Promise<HookResult>;
   hookKillGraceMs?: number;
+  /** Project/profile lookups shared with the other certificates of the same connection. */
+  targets?: TargetCache;
 }
 
 interface Current {
@@ -81,7 +84,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   let warned = new Set<string>();
 
   const obtainer = () =>
-    createObtainer({ entry, mode, csrText, client: deps.client, tokens: deps.tokens, clock, retry: deps.retry, logger: log, random: deps.random });
+    createObtainer({ entry, mode, csrText, client: deps.client, tokens: deps.tokens, clock, retry: deps.retry, logger: log, random: deps.random, targets: deps.targets });
   let server: ReturnType<typeof createObtainer> | undefined;
 
   const warnOnce = (key: string, msg: string, fields?: Record<string, unknown>) => {

@@ -45,7 +45,14 @@ export interface ObtainDeps {
   random?: () => number;
   /** Longest wait for an asynchronous (pending) certificate request. */
   pollTimeoutMs?: number;
+  /**
+   * Project and profile ids by slug, shared by every certificate of one connection: an agent with a
+   * hundred certificates of one profile asks twice at start, not two hundred times.
+   */
+  targets?: TargetCache;
 }
+
+export type TargetCache = Map<string, Promise<{ projectId: string; profileId: string }>>;
 
 export class CertificateRequestFailedError extends Error {
   readonly retryable = false;
@@ -89,12 +96,25 @@ export const createObtainer = (deps: ObtainDeps) => {
     );
   };
 
-  const resolveTarget = async (signal: AbortSignal) => {
-    if (target) return target;
+  const lookUpTarget = async (signal: AbortSignal) => {
     const project = await call((token) => client.getProjectBySlug(entry["project-slug"]!, { token, signal }), signal);
     const profile = await call((token) => client.getProfileBySlug(entry["profile-name"]!, project.id, { token, signal }), signal);
-    target = { projectId: project.id, profileId: profile.id };
-    return target;
+    return { projectId: project.id, profileId: profile.id };
+  };
+
+  const resolveTarget = async (signal: AbortSignal) => {
+    if (target) return target;
+    const cache = deps.targets;
+    if (!cache) return (target = await lookUpTarget(signal));
+    const key = `${entry["project-slug"]}\u0000${entry["profile-name"]}`;
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = lookUpTarget(signal);
+      cache.set(key, pending);
+      // A failed lookup is forgotten, so the next attempt (of any certificate) asks again.
+      pending.catch(() => { if (cache.get(key) === pending) cache.delete(key); });
+    }
+    return (target = await pending);
   };
 
   const poll = async (requestId: string, signal: AbortSignal): Promise<Material> => {

@@ -13,6 +13,7 @@ import type { TokenManager } from "../token.js";
 import type { CertAgentConfig } from "./config.js";
 import { createCertificateLoop } from "./lifecycle.js";
 import type { CertificateLoop, CertLoopDeps } from "./lifecycle.js";
+import type { TargetCache } from "./obtain.js";
 
 /**
  * The certificate agent's runtime: one token manager, one independent loop per certificate. `start`
@@ -98,10 +99,12 @@ export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions 
   const launch = (config: CertAgentConfig): Generation => {
     const abort = new AbortController();
     const retry = retryPolicyFromConfig(config.kms["retry-strategy"]);
+    const targets: TargetCache = new Map();
     const loops = config.certificates.map((entry, index) =>
       createCertificateLoop({
         entry,
         index,
+        targets,
         client: conn.client,
         tokens: conn.tokens,
         clock,
