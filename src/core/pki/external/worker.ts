@@ -31,7 +31,7 @@ export interface WorkerOptions {
 export interface WorkerLog { info(o: object, m: string): void; warn(o: object, m: string): void }
 
 type Deps = {
-  store: ExternalCaStore;
+  store: Pick<ExternalCaStore, "getCa" | "setAccountUrl" | "claimDue" | "updateOrder" | "putHttpChallenge" | "completeIssued" | "completeFailed">;
   pki: Pick<PkiStore, "getCa">;
   keys: Pick<ProjectKeys, "decryptText">;
   clock: Clock;
