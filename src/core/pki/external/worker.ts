@@ -135,11 +135,14 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
     const later = async (ms: number, patch: Partial<ExternalOrderTable> = {}) =>
       store.updateOrder(row.request_id, { ...patch, details: JSON.stringify(d), next_attempt_at: isoAt(clock.now() + ms), lock_until: null, updated_at: isoAt(clock.now()) });
     try {
-      u = await upstreamFor(row.ca_id);
+      // The deadline comes first, so a request whose CA cannot even be loaded any more still ends.
       if (now >= Date.parse(row.deadline)) {
+        u = await upstreamFor(row.ca_id).catch(() => undefined);
         const why = d.lastError ? `; last error: ${d.lastError}` : d.lastStatus ? `; the order was still ${d.lastStatus}` : "";
-        return await fail(row, d, u, `Timed out after ${u.ext.order_timeout_seconds}s waiting for ACME CA '${u.name}'${why}`);
+        const seconds = Math.round((Date.parse(row.deadline) - Date.parse(row.created_at)) / 1000);
+        return await fail(row, d, u, `Timed out after ${seconds}s waiting for ACME CA '${u?.name ?? row.ca_id}'${why}`);
       }
+      u = await upstreamFor(row.ca_id);
       if (row.state === "new") {
         const account = await u.client.ensureAccount({ email: u.ext.account_email, ...(u.ext.eab_kid && u.secrets.eabHmacKey && { eab: { kid: u.ext.eab_kid, hmacKey: u.secrets.eabHmacKey } }) });
         // updated_at is left as it was: it keys the cached client, which already knows this account URL.

@@ -65,3 +65,23 @@ test("a network error is retried with growing backoff; past the deadline the req
   assert.equal(failed.length, 1);
   assert.match(failed[0]!.message, /^Timed out after 60s waiting for ACME CA 'upstream'; last error: .*ECONNREFUSED/);
 });
+
+test("a request whose CA record cannot be loaded still ends at its deadline", async () => {
+  clock.t = T0;
+  const { order, failed } = setup();
+  const worker = externalOrderWorkerFactory({
+    store: {
+      getCa: async () => undefined,
+      claimDue: async () => [{ ...order }],
+      updateOrder: async (_id: string, patch: Partial<ExternalOrderTable>) => { Object.assign(order, patch); },
+      completeFailed: async (id: string, message: string) => { failed.push({ id, message }); },
+    } as never,
+    pki: { getCa: async () => undefined }, keys: { decryptText: async () => "" }, clock, options: { pollMs: 1_000, leaseMs: 30_000, maxBackoffMs: 8_000 },
+  });
+  await worker.tick();
+  assert.equal(failed.length, 0, "before the deadline: retried");
+  assert.match(JSON.parse(order.details).lastError, /the external CA ca-1 no longer exists/);
+  clock.t = T0 + 60_000;
+  await worker.tick();
+  assert.match(failed[0]!.message, /^Timed out after 60s waiting for ACME CA 'ca-1'; last error: the external CA ca-1 no longer exists/);
+});
