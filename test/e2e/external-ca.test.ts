@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, startServer, type TestServer } from "../helpers/server.js";
 import { setupPki, type PkiFixture } from "../helpers/pki.js";
@@ -191,4 +192,22 @@ test("external account binding: a pebble that requires EAB issues with the CA's 
     assert.equal(bad.status, "failed");
     assert.match(bad.errorMessage, /requires external account binding .*set eabKid and eabHmacKey on the CA/);
   } finally { await eabPebble.stop(); }
+});
+
+test("the client's CSR is what the upstream CA signs: its key is in the certificate and no private key comes back", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-csr");
+  const profileId = await profileFor(ca.id, "pebble-csr");
+  const dir = scratch();
+  const made = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir.path("k.pem"), "-out", dir.path("csr.pem"),
+    "-subj", "/CN=csr.example.com", "-addext", "subjectAltName=DNS:csr.example.com");
+  assert.equal(made.status, 0, made.out);
+  const r = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token: s.adminToken, body: { profileId, csr: readFileSync(dir.path("csr.pem"), "utf8") } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.status, "pending");
+  const done = await poll(r.body.certificateRequestId);
+  assert.equal(done.status, "issued", done.errorMessage);
+  assert.equal(done.privateKey, null);
+  const pub = (args: string[]) => openssl(...args).out;
+  assert.equal(pub(["x509", "-in", dir.write("leaf.pem", done.certificate), "-pubkey", "-noout"]), pub(["pkey", "-in", dir.path("k.pem"), "-pubout"]));
 });
