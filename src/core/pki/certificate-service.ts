@@ -58,7 +58,18 @@ const SUBJECT_KEYS = ["commonName", "organization", "organizationalUnit", "count
 const DEFAULT_TTL_MS = 90 * 86_400_000;
 
 const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-const isSelfSigned = (pem: string) => { const c = parseCertificate(pem); return c.issuerDer.equals(c.subjectDer); };
+// Chains hold the same few CA certificates over and over, and parseCertificate builds a KeyObject (~170 µs
+// through OpenSSL's decoder): remember the answer per PEM block. Bounded, since imported chains vary.
+const selfSigned = new Map<string, boolean>();
+const isSelfSigned = (pem: string) => {
+  let known = selfSigned.get(pem);
+  if (known === undefined) {
+    const c = parseCertificate(pem);
+    known = c.issuerDer.equals(c.subjectDer);
+    if (selfSigned.size < 1000) selfSigned.set(pem, known);
+  }
+  return known;
+};
 const joinPem = (blocks: string[]) => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
 
 export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock, externals }: Deps) => {
