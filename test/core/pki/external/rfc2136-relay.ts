@@ -16,12 +16,32 @@ const readName = (m: Buffer, o: number): [string, number] => {
 };
 const wireName = (n: string) => Buffer.concat([...n.split(".").filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l.toLowerCase())])), Buffer.from([0])]);
 
-export const startRfc2136Relay = async (o: { tsig?: { name: string; secret: Buffer }; challtestsrv?: string; refuse?: boolean } = {}) => {
+/** `answers`: how a successful answer to a signed request is signed (RFC 8945 4.3.1) — properly by default. */
+export const startRfc2136Relay = async (o: { tsig?: { name: string; secret: Buffer }; challtestsrv?: string; refuse?: boolean; answers?: "signed" | "unsigned" | "bad-mac" } = {}) => {
   const seen: UpdateSeen[] = [];
   const sock = createSocket("udp4");
   sock.on("message", async (m, from) => {
     const id = m.readUInt16BE(0);
-    const reply = (rcode: number) => { const h = Buffer.alloc(12); h.writeUInt16BE(id, 0); h.writeUInt16BE(0x8000 | (5 << 11) | rcode, 2); sock.send(h, from.port, from.address); };
+    let requestMac: Buffer | undefined;
+    const reply = (rcode: number) => {
+      let h = Buffer.alloc(12);
+      h.writeUInt16BE(id, 0);
+      h.writeUInt16BE(0x8000 | (5 << 11) | rcode, 2);
+      if (rcode === 0 && requestMac && o.tsig && (o.answers ?? "signed") !== "unsigned") {
+        // The answer's MAC covers the request MAC first (RFC 8945 4.3.1), then the answer and the variables.
+        const time = Buffer.alloc(6);
+        time.writeUIntBE(Math.floor(Date.now() / 1000), 0, 6);
+        const alg = wireName("hmac-sha256");
+        const vars = Buffer.concat([wireName(o.tsig.name), Buffer.from([0, 255, 0, 0, 0, 0]), alg, time, Buffer.from([1, 44, 0, 0, 0, 0])]);
+        const mac = createHmac("sha256", o.answers === "bad-mac" ? Buffer.from("not the key") : o.tsig.secret)
+          .update(Buffer.from([requestMac.length >> 8, requestMac.length & 255])).update(requestMac).update(h).update(vars).digest();
+        const rdata = Buffer.concat([alg, time, Buffer.from([1, 44, 0, mac.length]), mac, h.subarray(0, 2), Buffer.alloc(4)]);
+        const tsigRr = Buffer.concat([wireName(o.tsig.name), Buffer.from([0, 250, 0, 255, 0, 0, 0, 0, rdata.length >> 8, rdata.length & 255]), rdata]);
+        h = Buffer.concat([h, tsigRr]);
+        h.writeUInt16BE(1, 10);
+      }
+      sock.send(h, from.port, from.address);
+    };
     try {
       const opcode = (m.readUInt16BE(2) >> 11) & 0xf;
       if (opcode !== 5) return reply(4); // NOTIMP
@@ -48,6 +68,7 @@ export const startRfc2136Relay = async (o: { tsig?: { name: string; secret: Buff
         const vars = Buffer.concat([wireName(keyName), Buffer.from([0, 255, 0, 0, 0, 0]), wireName(alg), time, Buffer.from([fudge >> 8, fudge & 255, 0, 0, 0, 0])]);
         const expect = o.tsig && keyName === o.tsig.name && alg === "hmac-sha256" ? createHmac("sha256", o.tsig.secret).update(unsigned).update(vars).digest() : undefined;
         u.tsig = expect && expect.equals(mac) ? "ok" : "bad";
+        requestMac = Buffer.from(mac);
       }
       seen.push(u);
       if (o.refuse) return reply(5);

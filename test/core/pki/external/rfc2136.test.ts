@@ -29,10 +29,12 @@ test("TXT values longer than 255 octets are split into character-strings", () =>
   assert.equal(rr[rdStart + 256], 45);
 });
 
-const cases: { name: string; relay: Parameters<typeof startRfc2136Relay>[0]; cfg: Record<string, unknown>; secret?: string; expect: RegExp | "ok"; tsig: string }[] = [
+const cases: { name: string; relay: NonNullable<Parameters<typeof startRfc2136Relay>[0]>; cfg: Record<string, unknown>; secret?: string; expect: RegExp | "ok"; tsig: string }[] = [
   { name: "with TSIG, add then delete", relay: { tsig: key }, cfg: { tsigKeyName: key.name }, secret: key.secret.toString("base64"), expect: "ok", tsig: "ok" },
   { name: "without TSIG", relay: {}, cfg: {}, expect: "ok", tsig: "none" },
   { name: "a wrong TSIG secret is NOTAUTH", relay: { tsig: key }, cfg: { tsigKeyName: key.name }, secret: Buffer.from("wrong").toString("base64"), expect: /refused: NOTAUTH/, tsig: "bad" },
+  { name: "an unsigned answer to a signed request is not believed", relay: { tsig: key, answers: "unsigned" }, cfg: { tsigKeyName: key.name }, secret: key.secret.toString("base64"), expect: /refused: the answer is not TSIG-signed/, tsig: "ok" },
+  { name: "an answer whose MAC does not verify is not believed", relay: { tsig: key, answers: "bad-mac" }, cfg: { tsigKeyName: key.name }, secret: key.secret.toString("base64"), expect: /refused: the answer's TSIG signature does not verify/, tsig: "ok" },
   { name: "a refusing server is REFUSED", relay: { refuse: true }, cfg: {}, expect: /RFC 2136 add of TXT _acme-challenge\.www\.example\.com at .* refused: REFUSED/, tsig: "none" },
 ];
 for (const c of cases) {

@@ -2,7 +2,7 @@
  * dns-01 through an RFC 2136 dynamic update: BIND, Knot, PowerDNS and most self-hosted authoritative servers accept
  * it. The UPDATE message and its TSIG signature (RFC 8945) are written here by hand over node:dgram / node:net.
  */
-import { createHmac, randomInt } from "node:crypto";
+import { createHmac, randomInt, timingSafeEqual } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { z } from "zod";
@@ -34,20 +34,62 @@ export const buildUpdate = (id: number, zone: string, records: Buffer[]): Buffer
 export const txtChange = (op: "add" | "delete", fqdn: string, value: string, ttl: number): Buffer =>
   op === "add" ? rr(fqdn, TYPE.TXT, CLASS.IN, ttl, txtRdata(value)) : rr(fqdn, TYPE.TXT, CLASS.NONE, 0, txtRdata(value));
 
+type TsigKey = { name: string; algorithm: keyof typeof HASH; secret: Buffer };
+
 /**
- * Appends a TSIG record (RFC 8945 4.2). The MAC covers the message as it is without the TSIG record, then the TSIG
- * variables of 4.3.3: key name, class ANY, TTL 0, algorithm name, time signed (48 bits), fudge, error, other data.
+ * The TSIG MAC (RFC 8945 4.3): for a response, first the request's MAC with its length (4.3.1); then the message
+ * as it is without the TSIG record; then the TSIG variables of 4.3.3 (key name, class ANY, TTL 0, algorithm name,
+ * time signed in 48 bits, fudge, error, other data).
  */
-export const signTsig = (msg: Buffer, key: { name: string; algorithm: keyof typeof HASH; secret: Buffer }, nowSeconds: number, fudge = 300): Buffer => {
+const tsigMac = (key: TsigKey, unsigned: Buffer, t: { time: Buffer; fudge: number; error: number; other: Buffer }, requestMac?: Buffer): Buffer => {
+  const h = createHmac(HASH[key.algorithm], key.secret);
+  if (requestMac) h.update(u16(requestMac.length)).update(requestMac);
+  const variables = Buffer.concat([encodeName(key.name), u16(CLASS.ANY), Buffer.alloc(4), encodeName(key.algorithm), t.time, u16(t.fudge), u16(t.error), u16(t.other.length), t.other]);
+  return h.update(unsigned).update(variables).digest();
+};
+
+/** Appends a TSIG record (RFC 8945 4.2); returns the signed message and its MAC, which the answer's MAC covers. */
+export const signTsig = (msg: Buffer, key: TsigKey, nowSeconds: number, fudge = 300): { message: Buffer; mac: Buffer } => {
   const time = Buffer.alloc(6);
   time.writeUIntBE(nowSeconds, 0, 6);
-  const algName = encodeName(key.algorithm);
-  const variables = Buffer.concat([encodeName(key.name), u16(CLASS.ANY), Buffer.alloc(4), algName, time, u16(fudge), u16(0), u16(0)]);
-  const mac = createHmac(HASH[key.algorithm], key.secret).update(msg).update(variables).digest();
-  const rdata = Buffer.concat([algName, time, u16(fudge), u16(mac.length), mac, msg.subarray(0, 2), u16(0), u16(0)]);
-  const out = Buffer.concat([msg, rr(key.name, TYPE.TSIG, CLASS.ANY, 0, rdata)]);
-  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10); // ARCOUNT now counts the TSIG record
-  return out;
+  const mac = tsigMac(key, msg, { time, fudge, error: 0, other: Buffer.alloc(0) });
+  const rdata = Buffer.concat([encodeName(key.algorithm), time, u16(fudge), u16(mac.length), mac, msg.subarray(0, 2), u16(0), u16(0)]);
+  const message = Buffer.concat([msg, rr(key.name, TYPE.TSIG, CLASS.ANY, 0, rdata)]);
+  message.writeUInt16BE(message.readUInt16BE(10) + 1, 10); // ARCOUNT now counts the TSIG record
+  return { message, mac };
+};
+
+export interface TsigRecord { keyName: string; algorithm: string; time: Buffer; fudge: number; mac: Buffer; error: number; other: Buffer; unsigned: Buffer }
+
+/** Finds the TSIG record that ends a message (RFC 8945 5.1: it must be the last additional record) and reads it. */
+export const readTsig = (msg: Buffer): TsigRecord | undefined => {
+  const counts = [msg.readUInt16BE(4), msg.readUInt16BE(6), msg.readUInt16BE(8), msg.readUInt16BE(10)];
+  if (counts[3] === 0) return undefined;
+  let pos = 12;
+  for (let i = 0; i < counts[0]!; i++) pos = readName(msg, pos).next + 4;
+  let last = -1;
+  for (let i = 0; i < counts[1]! + counts[2]! + counts[3]!; i++) {
+    last = pos;
+    pos = readName(msg, pos).next;
+    pos += 10 + msg.readUInt16BE(pos + 8);
+  }
+  const owner = readName(msg, last);
+  if (msg.readUInt16BE(owner.next) !== TYPE.TSIG) return undefined;
+  const alg = readName(msg, owner.next + 10);
+  let p = alg.next;
+  const time = msg.subarray(p, p + 6);
+  const fudge = msg.readUInt16BE(p + 6);
+  const macLen = msg.readUInt16BE(p + 8);
+  const mac = msg.subarray(p + 10, p + 10 + macLen);
+  p += 10 + macLen;
+  const originalId = msg.readUInt16BE(p);
+  const error = msg.readUInt16BE(p + 2);
+  const other = msg.subarray(p + 6, p + 6 + msg.readUInt16BE(p + 4));
+  // The MAC covers the message as it was before the record was added: original ID, one additional record fewer.
+  const unsigned = Buffer.from(msg.subarray(0, last));
+  unsigned.writeUInt16BE(originalId, 0);
+  unsigned.writeUInt16BE(counts[3]! - 1, 10);
+  return { keyName: owner.name, algorithm: alg.name, time, fudge, mac, error, other, unsigned };
 };
 
 const exchangeUdp = (host: string, port: number, msg: Buffer, timeoutMs: number) =>
@@ -73,24 +115,26 @@ const exchangeTcp = (host: string, port: number, msg: Buffer, timeoutMs: number)
     sock.on("error", reject);
   });
 
-/** Reads the RCODE, extended by the TSIG error field when the server put one there (RFC 8945 5.3). */
-const answerError = (resp: Buffer): string | undefined => {
+/**
+ * What went wrong, or undefined when the server applied the update. A signed request needs a signed answer whose
+ * MAC verifies (RFC 8945 5.3): otherwise anyone on the path could fake a success. Error answers may come unsigned
+ * (BADKEY, BADSIG: the server could not sign), and then their RCODE and TSIG error say why.
+ */
+export const answerProblem = (resp: Buffer, signed?: { key: TsigKey; requestMac: Buffer; nowSeconds: number }): string | undefined => {
   const rcode = resp.readUInt16BE(2) & 0x0f;
-  if (rcode === 0) return undefined;
-  let detail = RCODES[rcode] ?? `RCODE ${rcode}`;
-  if (rcode === 9 && resp.readUInt16BE(10) > 0) {
-    try { // NOTAUTH with a TSIG record: its error field says BADSIG, BADKEY or BADTIME
-      let pos = 12;
-      pos = readName(resp, pos).next + 4; // zone section
-      pos = readName(resp, pos).next + 8;
-      const rdataStart = pos + 2;
-      const afterAlg = readName(resp, rdataStart).next;
-      const macLen = resp.readUInt16BE(afterAlg + 8);
-      const err = resp.readUInt16BE(afterAlg + 10 + macLen + 2);
-      if (err) detail += ` (TSIG ${RCODES[err] ?? err})`;
-    } catch { /* the plain RCODE is enough */ }
+  const tsig = signed ? readTsig(resp) : undefined;
+  if (rcode !== 0) {
+    const err = tsig?.error ? ` (TSIG ${RCODES[tsig.error] ?? tsig.error})` : "";
+    return `${RCODES[rcode] ?? `RCODE ${rcode}`}${err}`;
   }
-  return detail;
+  if (!signed) return undefined;
+  if (!tsig) return "the answer is not TSIG-signed";
+  if (tsig.keyName.toLowerCase() !== signed.key.name.toLowerCase().replace(/\.$/, "") || tsig.algorithm.toLowerCase() !== signed.key.algorithm)
+    return `the answer is signed with another key (${tsig.keyName}, ${tsig.algorithm})`;
+  const expected = tsigMac(signed.key, tsig.unsigned, tsig, signed.requestMac);
+  if (expected.length !== tsig.mac.length || !timingSafeEqual(expected, tsig.mac)) return "the answer's TSIG signature does not verify";
+  if (Math.abs(signed.nowSeconds - tsig.time.readUIntBE(0, 6)) > tsig.fudge) return "the answer's TSIG time is outside its fudge (BADTIME)";
+  return undefined;
 };
 
 export const createRfc2136Provider = (cfg: Rfc2136Config, secrets: { tsigSecret?: string }, deps: { clock: Clock }): DnsProvider => {
@@ -103,11 +147,18 @@ export const createRfc2136Provider = (cfg: Rfc2136Config, secrets: { tsigSecret?
     const zone = cfg.zone.replace(/\.$/, "").toLowerCase();
     if (name !== zone && !name.endsWith(`.${zone}`)) throw new Error(`${fqdn} is not in the zone ${cfg.zone} of the RFC 2136 provider`);
     let msg = buildUpdate(randomInt(0, 0x10000), zone, [txtChange(op, name, value, cfg.ttl)]);
-    if (cfg.tsigKeyName) msg = signTsig(msg, { name: cfg.tsigKeyName, algorithm: cfg.tsigAlgorithm, secret: Buffer.from(secrets.tsigSecret!, "base64") }, Math.floor(deps.clock.now() / 1000));
+    const nowSeconds = Math.floor(deps.clock.now() / 1000);
+    let signed: { key: TsigKey; requestMac: Buffer; nowSeconds: number } | undefined;
+    if (cfg.tsigKeyName) {
+      const key = { name: cfg.tsigKeyName, algorithm: cfg.tsigAlgorithm, secret: Buffer.from(secrets.tsigSecret!, "base64") };
+      const s = signTsig(msg, key, nowSeconds);
+      msg = s.message;
+      signed = { key, requestMac: s.mac, nowSeconds };
+    }
     let resp = cfg.protocol === "tcp" ? await exchangeTcp(host, port, msg, cfg.timeoutMs) : await exchangeUdp(host, port, msg, cfg.timeoutMs);
     // TC set: the answer did not fit a datagram; ask again over TCP (RFC 1035 4.2.1).
     if (cfg.protocol === "udp" && resp.readUInt16BE(2) & 0x0200) resp = await exchangeTcp(host, port, msg, cfg.timeoutMs);
-    const err = answerError(resp);
+    const err = answerProblem(resp, signed);
     if (err) throw new Error(`RFC 2136 ${op} of TXT ${name} at ${cfg.server} refused: ${err}`);
   };
   return { present: (fqdn, value) => send("add", fqdn, value), cleanup: (fqdn, value) => send("delete", fqdn, value) };
