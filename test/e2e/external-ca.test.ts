@@ -211,3 +211,23 @@ test("the client's CSR is what the upstream CA signs: its key is in the certific
   const pub = (args: string[]) => openssl(...args).out;
   assert.equal(pub(["x509", "-in", dir.write("leaf.pem", done.certificate), "-pubkey", "-noout"]), pub(["pkey", "-in", dir.path("k.pem"), "-pubout"]));
 });
+
+test("a CA record that cannot work is refused at creation, naming the field", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const base = { projectId: fx.projectId, directoryUrl: pebble!.directoryUrl, accountEmail: "pki@example.com" };
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ name: "bad-1", eabKid: "kid-1" }, /eabKid and eabHmacKey: give both or neither/],
+    [{ name: "bad-2", challengeType: "dns-01" }, /dnsProvider: required when challengeType is "dns-01"/],
+    [{ name: "bad-3", dnsProvider: { type: "rfc2136", server: "ns1.example.com", zone: "example.com" } }, /dnsProvider: server: must be host:port/],
+    [{ name: "bad-4", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigKeyName: "k" } }, /dnsProvider.tsigSecret: required/],
+    [{ name: "bad-5", dnsProvider: { type: "route53" } }, /dnsProvider: type: /],
+    [{ name: "bad-6", directoryUrl: "ftp://example.com/dir" }, /directoryUrl: must be an https/],
+    [{ name: "bad-7", caBundle: "not pem" }, /caBundle: expected PEM certificates/],
+    [{ name: "pebble-http" }, /already exists/],
+  ];
+  for (const [body, expect] of cases) {
+    const r = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { ...base, ...body } });
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+    assert.match(r.body.message, expect);
+  }
+});

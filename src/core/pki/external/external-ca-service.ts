@@ -86,7 +86,7 @@ export const externalCaServiceFactory = ({ store, pki, access, keys, audit, cloc
       throw new BadRequestError(`A certificate authority named '${dto.name}' already exists in this project`);
     let url: URL;
     try { url = new URL(dto.directoryUrl); } catch { throw new BadRequestError(`directoryUrl: "${dto.directoryUrl}" is not a URL`); }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new BadRequestError("directoryUrl: must be an https URL");
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new BadRequestError("directoryUrl: must be an https (or, for a test server, http) URL");
     if (!!dto.eabKid !== !!dto.eabHmacKey) throw new BadRequestError("eabKid and eabHmacKey: give both or neither");
     const challengeType = dto.challengeType ?? (dto.dnsProvider ? "dns-01" : "http-01");
     const { tsigSecret, ...dnsSettings } = dto.dnsProvider ?? {};
