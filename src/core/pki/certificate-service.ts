@@ -1,9 +1,10 @@
+import { availableParallelism } from "node:os";
 import type { Clock } from "../clock.js";
 import type { Actor } from "../actor.js";
 import { BadRequestError, NotFoundError } from "../errors.js";
 import { newId } from "../ids.js";
 import { isoNow } from "../time.js";
-import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
+import { KEY_SPECS, exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
 import { parseDuration } from "../../config/duration.js";
 import type { PkiStore } from "../../store/pki.js";
 import type { CertificateProfileTable, CertificateTable } from "../../store/schema.js";
@@ -70,6 +71,30 @@ const isSelfSigned = (pem: string) => {
   }
   return known;
 };
+/**
+ * RSA key generation holds a thread-pool thread for 100 ms to seconds. With more running than there are cores,
+ * the event loop and every signature and CSR check (same pool) wait behind them; so at most one per core runs
+ * at once, which costs no RSA throughput (the work is CPU-bound) and leaves the other pool threads to the
+ * fast jobs. EC keys (~50 µs) are not limited.
+ */
+const rsaSlots = (() => {
+  const limit = Math.max(1, availableParallelism());
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(job: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await job();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+})();
+const newKeyPair = (alg: KeyAlgorithm) => (KEY_SPECS[alg].type === "rsa" ? rsaSlots(() => generateKeyPair(alg)) : generateKeyPair(alg));
+
 const joinPem = (blocks: string[]) => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
 
 export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock, externals }: Deps) => {
@@ -197,7 +222,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     if (ca) {
       let publicKey = contents.publicKey;
       if (!publicKey) {
-        const kp = await generateKeyPair(keyAlgorithm!);
+        const kp = await newKeyPair(keyAlgorithm!);
         publicKey = kp.spkiDer;
         privateKeyPem = exportPrivateKeyPem(kp.privateKey);
       }
@@ -207,7 +232,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
       certificateChain = chainOf(ca.caCert.certificate, ca.caCert.certificate_chain, removeRoots);
     } else {
       if (dto.csr) throw new BadRequestError("csr: a self-signed profile generates the key pair itself; send attributes without a CSR");
-      const { certificate, keyPair } = await issueSelfSigned({ ...contents, keyAlgorithm: keyAlgorithm! });
+      const { certificate, keyPair } = await issueSelfSigned({ ...contents, keyAlgorithm: keyAlgorithm!, keyPair: await newKeyPair(keyAlgorithm!) });
       ({ pem: certPem, serialNumber: serial, fingerprintSha256: fingerprint, notBefore: issuedNb, notAfter: issuedNa } = certificate);
       privateKeyPem = exportPrivateKeyPem(keyPair.privateKey);
       issuingCaCertificate = certPem;
