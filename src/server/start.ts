@@ -7,6 +7,7 @@ import { openDatabase } from "../store/db.js";
 import { migrateToLatest } from "../store/migrate.js";
 import { buildApp } from "./app.js";
 import { createServices, type Services } from "./services.js";
+import { lowerHelperThreadPriority } from "./thread-priority.js";
 
 export interface ServerOptions {
   host: string;
@@ -78,6 +79,9 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const sweeper = services.dynamicSecrets.sweeper.start(app.log);
   // Requests to external ACME CAs advance in the background and resume after a restart (state in the database).
   const externalOrders = services.externalOrders.start(app.log);
+  // Helper threads (thread pool, GC, checkpointer) yield to the event loop; KMS_HELPER_THREAD_NICE=0 turns it off.
+  const nice = Number(process.env.KMS_HELPER_THREAD_NICE ?? 5);
+  if (nice > 0) app.log.debug({ threads: await lowerHelperThreadPriority(Math.min(19, nice)) }, "helper threads yield to the event loop");
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,
