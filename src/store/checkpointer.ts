@@ -10,8 +10,9 @@ import { Worker } from "node:worker_threads";
  *
  * Under continuous writes a checkpoint from another thread never quite reaches the last frame, and SQLite
  * restarts the WAL only once every frame is back in the database. So when the worker is left with only a
- * few hundred frames, it hands over: the main connection copies those (a short, bounded pause) and its next
- * commit restarts the WAL; then the worker carries on. Durability is unchanged (synchronous=NORMAL).
+ * few hundred frames (an eighth of the WAL under heavy writes), it hands over: the main connection copies
+ * those (a short pause) and its next commit restarts the WAL; then the worker carries on. Durability is
+ * unchanged (synchronous=NORMAL).
  */
 
 // Plain CommonJS for `eval: true`: nothing but better-sqlite3, loaded from the path the main thread resolved.
@@ -30,8 +31,10 @@ const pass = () => {
   if (stopping) return;
   const r = checkpoint("PASSIVE");
   const left = r ? r.log - r.checkpointed : 0;
-  // Nearly caught up on a WAL worth restarting: the main connection finishes it, then says "resume".
-  if (r && !r.busy && r.log >= workerData.restartFrames && left <= workerData.handOverFrames) return parentPort.postMessage({ catchUp: true });
+  // Nearly caught up on a WAL worth restarting: the main connection finishes it, then says "resume". Under
+  // heavy writes a pass never gets below a few hundred frames, so "nearly" grows with the WAL (an eighth).
+  const nearly = Math.max(workerData.handOverFrames, Math.floor((r ? r.log : 0) / 8));
+  if (r && !r.busy && r.log >= workerData.restartFrames && left <= nearly) return parentPort.postMessage({ catchUp: true });
   timer = setTimeout(pass, left > workerData.handOverFrames ? 0 : workerData.intervalMs);
 };
 parentPort.on("message", (m) => {
@@ -54,7 +57,7 @@ export interface CheckpointerOptions {
   intervalMs?: number;
   /** WAL size (frames) above which a full catch-up and WAL restart are worth it. */
   restartFrames?: number;
-  /** At most this many frames are left for the main connection to copy. */
+  /** Frames left for the main connection to copy when it takes over (at least; an eighth of a big WAL). */
   handOverFrames?: number;
 }
 
