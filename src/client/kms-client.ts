@@ -3,6 +3,8 @@ import { Agent } from "undici";
 import { createHttpTransport } from "./http.js";
 import type { CallOptions, HttpOptions } from "./http.js";
 import {
+  CreateLeaseResponse,
+  LeaseResponse,
   CertificateBundle,
   CertificateRequestStatus,
   CertRecordResponse,
@@ -15,6 +17,8 @@ import {
   TokenResponse,
 } from "./types.js";
 import type {
+  CreateLeaseRequest,
+  DynamicSecretFolder,
   CertRecord,
   CertificateProfile,
   GetSecretQuery,
@@ -108,7 +112,25 @@ export const createKmsClient = (opts: HttpOptions) => {
     return { body: r.body, etag: headerValue(r.headers.etag) };
   };
 
+  // api.md 5.4. The folder goes in the query of the GET as both `path` and `secretPath` (api.md 8 item 1).
+  const LEASES = "/api/v1/dynamic-secrets/leases";
+  const createLease = async (req: CreateLeaseRequest, o: CallOptions): Promise<CreateLeaseResponse> =>
+    (await http.call({ method: "POST", path: LEASES, body: req, schema: CreateLeaseResponse, ...o })).body;
+
+  const getLease = async (leaseId: string, f: DynamicSecretFolder, o: CallOptions): Promise<LeaseResponse> =>
+    (await http.call({ method: "GET", path: `${LEASES}/${seg(leaseId)}`, query: { ...f, secretPath: f.path }, schema: LeaseResponse, ...o })).body;
+
+  const renewLease = async (leaseId: string, body: DynamicSecretFolder & { ttl?: string }, o: CallOptions): Promise<LeaseResponse> =>
+    (await http.call({ method: "POST", path: `${LEASES}/${seg(leaseId)}/renew`, body, schema: LeaseResponse, ...o })).body;
+
+  const revokeLease = async (leaseId: string, body: DynamicSecretFolder & { isForced?: boolean }, o: CallOptions): Promise<LeaseResponse> =>
+    (await http.call({ method: "DELETE", path: `${LEASES}/${seg(leaseId)}`, body, schema: LeaseResponse, ...o })).body;
+
   return {
+    createLease,
+    getLease,
+    renewLease,
+    revokeLease,
     universalAuthLogin,
     kubernetesAuthLogin,
     awsIamAuthLogin,

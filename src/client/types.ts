@@ -189,3 +189,38 @@ export interface WithEtag<T> {
   body: T;
   etag: string | undefined;
 }
+
+// api.md 5.1 / 5.4: leases as the agent reads them (credentials come only with creation).
+export const LeaseRecord = z.looseObject({
+  id: z.string(),
+  expireAt: z.string(),
+  createdAt: z.string().optional(),
+  externalEntityId: z.string().optional(),
+});
+export type LeaseRecord = z.infer<typeof LeaseRecord>;
+export const DynamicSecretRef = z.looseObject({
+  name: z.string().optional(),
+  defaultTTL: z.string().nullish(),
+  maxTTL: z.string().nullish(),
+});
+export const CreateLeaseResponse = z.looseObject({
+  lease: LeaseRecord,
+  dynamicSecret: DynamicSecretRef.optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type CreateLeaseResponse = z.infer<typeof CreateLeaseResponse>;
+export const LeaseResponse = z.looseObject({ lease: LeaseRecord, dynamicSecret: DynamicSecretRef.optional() });
+export type LeaseResponse = z.infer<typeof LeaseResponse>;
+
+/** The folder a dynamic secret lives in, by slugs (api.md 5: every dynamic-secret route names it so). */
+export interface DynamicSecretFolder {
+  projectSlug: string;
+  environmentSlug: string;
+  path: string;
+}
+export interface CreateLeaseRequest extends DynamicSecretFolder {
+  dynamicSecretName: string;
+  ttl?: string;
+  config?: unknown;
+}
+

@@ -2,6 +2,7 @@ import type { Secret } from "../../client/types.js";
 import type { FuncMap } from "../../template/funcs.js";
 import { goFunc, withGoType } from "../../template/value.js";
 import type { SecretSource } from "./source.js";
+import type { LeaseManager } from "./leases.js";
 
 /**
  * The agent's secret template functions (seed 003), with Infisical's CLI as the reference for names,
@@ -33,9 +34,16 @@ export interface RenderContext {
   reads: Map<string, SecretScope>;
   /** Per-render memo of project slug → id. */
   projectIds: Map<string, string>;
+  /** Dynamic-secret leases (absent in a preview); `owner` names the template for rotations. */
+  leases?: Pick<LeaseManager, "acquire">;
+  owner?: string;
+  /** Dynamic secrets this render used. */
+  usedLeases: Set<string>;
 }
 
-export const newRenderContext = (source: SecretSource, signal?: AbortSignal): RenderContext => ({ source, signal, reads: new Map(), projectIds: new Map() });
+export const newRenderContext = (source: SecretSource, signal?: AbortSignal, extra: Pick<RenderContext, "leases" | "owner"> = {}): RenderContext => ({
+  source, signal, reads: new Map(), projectIds: new Map(), usedLeases: new Set(), ...extra,
+});
 
 /** Go's models.Tag. */
 export class Tag {

@@ -3,7 +3,7 @@ import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../log.js";
 import { silentLogger } from "../log.js";
 import type { SecretsAgentConfig } from "./config.js";
-import { connect, disconnect, prepare, revokeAndEmpty } from "./runner.js";
+import { connect, createLeases, disconnect, prepare, revokeAndEmpty, revokeLeasesAndEmpty } from "./runner.js";
 import type { SecretsAgentOptions } from "./runner.js";
 
 /**
@@ -19,8 +19,11 @@ export const runSecretsAgentOnce = async (config: SecretsAgentConfig, opts: Secr
   const conn = connect(config, opts, logger, clock);
   let failed = false;
   let parts;
+  let leases;
   try {
-    parts = await prepare(config, conn, opts, logger, clock);
+    // Nothing renews or rotates in a single run: the leases live until their TTL (or the cache's next run).
+    leases = await createLeases(config, () => conn, opts, logger, clock, async () => {});
+    parts = await prepare(config, conn, leases, opts, logger, clock);
   } catch (err) {
     logger.error("cannot start", { error: (err as Error).message });
     await disconnect(conn, opts);
@@ -45,11 +48,10 @@ export const runSecretsAgentOnce = async (config: SecretsAgentConfig, opts: Secr
     logger.error("authentication failed", { error: (err as Error).message });
   }
   await sinks.halt();
-  await opts.onStop?.(config.kms["revoke-credentials-on-shutdown"]).catch((err: Error) => {
-    failed = true;
-    logger.error("shutdown step failed", { error: err.message });
-  });
-  if (config.kms["revoke-credentials-on-shutdown"] && !(await revokeAndEmpty(conn, sinks, logger))) failed = true;
+  if (config.kms["revoke-credentials-on-shutdown"]) {
+    if (!(await revokeLeasesAndEmpty(leases, loops, logger))) failed = true;
+    if (!(await revokeAndEmpty(conn, sinks, logger))) failed = true;
+  }
   await disconnect(conn, opts);
   logger.info(failed ? "exit-after-auth: finished with errors" : "exit-after-auth: done", { templates: loops.length, sinks: sinks.size });
   return failed ? 1 : 0;

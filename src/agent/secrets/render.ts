@@ -6,6 +6,7 @@ import { sprigFuncs } from "../../template/sprig.js";
 import { Template } from "../../template/template.js";
 import type { TemplateEntry } from "./config.js";
 import { secretFunctions } from "./functions.js";
+import { dynamicSecretFunctions } from "./dynamic.js";
 import type { RenderContext } from "./functions.js";
 
 /**
@@ -49,6 +50,7 @@ export interface RendererOptions {
 export const agentFuncs = (current: () => RenderContext, opts: RendererOptions = {}): FuncMap => ({
   ...sprigFuncs({ now: opts.now }),
   ...secretFunctions(current),
+  ...dynamicSecretFunctions(current),
   ...opts.extraFuncs?.(current),
 });
 

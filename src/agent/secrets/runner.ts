@@ -22,6 +22,9 @@ import { createTemplateLoop } from "./template-loop.js";
 import type { TemplateLoop, TemplateLoopDeps } from "./template-loop.js";
 import { createSinkSet } from "./token-sinks.js";
 import type { SinkSet } from "./token-sinks.js";
+import { createLeaseManager } from "./leases.js";
+import type { LeaseManager } from "./leases.js";
+import { openLeaseCache } from "../cache/lease-cache.js";
 
 /**
  * The secrets agent's core: it only sequences (STYLE rule 9). Auth yields tokens, each handed to every
@@ -41,9 +44,10 @@ export interface SecretsAgentOptions {
   renderer?: RendererOptions;
   hookKillGraceMs?: number;
   runHook?: TemplateLoopDeps["runHook"];
-  /** Extra work at shutdown after the token is revoked (dynamic-secret leases), and before. */
-  onStop?: (revoke: boolean) => Promise<void>;
 }
+
+/** How long a lease rotation waits for its templates to render before revoking the old lease anyway. */
+export const ROTATION_RENDER_TIMEOUT_MS = 60_000;
 
 export interface Connection {
   client: KmsClient;
@@ -112,6 +116,65 @@ export const disconnect = async (c: Connection, opts: SecretsAgentOptions) => {
   if (!opts.events) await c.events.close();
 };
 
+/**
+ * The lease manager outlives connections (a reload that changes `auth` keeps the leases): it reaches the
+ * KMS through whatever connection is current. Its cache opens here, so a bad cache fails at start.
+ */
+export const createLeases = async (
+  config: SecretsAgentConfig,
+  current: () => Connection,
+  opts: SecretsAgentOptions,
+  logger: Logger,
+  clock: Clock,
+  onRotated: (owners: string[]) => Promise<void>,
+): Promise<LeaseManager> => {
+  const persistent = config.cache?.persistent;
+  const cache = persistent ? await openLeaseCache(persistent, { clock, logger: logger.child({ component: "cache" }) }) : undefined;
+  return createLeaseManager({
+    client: {
+      createLease: (...a) => current().client.createLease(...a),
+      getLease: (...a) => current().client.getLease(...a),
+      renewLease: (...a) => current().client.renewLease(...a),
+      revokeLease: (...a) => current().client.revokeLease(...a),
+    },
+    tokens: { withToken: (fn, signal) => current().tokens.withToken(fn, signal) },
+    retry: retryPolicyFromConfig(config.kms["retry-strategy"]),
+    clock,
+    logger: logger.child({ component: "leases" }),
+    cache,
+    random: opts.random,
+    onRotated,
+  });
+};
+
+/** Renders the owners of a rotated lease and waits (bounded) until they have. */
+export const renderOwners = async (loops: readonly TemplateLoop[], owners: string[], clock: Clock): Promise<void> => {
+  const hit = loops.filter((l) => owners.includes(l.owner));
+  const timer = new AbortController();
+  const timeout = clock.sleep(ROTATION_RENDER_TIMEOUT_MS, timer.signal).then(
+    () => Promise.reject(new Error(`no render within ${ROTATION_RENDER_TIMEOUT_MS} ms`)),
+    () => undefined,
+  );
+  try {
+    await Promise.race([Promise.all(hit.map((l) => l.renderNow())), timeout]);
+  } finally {
+    timer.abort();
+  }
+};
+
+/** revoke-credentials-on-shutdown for leases: revoke them all, then empty the files that held their credentials. */
+export const revokeLeasesAndEmpty = async (leases: LeaseManager, loops: readonly TemplateLoop[], logger: Logger): Promise<boolean> => {
+  const owners = leases.owners();
+  let ok = await leases.revokeAll();
+  for (const l of loops.filter((x) => x.holdsLease() || owners.has(x.owner))) {
+    await l.empty().catch((e: Error) => {
+      ok = false;
+      logger.error("cannot empty a file that held lease credentials", { destination: l.destination, error: e.message });
+    });
+  }
+  return ok;
+};
+
 export interface Generation {
   config: SecretsAgentConfig;
   sinks: SinkSet;
@@ -122,7 +185,7 @@ export interface Generation {
 }
 
 /** Builds the sinks (checking each location first) and the template loops of one configuration. */
-export const prepare = async (config: SecretsAgentConfig, conn: Connection, opts: SecretsAgentOptions, logger: Logger, clock: Clock) => {
+export const prepare = async (config: SecretsAgentConfig, conn: Connection, leases: LeaseManager, opts: SecretsAgentOptions, logger: Logger, clock: Clock) => {
   const sinks = createSinkSet(await Promise.all(config.sinks.map((s) => createSink(s))), { clock, logger: logger.child({ component: "sinks" }), random: opts.random });
   const push = config.kms["change-stream"];
   const loops = config.templates.map((entry, index) =>
@@ -130,6 +193,7 @@ export const prepare = async (config: SecretsAgentConfig, conn: Connection, opts
       entry,
       index,
       source: conn.source,
+      leases,
       clock,
       logger,
       renderer: opts.renderer,
@@ -183,6 +247,7 @@ export interface SecretsAgentHandle {
   stop(): Promise<void>;
   done: Promise<void>;
   connection(): Connection;
+  leases(): LeaseManager;
 }
 
 export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: SecretsAgentOptions = {}): Promise<SecretsAgentHandle> => {
@@ -191,14 +256,17 @@ export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: Secre
   opts = { ...opts, authDeps: opts.authDeps ?? { remembered: new Map() } };
   let conn = connect(initial, opts, logger, clock);
   let gen: Generation;
+  let leases: LeaseManager;
+  const stopped = new AbortController();
   try {
-    gen = launch(initial, conn, await prepare(initial, conn, opts, logger, clock), logger);
+    leases = await createLeases(initial, () => conn, opts, logger, clock, (owners) => renderOwners(gen.loops, owners, clock));
+    gen = launch(initial, conn, await prepare(initial, conn, leases, opts, logger, clock), logger);
   } catch (err) {
     await disconnect(conn, opts);
     throw err;
   }
+  const leaseLoop = leases.run(stopped.signal);
   logger.info("secrets agent started", { address: initial.kms.address, sinks: initial.sinks.length, templates: initial.templates.length });
-  const stopped = new AbortController();
 
   const retire = async (g: Generation) => {
     g.abort.abort();
@@ -215,7 +283,7 @@ export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: Secre
     const next = authChanged ? connect(config, opts, logger, clock) : conn;
     let parts;
     try {
-      parts = await prepare(config, next, opts, logger, clock);
+      parts = await prepare(config, next, leases, opts, logger, clock);
     } catch (err) {
       if (next !== conn) await disconnect(next, opts);
       throw err;
@@ -225,6 +293,9 @@ export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: Secre
       await disconnect(conn, opts);
       conn = next;
     }
+    if (!sameJson(gen.config.cache, config.cache)) logger.warn("cache settings take effect at the next start, not on reload");
+    // Templates re-learn which leases they use from their first renders; unused leases are left to expire.
+    leases.resetOwners();
     gen = launch(config, conn, parts, logger);
     logger.info("configuration reloaded", { sinks: config.sinks.length, templates: config.templates.length });
   };
@@ -236,9 +307,12 @@ export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: Secre
       stopped.abort();
       await reloading.catch(() => {});
       await retire(gen);
+      await leaseLoop;
       const revoke = gen.config.kms["revoke-credentials-on-shutdown"];
-      await opts.onStop?.(revoke).catch((err: Error) => logger.error("shutdown step failed", { error: err.message }));
-      if (revoke) await revokeAndEmpty(conn, gen.sinks, logger);
+      if (revoke) {
+        await revokeLeasesAndEmpty(leases, gen.loops, logger);
+        await revokeAndEmpty(conn, gen.sinks, logger);
+      }
       await disconnect(conn, opts);
       logger.info("secrets agent stopped");
     })());
@@ -255,6 +329,7 @@ export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: Secre
     stop,
     done,
     connection: () => conn,
+    leases: () => leases,
   };
 };
 

@@ -12,6 +12,7 @@ import type { SecretScope } from "./functions.js";
 import { createRenderer } from "./render.js";
 import type { RendererOptions } from "./render.js";
 import type { SecretSource } from "./source.js";
+import type { LeaseManager } from "./leases.js";
 
 /**
  * One template's life: render at start, then at every polling interval and whenever something it reads
@@ -35,6 +36,8 @@ export interface TemplateLoopDeps {
   clock: Clock;
   logger: Logger;
   renderer?: RendererOptions;
+  /** Dynamic-secret leases; the template is their owner `templates[<index>]`. */
+  leases?: Pick<LeaseManager, "acquire">;
   /** Told, after every render, which folders the template read (change-stream subscriptions). */
   onReads?: (scopes: SecretScope[]) => void;
   runHook?: (spec: HookSpec, deps: Parameters<typeof runHook>[1]) => Promise<HookResult>;
@@ -71,6 +74,9 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
   let rendered = false;
   let kicked = false;
   let wake: (() => void) | undefined;
+  let heldLease = false;
+  let waiters: ((o: RenderOutcome) => void)[] = [];
+  const owner = `templates[${deps.index}]`;
 
   const ensureMode = async () => {
     const st = await stat(destination).catch(() => undefined);
@@ -95,7 +101,7 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
 
   /** Renders once; writes and runs the command only when the output differs from the file. */
   const renderOnce = async (signal?: AbortSignal): Promise<RenderOutcome> => {
-    const ctx = newRenderContext(deps.source, signal);
+    const ctx = newRenderContext(deps.source, signal, { leases: deps.leases, owner });
     let output: string;
     try {
       output = await renderer.render(ctx);
@@ -110,6 +116,7 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
     }
     reads = [...ctx.reads.values()];
     deps.onReads?.(reads);
+    if (ctx.usedLeases.size > 0) heldLease = true;
     const bytes = Buffer.from(output, "utf8");
     const wasFirst = firstRender;
     firstRender = false;
@@ -143,19 +150,28 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
 
   const waitForNext = async (ms: number, signal: AbortSignal) => {
     if (!kicked) {
+      // AbortSignal.any also covers a signal aborted while the render was finishing.
       const timer = new AbortController();
-      const onAbort = () => timer.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      await Promise.race([clock.sleep(ms, timer.signal).catch(() => {}), new Promise<void>((r) => (wake = r))]);
+      await Promise.race([clock.sleep(ms, AbortSignal.any([signal, timer.signal])).catch(() => {}), new Promise<void>((r) => (wake = r))]);
       wake = undefined;
       timer.abort();
-      signal.removeEventListener("abort", onAbort);
     }
     if (kicked && !signal.aborted) await clock.sleep(deps.debounceMs ?? 20, signal).catch(() => {});
     kicked = false;
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {
+    try {
+      await loop(signal);
+    } finally {
+      // Nobody may wait for a render that will not come (a rotation during shutdown).
+      const w = waiters;
+      waiters = [];
+      for (const resolve of w) resolve({ ok: false, error: new Error("the template loop stopped") });
+    }
+  };
+
+  const loop = async (signal: AbortSignal): Promise<void> => {
     let failures = 0;
     while (!signal.aborted) {
       let outcome: RenderOutcome;
@@ -164,6 +180,9 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
       } catch {
         return; // aborted
       }
+      const w = waiters;
+      waiters = [];
+      for (const resolve of w) resolve(outcome);
       failures = outcome.ok ? 0 : failures + 1;
       const wait = outcome.ok ? poll : Math.min(poll, backoffDelay(failures - 1, { baseDelayMs: RETRY_BASE_MS, maxDelayMs: RETRY_MAX_MS }, deps.random));
       await waitForNext(wait, signal);
@@ -174,9 +193,24 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
     name: renderer.name,
     destination,
     index: deps.index,
+    owner,
     renderOnce,
     run,
     kick,
+    /** Kicks the running loop and resolves with the outcome of that render (a lease rotation waits on it). */
+    renderNow: (): Promise<RenderOutcome> =>
+      new Promise((resolve) => {
+        waiters.push(resolve);
+        kick();
+      }),
+    /** True once a render used a dynamic secret: the file holds lease credentials. */
+    holdsLease: () => heldLease,
+    /** revoke-credentials-on-shutdown: the file stays, empty, with its permission. */
+    empty: async () => {
+      await writeFileAtomic(destination, "", { mode: entry.permission });
+      onDisk = Buffer.alloc(0);
+      logger.info("file emptied: its lease credentials were revoked");
+    },
     /** Folders the last render read. */
     reads: () => reads,
     /** True once the file holds a successful render. */

@@ -123,3 +123,19 @@ test("Sprig is there (minus env and expandenv), as upstream", async () => {
   assert.equal(r.out, 'A_KEY="dg=="');
   assert.match((await render('{{ env "HOME" }}', source)).error!, /function "env" not defined/);
 });
+
+test("dynamic_secret / dynamicSecret: the lease's data as a map, 4 to 6 arguments, principals passed on", async () => {
+  const { source } = fakeSource({});
+  const asked: unknown[] = [];
+  const leases = { acquire: async (r: unknown, owner: string) => (asked.push([r, owner]), { DB_USERNAME: "u1", DB_PASSWORD: "p1" }) };
+  const r = createRenderer({ "template-content": '{{ with dynamic_secret "app" "dev" "/" "pg" "1m" }}{{ .DB_USERNAME }}:{{ .DB_PASSWORD }}{{ end }} {{ (dynamicSecret "app" "dev" "/db" "ssh" "" "alice, bob").DB_USERNAME }}' } as TemplateEntry);
+  assert.equal(await r.render(newRenderContext(source, undefined, { leases, owner: "templates[3]" })), "u1:p1 u1");
+  assert.deepEqual(asked, [
+    [{ projectSlug: "app", environment: "dev", secretPath: "/", name: "pg", ttl: "1m", principals: "" }, "templates[3]"],
+    [{ projectSlug: "app", environment: "dev", secretPath: "/db", name: "ssh", ttl: "", principals: "alice, bob" }, "templates[3]"],
+  ]);
+  const few = createRenderer({ "template-content": '{{ dynamic_secret "app" "dev" "/" }}' } as TemplateEntry);
+  await assert.rejects(few.render(newRenderContext(source, undefined, { leases })), /error calling dynamic_secret: takes 4 to 6 arguments .* got 3/);
+  const preview = createRenderer({ "template-content": '{{ dynamic_secret "app" "dev" "/" "pg" }}' } as TemplateEntry);
+  await assert.rejects(preview.render(newRenderContext(source)), /dynamic secrets are not available here/);
+});

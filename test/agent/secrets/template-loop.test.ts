@@ -161,3 +161,31 @@ test("a command past its timeout is killed with its whole process group", async 
   }
   assert.ok(procState === "gone" || procState === "Z", `the background child survived (state ${procState})`);
 });
+
+test("a stop that arrives while a render is finishing does not wait for the next poll", async () => {
+  const t = setup({ config: { "polling-interval": "5m" } });
+  const slow = t.state as { value: string };
+  const original = slow.value;
+  // A render that takes 100 ms and ignores the abort (as a write in progress does).
+  const loop = createTemplateLoop({
+    entry: TemplateEntry.parse({ "template-content": "{{ range secret \"P\" \"dev\" \"/\" }}{{ .Value }}{{ end }}", "destination-path": t.dest }),
+    index: 1,
+    source: {
+      invalidate: () => {},
+      list: async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return { secrets: [{ secretKey: "K", secretValue: original }], imports: [] };
+      },
+      get: async () => ({ secretKey: "K", secretValue: "" }),
+      projectIdBySlug: async () => "P",
+    },
+    clock: systemClock,
+    logger: createLogger({ stream: { write: () => true } }),
+  });
+  const abort = new AbortController();
+  const running = loop.run(abort.signal);
+  setTimeout(() => abort.abort(), 20);
+  const t0 = Date.now();
+  await running;
+  assert.ok(Date.now() - t0 < 2_000, `stopped after ${Date.now() - t0} ms`);
+});

@@ -1,0 +1,22 @@
+import type { FuncMap } from "../../template/funcs.js";
+import { goFunc } from "../../template/value.js";
+import type { RenderContext } from "./functions.js";
+
+/**
+ * `dynamic_secret` / `dynamicSecret` "<project-slug>" "<env>" "<path>" "<name>" ["<ttl>" ["<principals>"]]:
+ * a dynamic-secret lease's credentials as a map (`{{ .DB_USERNAME }}`). Leases are shared, renewed and
+ * rotated by agent/secrets/leases.ts; the template only reads them.
+ */
+export const dynamicSecretFunctions = (current: () => RenderContext): FuncMap => {
+  const fn = goFunc({ in: ["string"], variadic: true, out: "map[string]interface {}", err: true }, async (...args: string[]) => {
+    if (args.length < 4 || args.length > 6) {
+      throw new Error(`takes 4 to 6 arguments (project slug, environment, path, name[, ttl[, principals]]), got ${args.length}`);
+    }
+    const ctx = current();
+    if (!ctx.leases) throw new Error("dynamic secrets are not available here (a preview does not create leases)");
+    const [projectSlug, environment, secretPath, name, ttl = "", principals = ""] = args as [string, string, string, string, string?, string?];
+    ctx.usedLeases.add(name);
+    return ctx.leases.acquire({ projectSlug, environment, secretPath, name, ttl, principals }, ctx.owner ?? "", ctx.signal);
+  });
+  return { dynamic_secret: fn, dynamicSecret: fn };
+};
