@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, startServer, type TestServer } from "../helpers/server.js";
+import { api, startServer, type ApiResponse, type TestServer } from "../helpers/server.js";
 import { setupPki, type PkiFixture } from "../helpers/pki.js";
 import { openssl, scratch } from "../helpers/openssl.js";
 import { needPebble, startPebble, type Pebble } from "../helpers/pebble.js";
@@ -225,9 +225,9 @@ test("a CA record that cannot work is refused at creation, naming the field", as
     [{ name: "bad-7", caBundle: "not pem" }, /caBundle: expected PEM certificates/],
     [{ name: "pebble-http" }, /already exists/],
   ];
-  for (const [body, expect] of cases) {
-    const r = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { ...base, ...body } });
-    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+  for (const [fields, expect] of cases) {
+    const r: ApiResponse = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { ...base, ...fields } });
+    assert.equal(r.status, 400, `${JSON.stringify(fields)}: ${r.text}`);
     assert.match(r.body.message, expect);
   }
 });

@@ -10,13 +10,13 @@ import type { RetryPolicy } from "../retry.js";
 import type { TokenManager } from "../token.js";
 import type { CertificateEntry } from "./config.js";
 import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
-import { createObtainer } from "./obtain.js";
+import { CertificateRequestFailedError, createObtainer } from "./obtain.js";
 import type { TargetCache } from "./obtain.js";
 import type { CertClient, Material } from "./obtain.js";
 import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
 import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
-import { statePathFor } from "./state.js";
-import type { CertRecordState, ReadState } from "./state.js";
+import { readState, statePathFor, STATE_VERSION, writeState } from "./state.js";
+import type { CertRecordState, PendingRequest, ReadState, StateFile } from "./state.js";
 import { recoverSet, writeSet } from "./writer.js";
 import type { SetTargets } from "./writer.js";
 
@@ -83,8 +83,29 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   let fingerprint = "";
   let warned = new Set<string>();
 
+  /** The asynchronous request to poll at the next attempt (after a restart, or after we stopped waiting). */
+  let resumable: Pick<PendingRequest, "id" | "event"> | undefined;
+  let obtaining: "issuance" | "renewal" = "issuance";
+
+  /**
+   * Remembers a pending request in the state file before it is polled. Not for key-source local: the key that
+   * request is for lives only in this process, so after a restart the request is useless and a new one is made.
+   */
+  const rememberRequest = async (id: string) => {
+    if (mode === "local") return;
+    const read = await readState(statePath);
+    const base: StateFile = read.kind === "ok" ? read.state : { version: STATE_VERSION };
+    await writeState(statePath, { ...base, pendingRequest: { id, event: obtaining, fingerprint, since: new Date(clock.now()).toISOString() } });
+  };
+  const forgetRequest = async () => {
+    const read = await readState(statePath);
+    if (read.kind !== "ok" || !read.state.pendingRequest) return;
+    const { pendingRequest: _, ...rest } = read.state;
+    await writeState(statePath, rest);
+  };
+
   const obtainer = () =>
-    createObtainer({ entry, mode, csrText, client: deps.client, tokens: deps.tokens, clock, retry: deps.retry, logger: log, random: deps.random, targets: deps.targets });
+    createObtainer({ entry, mode, csrText, client: deps.client, tokens: deps.tokens, clock, retry: deps.retry, logger: log, random: deps.random, targets: deps.targets, onPending: rememberRequest });
   let server: ReturnType<typeof createObtainer> | undefined;
 
   const warnOnce = (key: string, msg: string, fields?: Record<string, unknown>) => {
@@ -220,9 +241,23 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     server ??= obtainer();
     log.info(event === "issuance" ? "requesting certificate" : "renewing certificate", { reason });
     let m: Material;
-    if (mode === "existing") m = await server.fetchExisting(signal);
-    else if (event === "renewal" && mode === "server" && current?.certificateId && reason !== "revoked") m = await server.renew(current.certificateId, signal);
-    else m = await server.issue(signal);
+    obtaining = event;
+    const resuming = resumable;
+    resumable = undefined;
+    try {
+      if (resuming) m = await server.resume(resuming.id, signal);
+      else if (mode === "existing") m = await server.fetchExisting(signal);
+      else if (event === "renewal" && mode === "server" && current?.certificateId && reason !== "revoked") m = await server.renew(current.certificateId, signal);
+      else m = await server.issue(signal);
+    } catch (err) {
+      if (err instanceof CertificateRequestFailedError && err.requestId) {
+        // Failed or rejected: forget it, the next attempt asks anew. Still pending when we stopped waiting: poll it
+        // again next time rather than ordering a second certificate.
+        if (err.final) await forgetRequest();
+        else if (mode !== "local") resumable = { id: err.requestId, event };
+      }
+      throw err;
+    }
     // From here on the answer is ours: finish writing even if a shutdown was asked for meanwhile.
     await install(m, event);
   };
@@ -241,6 +276,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
 
   /** One status check. Throws only when an issuance or renewal finally failed. */
   const step = async (signal: AbortSignal) => {
+    if (resumable) return obtain(resumable.event, signal, "a request is still pending");
     if (!current) return obtain("issuance", signal, "no valid certificate on disk");
     const c = current;
     if (c.certificateId) {
@@ -305,6 +341,13 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     const rec = await recoverSet(baseTargets, statePath);
     if (rec.rolledForward) log.warn("completed a certificate write interrupted by a crash", { event: rec.rolledForward });
     current = await inspect(rec.state);
+    const waiting = rec.state.kind === "ok" ? rec.state.state.pendingRequest : undefined;
+    if (waiting && waiting.fingerprint === fingerprint && mode !== "local") {
+      resumable = { id: waiting.id, event: waiting.event };
+      log.info("resuming pending certificate request", { requestId: waiting.id, since: waiting.since });
+    } else if (waiting) {
+      await forgetRequest();
+    }
     if (current) {
       metrics?.notAfter.set({ name }, Math.floor(current.notAfter / 1000));
       log.info("reusing certificate on disk", { serial: current.serialNumber, notAfter: rfc3339(current.notAfter) });

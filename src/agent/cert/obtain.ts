@@ -45,6 +45,8 @@ export interface ObtainDeps {
   random?: () => number;
   /** Longest wait for an asynchronous (pending) certificate request. */
   pollTimeoutMs?: number;
+  /** Told the id of an asynchronous request before it is polled, so a restart can resume it (lifecycle.ts). */
+  onPending?: (requestId: string) => Promise<void>;
   /**
    * Project and profile ids by slug, shared by every certificate of one connection: an agent with a
    * hundred certificates of one profile asks twice at start, not two hundred times.
@@ -56,9 +58,14 @@ export type TargetCache = Map<string, Promise<{ projectId: string; profileId: st
 
 export class CertificateRequestFailedError extends Error {
   readonly retryable = false;
-  constructor(message: string) {
+  /** False when the request may still complete (we stopped waiting): the next attempt polls it again. */
+  readonly final: boolean;
+  readonly requestId?: string;
+  constructor(message: string, o: { final?: boolean; requestId?: string } = {}) {
     super(message);
     this.name = new.target.name;
+    this.final = o.final ?? true;
+    this.requestId = o.requestId;
   }
 }
 
@@ -126,9 +133,9 @@ export const createObtainer = (deps: ObtainDeps) => {
       }
       // Upstream polls rejected requests forever (DESIGN.md known defects): a final status ends it.
       if (r.status === "failed" || r.status === "rejected") {
-        throw new CertificateRequestFailedError(`certificate request ${requestId} ${r.status}${r.errorMessage ? `: ${r.errorMessage}` : ""}`);
+        throw new CertificateRequestFailedError(`certificate request ${requestId} ${r.status}${r.errorMessage ? `: ${r.errorMessage}` : ""}`, { requestId });
       }
-      if (clock.now() >= deadline) throw new CertificateRequestFailedError(`certificate request ${requestId} still ${r.status} after waiting`);
+      if (clock.now() >= deadline) throw new CertificateRequestFailedError(`certificate request ${requestId} still ${r.status} after waiting`, { final: false, requestId });
       if (r.status !== "pending" && r.status !== "pending_approval" && r.status !== "pending_validation") {
         logger.warn("certificate request in an unknown state, still polling", { requestId, status: r.status });
       }
@@ -161,6 +168,7 @@ export const createObtainer = (deps: ObtainDeps) => {
       const c = r.certificate;
       m = { certificate: c.certificate, chain: c.certificateChain, privateKey: c.privateKey, serialNumber: c.serialNumber, certificateId: c.certificateId };
     } else if (r.certificateRequestId) {
+      await deps.onPending?.(r.certificateRequestId);
       logger.info("certificate request pending, polling", { requestId: r.certificateRequestId });
       m = await poll(r.certificateRequestId, signal);
     } else {
@@ -176,13 +184,24 @@ export const createObtainer = (deps: ObtainDeps) => {
       if (r.certificate && r.serialNumber) {
         return { certificate: r.certificate, chain: r.certificateChain, privateKey: r.privateKey, serialNumber: r.serialNumber, certificateId: r.certificateId ?? undefined, ...target };
       }
-      if (r.certificateRequestId) return { ...(await poll(r.certificateRequestId, signal)), ...target };
+      if (r.certificateRequestId) {
+        await deps.onPending?.(r.certificateRequestId);
+        logger.info("certificate request pending, polling", { requestId: r.certificateRequestId });
+        return { ...(await poll(r.certificateRequestId, signal)), ...target };
+      }
       throw new CertificateRequestFailedError("renewal returned neither a certificate nor a request id");
     } catch (err) {
       if (signal.aborted || !isClientError(err)) throw err;
       logger.warn("renewal refused, issuing a new certificate instead", { error: (err as Error).message });
       return issue(signal);
     }
+  };
+
+  /** Polls a request an earlier run (or attempt) left pending, instead of asking for a new one. */
+  const resume = async (requestId: string, signal: AbortSignal): Promise<Material> => {
+    const m = await poll(requestId, signal);
+    const t = await resolveTarget(signal).catch(() => undefined);
+    return { ...m, ...t };
   };
 
   /** certificate-id: the certificate exists on the server; fetch it, never issue. */
@@ -196,6 +215,6 @@ export const createObtainer = (deps: ObtainDeps) => {
 
   const status = async (certificateId: string, signal: AbortSignal) => call((token) => client.getCertificate(certificateId, { token, signal }), signal);
 
-  return { issue, renew, fetchExisting, status };
+  return { issue, renew, resume, fetchExisting, status };
 };
 export type Obtainer = ReturnType<typeof createObtainer>;

@@ -31,9 +31,22 @@ export type CertRecordState = z.infer<typeof CertRecordState>;
 export const PendingFile = z.object({ temp: z.string(), path: z.string() });
 export type PendingFile = z.infer<typeof PendingFile>;
 
+/**
+ * An asynchronous request (an external CA) the agent is polling, written before the first poll: a restarted
+ * agent with the same request fingerprint polls it again instead of ordering a second certificate.
+ */
+export const PendingRequest = z.object({
+  id: z.string(),
+  event: z.enum(["issuance", "renewal"]),
+  fingerprint: z.string(),
+  since: z.string(),
+});
+export type PendingRequest = z.infer<typeof PendingRequest>;
+
 export const StateFile = z.object({
   version: z.literal(STATE_VERSION),
   current: CertRecordState.optional(),
+  pendingRequest: PendingRequest.optional(),
   pending: z
     .object({
       event: z.enum(["issuance", "renewal"]),
