@@ -74,8 +74,10 @@ ${authYaml(f)}templates:
     for (let i = 1; i <= CHANGES; i++) {
       // Changes land at a random moment of the polling cycle, as real ones do.
       await new Promise((r) => setTimeout(r, Math.random() * 1_000));
+      // t0 includes the PATCH itself: the figure is "a write returns → the file has it", end to end.
       const t0 = performance.now();
-      await setSecret(s, f.projectId, key, String(i));
+      const r = await api(s.address, "PATCH", `/api/v3/secrets/raw/${key}`, { token: s.adminToken, body: { workspaceId: f.projectId, environment: "dev", secretValue: String(i) } });
+      if (r.status !== 200) throw new Error(`update: ${r.text}`);
       out.push(await waitFor(dest, String(i), t0));
     }
     return out;
