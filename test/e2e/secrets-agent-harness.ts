@@ -78,11 +78,11 @@ export interface Fixture {
 }
 
 /** A secret-manager project, an identity with universal auth and the given role in it, credentials on disk. */
-export const makeFixture = async (s: TestServer, slug: string, role = "viewer"): Promise<Fixture> => {
+export const makeFixture = async (s: TestServer, slug: string, role = "viewer", ua: Record<string, unknown> = {}): Promise<Fixture> => {
   const dir = mkdtempSync(join(tmpdir(), "kms-secrets-agent-"));
   const p = await api(s.address, "POST", "/api/v1/projects", { token: s.adminToken, body: { projectName: slug, slug, type: "secret-manager" } });
   if (p.status !== 200) throw new Error(`project: ${p.text}`);
-  const c = await createUaIdentity(s, `${slug}-agent`);
+  const c = await createUaIdentity(s, `${slug}-agent`, { ua });
   const m = await api(s.address, "POST", `/api/v1/projects/${p.body.project.id}/memberships/identities/${c.identityId}`, { token: s.adminToken, body: { roles: [{ role, isTemporary: false }] } });
   if (m.status !== 200) throw new Error(`membership: ${m.text}`);
   const clientIdFile = join(dir, "client-id");

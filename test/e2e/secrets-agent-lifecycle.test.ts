@@ -229,4 +229,32 @@ ${authYaml(f)}templates:
       else process.env.KMS_TOKEN = saved;
     }
   });
+
+  test("every new token reaches the sink, atomically, and works", async () => {
+    // This server's renewal keeps the token string; a 3 s max TTL forces a new login (a new token) every ~1.3 s.
+    const short = await makeFixture(s, "agent-renew", "viewer", { accessTokenTTL: 2, accessTokenMaxTTL: 3 });
+    const sink = join(short.dir, "token");
+    const cfg = writeConfig(short, `kms:
+  address: ${s.address}
+${authYaml(short)}sinks:
+  - type: file
+    config: { path: ${sink}, permission: "0640" }
+`);
+    const a = spawnAgent(["--config", cfg]);
+    try {
+      const seen = new Set<string>();
+      await until(() => {
+        const t = read(sink);
+        if (t) seen.add(t);
+        return seen.size >= 3;
+      }, 10_000, "three tokens in the sink").catch((e: Error) => {
+        throw new Error(`${e.message}\n${a.output()}`);
+      });
+      assert.ok(![...seen].includes(""), "the sink was never seen empty or half-written");
+      const r = await api(s.address, "GET", `/api/v4/secrets?projectId=${short.projectId}&environment=dev`, { token: read(sink) });
+      assert.equal(r.status, 200);
+    } finally {
+      await a.stop();
+    }
+  });
 });
