@@ -229,3 +229,16 @@ test("credential files: an existing path is accepted", () => {
   writeFileSync(id, "abc\n");
   okValue(`auth:\n  type: universal-auth\n  config:\n    client-id: ${id}\n    client-secret: s\ncertificates:\n  - profile-name: p\n    project-slug: s\n    file-output:\n      private-key: { path: k }\n      certificate: { path: c }\n`);
 });
+
+test("hook timeouts: a number is seconds, a duration string is taken as written", () => {
+  const hooks = (timeout: string) => okValue(minimal(`  - profile-name: p
+    project-slug: s
+    file-output:
+      certificate: { path: ${join(dir, "t.crt")} }
+      private-key: { path: ${join(dir, "t.key")} }
+    post-hooks:
+      on-issuance: { command: "true", timeout: ${timeout} }`)).certificates[0]!["post-hooks"]!["on-issuance"]!.timeout;
+  assert.equal(hooks("30"), 30_000);
+  assert.equal(hooks('"45s"'), 45_000);
+  assert.equal(hooks('"2m"'), 120_000);
+});

@@ -69,9 +69,9 @@ const ChainSpec = FileSpec.extend({ "omit-root": z.boolean().default(true) }).st
 const HookSpec = z.strictObject({
   command: nonEmpty,
   // Seconds, as the seed writes it; a duration string ("45s") is accepted too.
+  // Only the number branch is in seconds: durationSchema already yields milliseconds.
   timeout: z
-    .union([z.number().positive(), durationSchema], { error: "expected seconds (e.g. 30) or a duration string" })
-    .transform((v) => (typeof v === "number" && Number.isFinite(v) ? v * 1000 : v))
+    .union([z.number().positive().transform((seconds) => seconds * 1000), durationSchema], { error: "expected seconds (e.g. 30) or a duration string" })
     .optional(),
 });
 
