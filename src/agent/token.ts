@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { KmsClient } from "../client/kms-client.js";
 import type { TokenResponse } from "../client/types.js";
-import type { AuthMethod } from "./auth/auth-method.js";
+import type { AuthMethod, LoginClient } from "./auth/auth-method.js";
 import type { Logger } from "./log.js";
 import { backoffDelay, withRetry } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
@@ -13,7 +13,8 @@ import type { RetryPolicy } from "./retry.js";
  */
 
 export interface TokenManagerDeps {
-  client: Pick<KmsClient, "universalAuthLogin" | "renewToken" | "revokeToken">;
+  /** Every login call the configured method may need, plus renew and revoke. */
+  client: LoginClient & Pick<KmsClient, "renewToken" | "revokeToken">;
   method: AuthMethod;
   clock: Clock;
   retry: RetryPolicy;
@@ -21,6 +22,8 @@ export interface TokenManagerDeps {
   random?: () => number;
   /** Told whenever the agent gains or loses a valid token (feeds the `authenticated` gauge). */
   onAuthenticated?: (authenticated: boolean) => void;
+  /** Told every new token string (after a login or a renewal), e.g. to rewrite sink files. */
+  onToken?: (token: string) => void;
 }
 
 interface Held {
@@ -67,12 +70,14 @@ export const createTokenManager = (deps: TokenManagerDeps) => {
     const at = clock.now();
     const r = await withRetry(() => method.login(client, signal), retry, { clock, signal, random: deps.random, onRetry: onRetry("login") });
     logger.info("authenticated", { method: method.type, expiresInSeconds: r.expiresIn });
+    deps.onToken?.(r.accessToken);
     return fromResponse(r, at);
   };
 
   const renew = async (h: Held, signal?: AbortSignal): Promise<Held> => {
     const r = await withRetry(() => client.renewToken(h.token, { signal }), retry, { clock, signal, random: deps.random, onRetry: onRetry("token renewal") });
     logger.debug("access token renewed", { expiresInSeconds: r.expiresIn });
+    deps.onToken?.(r.accessToken);
     return fromResponse(r, h.obtainedAt, h);
   };
 

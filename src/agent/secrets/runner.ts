@@ -79,21 +79,8 @@ export const connect = (config: SecretsAgentConfig, opts: SecretsAgentOptions, l
     latest = t;
     for (const l of listeners) l(t);
   };
-  const observed: Pick<KmsClient, "universalAuthLogin" | "renewToken" | "revokeToken"> = {
-    universalAuthLogin: async (c, o) => {
-      const r = await client.universalAuthLogin(c, o);
-      seen(r.accessToken);
-      return r;
-    },
-    renewToken: async (t, o) => {
-      const r = await client.renewToken(t, o);
-      seen(r.accessToken);
-      return r;
-    },
-    revokeToken: (t, o) => client.revokeToken(t, o),
-  };
   const retry = retryPolicyFromConfig(config.kms["retry-strategy"]);
-  const tokens = createTokenManager({ client: observed, method, clock, retry, logger: logger.child({ component: "auth" }), random: opts.random });
+  const tokens = createTokenManager({ client, method, clock, retry, logger: logger.child({ component: "auth" }), random: opts.random, onToken: seen });
   const source = createSecretSource({ client, tokens, retry, clock, logger: logger.child({ component: "secrets" }), random: opts.random });
   const streams = createChangeStreams({ events, tokens, clock, logger: logger.child({ component: "change-stream" }), random: opts.random });
   const abort = new AbortController();
