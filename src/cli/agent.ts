@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { CONFIG_ENV, configSource, EXIT_CONFIG, readConfig } from "../config/source.js";
+import type { ConfigSource } from "../config/source.js";
 import { loadSecretsAgentConfig } from "../config/secrets-agent.js";
 import { formatProblems } from "../config/yaml.js";
 import type { ConfigProblem, ValidateResult } from "../config/yaml.js";
@@ -18,43 +19,20 @@ import { createLogger } from "../agent/log.js";
  * the running configuration stays). With exit-after-auth it renders once and exits 0, or 1 on any error.
  */
 
-export const CONFIG_ENV = "KMS_AGENT_CONFIG_BASE64";
-export const EXIT_CONFIG = 2;
-
 export interface AgentCliOptions {
   config?: string;
   verbose?: boolean;
   logFormat?: string;
 }
 
-interface ConfigSource {
-  name: string;
-  read(): string;
-}
-
-const sourceOf = (o: AgentCliOptions, env: NodeJS.ProcessEnv): ConfigSource | undefined => {
-  if (o.config) return { name: o.config, read: () => readFileSync(o.config!, "utf8") };
-  const b64 = env[CONFIG_ENV];
-  if (b64) return { name: CONFIG_ENV, read: () => Buffer.from(b64, "base64").toString("utf8") };
-  return undefined;
-};
-
-const load = (src: ConfigSource, deps: AuthDeps): ValidateResult<SecretsAgentConfig> => {
-  let text: string;
-  try {
-    text = src.read();
-  } catch (err) {
-    return { ok: false, problems: [{ path: "", message: `cannot read the configuration: ${(err as Error).message}` }] };
-  }
-  return loadSecretsAgentConfig(text, deps);
-};
+const load = (src: ConfigSource, deps: AuthDeps): ValidateResult<SecretsAgentConfig> => readConfig(src, (text) => loadSecretsAgentConfig(text, deps));
 
 /** Runs the agent command; resolves with the process exit code. */
 export const runAgent = async (o: AgentCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> => {
   const usage: ConfigProblem[] = [];
   const format = o.logFormat ?? "text";
   if (format !== "text" && format !== "json") usage.push({ path: "--log-format", message: `must be "text" or "json", got ${JSON.stringify(format)}` });
-  const src = sourceOf(o, env);
+  const src = configSource(o.config, env);
   if (!src) usage.push({ path: "--config", message: `no configuration: pass --config FILE or set ${CONFIG_ENV}` });
   const authDeps: AuthDeps = { remembered: new Map() };
   const first = src ? load(src, authDeps) : undefined;

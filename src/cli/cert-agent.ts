@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { CONFIG_ENV, configSource, EXIT_CONFIG, readConfig } from "../config/source.js";
+import type { ConfigSource } from "../config/source.js";
 import { loadCertAgentConfig } from "../config/cert-agent.js";
 import { formatProblems } from "../config/yaml.js";
 import type { ConfigProblem, ValidateResult } from "../config/yaml.js";
@@ -15,9 +16,6 @@ import { createAgentMetrics, parseHostPort, startMetricsServer } from "../agent/
  * cleanly (exit 0), SIGHUP reloads the configuration (validated first; the old one stays on error).
  */
 
-export const CONFIG_ENV = "KMS_AGENT_CONFIG_BASE64";
-export const EXIT_CONFIG = 2;
-
 export interface CertAgentCliOptions {
   config?: string;
   verbose?: boolean;
@@ -26,27 +24,7 @@ export interface CertAgentCliOptions {
   metricsAddr?: string;
 }
 
-interface ConfigSource {
-  name: string;
-  read(): string;
-}
-
-const sourceOf = (o: CertAgentCliOptions, env: NodeJS.ProcessEnv): ConfigSource | undefined => {
-  if (o.config) return { name: o.config, read: () => readFileSync(o.config!, "utf8") };
-  const b64 = env[CONFIG_ENV];
-  if (b64) return { name: CONFIG_ENV, read: () => Buffer.from(b64, "base64").toString("utf8") };
-  return undefined;
-};
-
-const load = (src: ConfigSource, deps: AuthDeps): ValidateResult<CertAgentConfig> => {
-  let text: string;
-  try {
-    text = src.read();
-  } catch (err) {
-    return { ok: false, problems: [{ path: "", message: `cannot read the configuration: ${(err as Error).message}` }] };
-  }
-  return loadCertAgentConfig(text, deps);
-};
+const load = (src: ConfigSource, deps: AuthDeps): ValidateResult<CertAgentConfig> => readConfig(src, (text) => loadCertAgentConfig(text, deps));
 
 /** Runs the agent command; resolves with the process exit code. */
 export const runCertManagerAgent = async (o: CertAgentCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> => {
@@ -60,7 +38,7 @@ export const runCertManagerAgent = async (o: CertAgentCliOptions, env: NodeJS.Pr
       usage.push({ path: "--metrics-addr", message: (err as Error).message });
     }
   }
-  const src = sourceOf(o, env);
+  const src = configSource(o.config, env);
   if (!src) usage.push({ path: "--config", message: `no configuration: pass --config FILE or set ${CONFIG_ENV}` });
   const authDeps: AuthDeps = { remembered: new Map() };
   const first = src ? load(src, authDeps) : undefined;
