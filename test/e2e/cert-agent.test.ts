@@ -11,7 +11,8 @@ import { setupPki } from "../helpers/pki.js";
 import type { PkiFixture } from "../helpers/pki.js";
 import { api, startServer } from "../helpers/server.js";
 import { openssl, opensslOk } from "../helpers/openssl.js";
-import { agentScope, inventory, inventoryCount, keyMatches, recordingProxy, REPO, serialOf, until } from "./cert-agent-harness.js";
+import { agentScope, inventory, inventoryCount, keyMatches, recordingProxy, serialOf, until } from "./cert-agent-harness.js";
+import { REPO } from "../helpers/server.js";
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `kms-cert-agent-${p}-`));
 const modeOf = (p: string) => statSync(p).mode & 0o777;

@@ -1,63 +1,17 @@
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { api, createUaIdentity } from "../helpers/server.js";
 import type { TestServer } from "../helpers/server.js";
+import { spawnKms } from "../helpers/kms-process.js";
+import type { KmsProcess } from "../helpers/kms-process.js";
 
 /** Process-level helpers for the secrets agent's end-to-end tests: a real server, a real `kms agent`. */
 
-export const REPO = resolve(import.meta.dirname, "../..");
-const AGENT_MAIN = join(REPO, "test/e2e/secrets-agent-main.ts");
 
-export interface AgentProcess {
-  proc: ChildProcess;
-  output(): string;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type AgentProcess = KmsProcess;
 
-export const spawnAgent = (args: string[], env: Record<string, string> = {}): AgentProcess => {
-  const proc = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, "agent", ...args], {
-    cwd: REPO,
-    env: { ...process.env, NODE_NO_WARNINGS: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...waiters]) {
-      const m = w.re.exec(out);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  proc.stdout!.on("data", onData);
-  proc.stderr!.on("data", onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once("exit", (code, signal) => r({ code, signal })));
-  return {
-    proc,
-    output: () => out,
-    exited,
-    waitFor: (re, timeoutMs = 20_000) =>
-      new Promise((resolvePromise, reject) => {
-        const m = re.exec(out);
-        if (m) return resolvePromise(m);
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; agent output:\n${out}`)), timeoutMs);
-        waiters.push({ re, resolve: (x) => (clearTimeout(timer), resolvePromise(x)) });
-        void exited.then(() => setTimeout(() => reject(new Error(`agent exited while waiting for ${re}; output:\n${out}`)), 100));
-      }),
-    stop: async (signal = "SIGTERM") => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
-    },
-  };
-};
+export const spawnAgent = (args: string[], env: Record<string, string> = {}): AgentProcess => spawnKms(["agent", ...args], env, 20_000);
 
 export const until = async (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, stepMs = 25): Promise<number> => {
   const start = Date.now();
