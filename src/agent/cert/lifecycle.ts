@@ -12,6 +12,7 @@ import type { CertificateEntry } from "./config.js";
 import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
 import { CertificateRequestFailedError, createObtainer } from "./obtain.js";
 import type { TargetCache } from "./obtain.js";
+import type { Limiter } from "../limiter.js";
 import type { CertClient, Material } from "./obtain.js";
 import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
 import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
@@ -44,6 +45,8 @@ export interface CertLoopDeps {
   hookKillGraceMs?: number;
   /** Project/profile lookups shared with the other certificates of the same connection. */
   targets?: TargetCache;
+  /** Issuance calls in flight, bounded across the certificates of one agent. */
+  issueSlots?: Limiter;
 }
 
 interface Current {

@@ -1,3 +1,4 @@
+import type { Limiter } from "../limiter.js";
 import type { Clock } from "../../core/clock.js";
 import type { KmsClient } from "../../client/kms-client.js";
 import type { IssueCertificateRequest } from "../../client/types.js";
@@ -52,6 +53,11 @@ export interface ObtainDeps {
    * hundred certificates of one profile asks twice at start, not two hundred times.
    */
   targets?: TargetCache;
+  /**
+   * Bounds the issuance calls of all certificates of one agent: at start a hundred certificates would
+   * otherwise ask at once and all finish late together, and a fleet restart would hit the KMS as a herd.
+   */
+  issueSlots?: Limiter;
 }
 
 export type TargetCache = Map<string, Promise<{ projectId: string; profileId: string }>>;
@@ -162,7 +168,8 @@ export const createObtainer = (deps: ObtainDeps) => {
     } else {
       req.attributes = buildAttributes(entry, false);
     }
-    const r = await call((token) => client.issueCertificate(req, { token, signal }), signal);
+    const slot = deps.issueSlots ?? ((fn) => fn());
+    const r = await slot(() => call((token) => client.issueCertificate(req, { token, signal }), signal));
     let m: Material;
     if (r.certificate) {
       const c = r.certificate;
@@ -180,7 +187,8 @@ export const createObtainer = (deps: ObtainDeps) => {
   /** The renew route keeps profile and attributes server-side; a refusal (4xx) falls back to a fresh issuance. */
   const renew = async (certificateId: string, signal: AbortSignal): Promise<Material> => {
     try {
-      const r = await call((token) => client.renewCertificate(certificateId, { removeRootsFromChain: omitRootOf(entry) }, { token, signal }), signal);
+      const slot = deps.issueSlots ?? ((fn) => fn());
+      const r = await slot(() => call((token) => client.renewCertificate(certificateId, { removeRootsFromChain: omitRootOf(entry) }, { token, signal }), signal));
       if (r.certificate && r.serialNumber) {
         return { certificate: r.certificate, chain: r.certificateChain, privateKey: r.privateKey, serialNumber: r.serialNumber, certificateId: r.certificateId ?? undefined, ...target };
       }

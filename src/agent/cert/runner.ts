@@ -14,6 +14,10 @@ import type { CertAgentConfig } from "./config.js";
 import { createCertificateLoop } from "./lifecycle.js";
 import type { CertificateLoop, CertLoopDeps } from "./lifecycle.js";
 import type { TargetCache } from "./obtain.js";
+import { createLimiter } from "../limiter.js";
+
+/** Issuance calls one agent keeps in flight; measured with 100 certificates: the first lands sooner, the last no later. */
+const ISSUE_CONCURRENCY = 8;
 
 /**
  * The certificate agent's runtime: one token manager, one independent loop per certificate. `start`
@@ -100,11 +104,13 @@ export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions 
     const abort = new AbortController();
     const retry = retryPolicyFromConfig(config.kms["retry-strategy"]);
     const targets: TargetCache = new Map();
+    const issueSlots = createLimiter(ISSUE_CONCURRENCY);
     const loops = config.certificates.map((entry, index) =>
       createCertificateLoop({
         entry,
         index,
         targets,
+        issueSlots,
         client: conn.client,
         tokens: conn.tokens,
         clock,
