@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_ADDRESS, kmsAddressSchema } from "../../client/address.js";
 import { durationSchema, parseDuration } from "../../config/duration.js";
 import type { PathProblem } from "../../config/yaml.js";
 import { KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../../client/types.js";
@@ -14,7 +15,6 @@ import { RetryStrategyConfig } from "../retry.js";
  * error, never a silently disabled renewal.
  */
 
-export const DEFAULT_ADDRESS = "https://app.kms.hanzo.ai";
 export const DEFAULT_STATUS_CHECK_MS = 10_000;
 export const DEFAULT_MAX_FAILURE_RETRIES = 10;
 export const DEFAULT_HOOK_TIMEOUT_S = 30;
@@ -113,17 +113,7 @@ export const CertificateEntry = z.strictObject({
 export type CertificateEntry = z.output<typeof CertificateEntry>;
 
 export const KmsSection = z.strictObject({
-  address: z
-    .string()
-    .trim()
-    .refine((s) => {
-      try {
-        return ["http:", "https:"].includes(new URL(s).protocol);
-      } catch {
-        return false;
-      }
-    }, "must be an http(s) URL such as https://kms.example.com")
-    .default(DEFAULT_ADDRESS),
+  address: kmsAddressSchema.default(DEFAULT_ADDRESS),
   "retry-strategy": RetryStrategyConfig.optional(),
 });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_ADDRESS, kmsAddressSchema } from "../../client/address.js";
 import { durationSchema } from "../../config/duration.js";
 import { AuthConfig } from "../auth/index.js";
 import { RetryStrategyConfig } from "../retry.js";
@@ -12,7 +13,6 @@ import { CacheConfig } from "../cache/config.js";
  * Objects are strict: a misspelt key is an error, never a silently ignored setting.
  */
 
-export const DEFAULT_ADDRESS = "https://app.kms.hanzo.ai";
 export const DEFAULT_POLLING_INTERVAL_MS = 5 * 60_000;
 export const DEFAULT_TEMPLATE_MODE = 0o600;
 /** Upstream waits forever for a command without a timeout; a stuck reload script must not stall renders. */
@@ -20,19 +20,8 @@ export const DEFAULT_EXECUTE_TIMEOUT_MS = 30_000;
 
 const nonEmpty = z.string().trim().min(1, "must not be empty");
 
-const addressSchema = z
-  .string()
-  .trim()
-  .refine((s) => {
-    try {
-      return ["http:", "https:"].includes(new URL(s).protocol);
-    } catch {
-      return false;
-    }
-  }, "must be an http(s) URL such as https://kms.example.com");
-
 export const SecretsKmsSection = z.strictObject({
-  address: addressSchema.default(DEFAULT_ADDRESS),
+  address: kmsAddressSchema.default(DEFAULT_ADDRESS),
   "exit-after-auth": z.boolean().default(false),
   "revoke-credentials-on-shutdown": z.boolean().default(false),
   "retry-strategy": RetryStrategyConfig.optional(),
