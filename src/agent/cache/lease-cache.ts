@@ -5,6 +5,7 @@ import type { Clock } from "../../core/clock.js";
 import { writeFileAtomic } from "../files.js";
 import type { Logger } from "../log.js";
 import type { PersistentCacheConfig } from "./config.js";
+import type { LeaseRequest } from "../secrets/leases.js";
 
 /**
  * The persistent lease cache: dynamic-secret leases (id, expiry and credentials) survive an agent
@@ -15,14 +16,8 @@ import type { PersistentCacheConfig } from "./config.js";
  * then makes new leases. Entries leave the cache when their lease expires.
  */
 
-export interface CachedLease {
+export interface CachedLease extends LeaseRequest {
   key: string;
-  projectSlug: string;
-  environment: string;
-  secretPath: string;
-  name: string;
-  ttl: string;
-  principals: string;
   leaseId: string;
   data: Record<string, unknown>;
   /** Epoch ms. */
