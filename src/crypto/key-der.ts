@@ -1,73 +1,53 @@
 /**
- * Key encodings for the issuance hot path, written from JWK in JS instead of through OpenSSL 3's
- * encoder/decoder framework. Measured on this machine kind (Node 20, OpenSSL 3.0): exporting an EC P-256
- * SubjectPublicKeyInfo costs ~100-170 µs and a PKCS#8 PEM ~55-90 µs of event-loop time, a JWK export 2-7 µs;
- * importing an RSA public key from DER ~100-150 µs, from JWK ~5 µs; P-256 from DER ~105-175 µs, from JWK
- * ~55-90 µs. P-384/P-521 JWK imports are SLOWER than DER (~370 / ~950 µs), so those stay on DER.
- * The bytes are identical to OpenSSL's (test/crypto/key-der.test.ts compares them for every api.md key).
+ * Key encodings for the issuance hot path.
+ *
+ * Exports go through OpenSSL's DER encoder, never `KeyObject.export({ format: "jwk" })`: on Node 20.20 that
+ * export hangs now and then on EC keys (a few per thousand P-256 keys, in a loop that never returns), which
+ * froze the event loop mid-issuance; DER export of the same keys does not. Imports of RSA and P-256 public
+ * keys do go through JWK, which is much cheaper than the DER decoder and does not hang: measured on this
+ * machine kind, RSA from DER ~100-150 µs, from JWK ~5 µs; P-256 from DER ~105-175 µs, from JWK ~55-90 µs.
+ * P-384/P-521 JWK imports are slower than DER (~370 / ~950 µs), so those stay on DER.
  */
 import { createPublicKey } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
 import { DerError, children, contentOf, expectTag, readBitString, readOid, readRoot } from "./der/reader.js";
-import { NULL, TAG, bitString, explicit, integer, integerFromUnsigned, octetString, oid, sequence } from "./der/writer.js";
+import { TAG } from "./der/writer.js";
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const CURVE_OIDS: Readonly<Record<string, string>> = { "P-256": "1.2.840.10045.3.1.7", "P-384": "1.3.132.0.34", "P-521": "1.3.132.0.35" };
 
-// AlgorithmIdentifiers are the same for every key of a kind: encode each once.
-const algIds = new Map<string, Buffer>();
-const algorithmId = (crv: string | undefined): Buffer => {
-  const k = crv ?? "RSA";
-  let b = algIds.get(k);
-  if (!b) {
-    if (crv === undefined) b = sequence([oid(RSA_ENCRYPTION), NULL]);
-    else {
-      const curve = CURVE_OIDS[crv];
-      if (!curve) throw new RangeError(`unsupported curve ${crv}`);
-      b = sequence([oid(EC_PUBLIC_KEY), oid(curve)]);
-    }
-    algIds.set(k, b);
-  }
-  return b;
-};
-
-const b64u = (s: string | undefined, what: string): Buffer => {
-  if (typeof s !== "string") throw new RangeError(`JWK member ${what} is missing`);
-  return Buffer.from(s, "base64url");
-};
-
-const ecPoint = (jwk: JsonWebKey): Buffer => Buffer.concat([Buffer.from([0x04]), b64u(jwk.x, "x"), b64u(jwk.y, "y")]);
-const rsaPublicKey = (jwk: JsonWebKey): Buffer => sequence([integerFromUnsigned(b64u(jwk.n, "n")), integerFromUnsigned(b64u(jwk.e, "e"))]);
-
-const jwkOf = (key: KeyObject): JsonWebKey => {
+const supported = (key: KeyObject) => {
   if (key.asymmetricKeyType !== "rsa" && key.asymmetricKeyType !== "ec") throw new RangeError(`no fast encoding for ${key.asymmetricKeyType} keys`);
-  return key.export({ format: "jwk" });
 };
 
 /** SubjectPublicKeyInfo DER of an RSA or EC (P-256/384/521) key, public or private. */
 export const spkiDerFast = (key: KeyObject): Buffer => {
-  const jwk = jwkOf(key);
-  return jwk.kty === "EC"
-    ? sequence([algorithmId(jwk.crv), bitString(ecPoint(jwk))])
-    : sequence([algorithmId(undefined), bitString(rsaPublicKey(jwk))]);
+  supported(key);
+  return (key.type === "private" ? createPublicKey(key) : key).export({ type: "spki", format: "der" });
 };
 
-/**
- * PKCS#8 PrivateKeyInfo DER of an RSA or EC private key, as OpenSSL writes it: for EC the inner
- * ECPrivateKey (RFC 5915) carries the public key but not the curve (it is in the AlgorithmIdentifier).
- */
+/** PKCS#8 PrivateKeyInfo DER of an RSA or EC private key. */
 export const pkcs8DerFast = (key: KeyObject): Buffer => {
   if (key.type !== "private") throw new RangeError("pkcs8DerFast needs a private key");
-  const jwk = jwkOf(key);
-  const version = integer(0);
-  if (jwk.kty === "EC") {
-    const ecPrivateKey = sequence([integer(1), octetString(b64u(jwk.d, "d")), explicit(1, [bitString(ecPoint(jwk))])]);
-    return sequence([version, algorithmId(jwk.crv), octetString(ecPrivateKey)]);
-  }
-  const n = (m: "n" | "e" | "d" | "p" | "q" | "dp" | "dq" | "qi") => integerFromUnsigned(b64u(jwk[m], m));
-  const rsaPrivateKey = sequence([integer(0), n("n"), n("e"), n("d"), n("p"), n("q"), n("dp"), n("dq"), n("qi")]);
-  return sequence([version, algorithmId(undefined), octetString(rsaPrivateKey)]);
+  supported(key);
+  return key.export({ type: "pkcs8", format: "der" });
+};
+
+/** The public JWK (RFC 7517) of an EC key, read from its SPKI: what ACME account keys are sent as. */
+export const ecPublicJwk = (key: KeyObject): JsonWebKey => {
+  const spki = spkiDerFast(key);
+  const root = expectTag(readRoot(spki, "SubjectPublicKeyInfo"), TAG.SEQUENCE, "SubjectPublicKeyInfo");
+  const [algT, keyT] = children(spki, root, "SubjectPublicKeyInfo");
+  const [algOid, curveT] = children(spki, expectTag(algT, TAG.SEQUENCE, "algorithm"), "algorithm");
+  const notEc = () => new RangeError("ecPublicJwk needs a P-256, P-384 or P-521 key");
+  if (readOid(spki, algOid, "algorithm") !== EC_PUBLIC_KEY || curveT?.tag !== TAG.OID) throw notEc();
+  const curve = readOid(spki, curveT, "curve");
+  const crv = Object.keys(CURVE_OIDS).find((c) => CURVE_OIDS[c] === curve);
+  const { bytes } = readBitString(spki, keyT, "subjectPublicKey");
+  if (!crv || bytes[0] !== 0x04) throw notEc();
+  const half = (bytes.length - 1) / 2;
+  return { kty: "EC", crv, x: bytes.subarray(1, 1 + half).toString("base64url"), y: bytes.subarray(1 + half).toString("base64url") };
 };
 
 /**

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
-import { pkcs8DerFast, publicKeyFromSpki, spkiDerFast } from "../../src/crypto/key-der.js";
+import { ecPublicJwk, pkcs8DerFast, publicKeyFromSpki, spkiDerFast } from "../../src/crypto/key-der.js";
 
 const KEYS = [
   { name: "RSA_2048", type: "rsa", opts: { modulusLength: 2048 } },
@@ -48,4 +48,21 @@ test("malformed or unsupported SPKI falls through to OpenSSL, which throws or de
   const spki = publicKey.export({ type: "spki", format: "der" });
   assert.ok(publicKeyFromSpki(spki).equals(createPublicKey({ key: spki, format: "der", type: "spki" })));
   assert.throws(() => spkiDerFast(publicKey), /no fast encoding/);
+});
+
+test("thousands of P-256 keys encode without stalling (Node 20's JWK export hung on a few per thousand)", { timeout: 60_000 }, () => {
+  for (let i = 0; i < 2000; i++) {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    assert.equal(spkiDerFast(publicKey).length, 91);
+    assert.ok(pkcs8DerFast(privateKey).length > 100);
+  }
+});
+
+test("ecPublicJwk gives the key back through a JWK import, for every curve", () => {
+  for (const namedCurve of ["prime256v1", "secp384r1", "secp521r1"]) {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve });
+    assert.ok(createPublicKey({ key: ecPublicJwk(privateKey), format: "jwk" }).equals(publicKey), namedCurve);
+  }
+  const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  assert.throws(() => ecPublicJwk(publicKey), /P-256/);
 });

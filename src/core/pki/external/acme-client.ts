@@ -4,7 +4,8 @@
  * POST-as-GET (6.3). The worker (worker.ts) sequences these calls and keeps its state in the database.
  */
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { FlattenedSign, calculateJwkThumbprint, exportJWK, type JWK } from "jose";
+import { FlattenedSign, calculateJwkThumbprint, type JWK } from "jose";
+import { ecPublicJwk } from "../../../crypto/key-der.js";
 import { httpExchange, type HttpAnswer } from "./http.js";
 
 export interface AcmeDirectory { newNonce: string; newAccount: string; newOrder: string; meta?: { externalAccountRequired?: boolean } }
@@ -64,7 +65,8 @@ export const acmeClient = (o: AcmeClientOptions) => {
     return directory;
   };
 
-  const publicJwk = async () => (jwk ??= await exportJWK(createPublicKey(o.accountKey)));
+  // Not jose's exportJWK: it uses KeyObject.export({ format: "jwk" }), which hangs now and then on Node 20 (key-der.ts).
+  const publicJwk = async () => (jwk ??= ecPublicJwk(createPublicKey(o.accountKey)) as JWK);
   /** The key authorization of a challenge token (RFC 8555 8.1): token "." base64url(JWK thumbprint). */
   const keyAuthorization = async (token: string) => `${token}.${await calculateJwkThumbprint(await publicJwk(), "sha256")}`;
   /** The TXT value of a dns-01 challenge (RFC 8555 8.4): base64url(SHA-256(key authorization)). */
