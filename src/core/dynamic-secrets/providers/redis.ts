@@ -48,6 +48,14 @@ const words = (command: string) => command.split(/\s+/).filter(Boolean);
 export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: number }): DynamicSecretProvider<RedisInputs> => {
   const where = (i: RedisInputs) => `redis at ${i.host}:${i.port}`;
 
+  const couldNotConnect = (i: RedisInputs, cause: unknown) =>
+    new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(cause, connectTimeoutMs), [i.password])}`);
+
+  /**
+   * Connects and authenticates. A refused AUTH can surface after connect() resolved (ioredis marks the client
+   * ready while its AUTH answer is still on the way, then closes it), so a PING settles it; when that fails, the
+   * error the socket reported says why (WRONGPASS rather than "Stream isn't writeable").
+   */
   const open = async (i: RedisInputs): Promise<Redis> => {
     const client = new Redis({
       host: i.host, port: i.port, username: i.username, password: i.password || undefined,
@@ -61,11 +69,12 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
     client.on("error", (e) => { socketError ??= e; });
     try {
       await client.connect();
+      // AUTH is answered before any later command, so a PING settles whether the credentials were accepted.
+      await client.ping();
       return client;
     } catch (e) {
       client.disconnect();
-      const cause = /Connection is closed/i.test((e as Error).message) && socketError ? socketError : e;
-      throw new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(cause, connectTimeoutMs), [i.password])}`);
+      throw couldNotConnect(i, socketError ?? e);
     }
   };
 
@@ -100,14 +109,7 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
     inputs: RedisInputs,
     secretFields: ["password"],
     validateConnection: async (i) => {
-      const client = await open(i);
-      try {
-        await client.ping();
-      } catch (e) {
-        throw new ProviderError(`Connected to ${where(i)} but PING failed: ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
-      } finally {
-        client.disconnect();
-      }
+      (await open(i)).disconnect();
     },
     create: async (i, { username, expireAt }): Promise<IssuedCredentials> => {
       const password = generatePassword(REDIS_PASSWORD);
