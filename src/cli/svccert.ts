@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { Agent } from "undici";
 import { createKmsClient } from "../client/kms-client.js";
 import type { ServiceCertificate } from "../client/kms-client.js";
 import { parseDuration } from "../config/duration.js";
@@ -72,8 +71,7 @@ export const svccertCommand = (): Command =>
         fail((e as Error).message);
       }
       const serverCa = o.serverCaFile ? readText(o.serverCaFile, "--server-ca-file") : undefined;
-      const dispatcher = serverCa ? new Agent({ connect: { ca: serverCa } }) : undefined;
-      const client = createKmsClient({ address: o.address, userAgent: "kms-svccert", ...(dispatcher ? { dispatcher } : {}) });
+      const client = createKmsClient({ address: o.address, userAgent: "kms-svccert", ...(serverCa ? { tls: { ca: serverCa } } : {}) });
       const csr = await buildServiceCsr(key!, names!);
       const common = { csr, ...(o.expiry ? { ttl: o.expiry } : {}) };
       let issued: ServiceCertificate;
@@ -92,7 +90,6 @@ export const svccertCommand = (): Command =>
         fail((e as Error).message);
       } finally {
         await client.close();
-        await dispatcher?.close();
       }
       // The certificate is public; 0644 so the service's other users (a proxy, a sidecar) can read it.
       await writeFileAtomic(o.certFile, issued!.certificate.trim() + "\n", { mode: 0o644 });

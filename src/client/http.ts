@@ -1,20 +1,32 @@
-import { Agent, request } from "undici";
-import type { Dispatcher } from "undici";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { z } from "zod";
 import { apiErrorFor, KmsNetworkError, KmsResponseError } from "./errors.js";
 
 /**
  * The transport under the typed client: JSON in, JSON out, one keep-alive connection pool per client,
  * errors mapped to typed classes. No retries here: retry policy belongs to the caller (agent/retry.ts).
+ *
+ * Built on node:http/https rather than the undici package: an agent loads this on every machine, and
+ * undici cost it about 10 MB of resident memory (docs/cert-agent.md, "Resource use"). The timeouts keep
+ * undici's semantics and error codes: connecting (10 s), the response headers and each pause in the body.
  */
+
+/** TLS settings for an https address: the CA bundle to trust instead of the system store, and a client certificate (mTLS). */
+export interface TransportTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
 
 export interface HttpOptions {
   /** Base address, e.g. `https://kms.example.com`; a trailing `/api` or slash is tolerated. */
   address: string;
   /** Per-request timeout for headers and body; default 30 s. */
   timeoutMs?: number;
-  /** An undici dispatcher to use instead of our own pool (mTLS, tests). */
-  dispatcher?: Dispatcher;
+  /** CA to trust and/or client certificate to present (mTLS). */
+  tls?: TransportTls;
   userAgent?: string;
   /** Wall clock for HTTP-date Retry-After headers. */
   now?: () => number;
@@ -58,12 +70,70 @@ export interface HttpTransport {
   close(): Promise<void>;
 }
 
+const CONNECT_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 30_000;
+
+/** A timeout error with undici's code and message, so logs and callers read as they did. */
+const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { name: "TimeoutError", code });
+
+interface RawResponse {
+  statusCode: number;
+  headers: IncomingMessage["headers"];
+  text: string;
+}
+
 export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
   const base = normalizeAddress(opts.address);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const ownAgent = opts.dispatcher ? undefined : new Agent({ keepAliveTimeout: 30_000, connections: 16, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  const dispatcher = opts.dispatcher ?? ownAgent!;
+  // Idle keep-alive connections close after 30 s (the agent's `timeout` applies to free sockets), or
+  // sooner when the server's Keep-Alive header says so.
+  const agentOptions = { keepAlive: true, maxSockets: 16, timeout: KEEP_ALIVE_MS, scheduling: "lifo" as const };
+  let httpAgent: HttpAgent | undefined;
+  let httpsAgent: HttpsAgent | undefined;
   const now = opts.now ?? (() => Date.now());
+
+  /** One exchange. Rejects with the transport's error; the caller maps it. */
+  const exchange = (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal | undefined) =>
+    new Promise<RawResponse>((resolve, reject) => {
+      const https = url.protocol === "https:";
+      const send = https ? httpsRequest : httpRequest;
+      const agent = https ? (httpsAgent ??= new HttpsAgent({ ...agentOptions, ...opts.tls })) : (httpAgent ??= new HttpAgent(agentOptions));
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const arm = (ms: number, code: string, message: string) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => req.destroy(timeoutError(code, message)), ms);
+      };
+      const finish = (err: Error | undefined, value?: RawResponse) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(value!);
+      };
+      const req = send(url, { method, headers, agent, signal });
+      arm(timeoutMs, "UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error");
+      req.on("socket", (socket) => {
+        if (!socket.connecting) return;
+        const connectTimer = setTimeout(() => req.destroy(timeoutError("UND_ERR_CONNECT_TIMEOUT", "Connect Timeout Error")), CONNECT_TIMEOUT_MS);
+        socket.once(https ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+        socket.once("close", () => clearTimeout(connectTimer));
+      });
+      req.on("error", (err) => finish(err));
+      req.on("response", (res) => {
+        arm(timeoutMs, "UND_ERR_BODY_TIMEOUT", "Body Timeout Error");
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => {
+          chunks.push(c);
+          arm(timeoutMs, "UND_ERR_BODY_TIMEOUT", "Body Timeout Error");
+        });
+        res.on("error", (err) => finish(err));
+        // Closed before the end of the body without an error event: the connection broke.
+        res.on("close", () => finish(Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" })));
+        res.on("end", () => finish(undefined, { statusCode: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.end(body);
+    });
 
   const call = async <S extends z.ZodType>(spec: RequestSpec<S>): Promise<HttpResult<z.output<S>>> => {
     const url = new URL(base + spec.path);
@@ -75,21 +145,17 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
     if (spec.body !== undefined) {
       body = JSON.stringify(spec.body);
       headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
     }
-    let res: Dispatcher.ResponseData;
+    let res: RawResponse;
     try {
-      res = await request(url, { method: spec.method, headers, body, dispatcher, signal: spec.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      if (spec.signal?.aborted) throw spec.signal.reason;
+      res = await exchange(url, spec.method, headers, body, spec.signal);
     } catch (err) {
       if (spec.signal?.aborted) throw spec.signal.reason;
       throw new KmsNetworkError(spec.method, spec.path, err);
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      if (spec.signal?.aborted) throw spec.signal.reason;
-      throw new KmsNetworkError(spec.method, spec.path, err);
-    }
+    const { text } = res;
     const json = parseJson(text);
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const e = (json.ok && json.value && typeof json.value === "object" ? json.value : {}) as Record<string, unknown>;
@@ -117,7 +183,8 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
   return {
     call,
     close: async () => {
-      await ownAgent?.close();
+      httpAgent?.destroy();
+      httpsAgent?.destroy();
     },
   };
 };

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { Agent } from "undici";
 import { createHttpTransport } from "./http.js";
 import type { CallOptions, HttpOptions } from "./http.js";
 import {
@@ -50,12 +49,11 @@ export const createKmsClient = (opts: HttpOptions) => {
 
   /** One request over its own connection that presents a client certificate (mTLS), then closes it. */
   const withClientCertificate = async <T>(tls: ClientTls, fn: (t: ReturnType<typeof createHttpTransport>) => Promise<T>): Promise<T> => {
-    const dispatcher = new Agent({ connect: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } });
-    const t = createHttpTransport({ ...opts, dispatcher });
+    const t = createHttpTransport({ ...opts, tls: { ...opts.tls, cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}) } });
     try {
       return await fn(t);
     } finally {
-      await dispatcher.close();
+      await t.close();
     }
   };
   const tlsCertAuthLogin = (b: { identityId: string }, tls: ClientTls, o: CallOptions = {}): Promise<TokenResponse> =>

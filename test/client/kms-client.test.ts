@@ -187,3 +187,36 @@ test("addresses are normalised", () => {
   assert.equal(normalizeAddress("https://kms.example.com/api"), "https://kms.example.com");
   assert.equal(normalizeAddress("https://kms.example.com/api/"), "https://kms.example.com");
 });
+
+test("a server that does not answer in time is a retryable network error (headers timeout)", async () => {
+  reply = () => {}; // never answers
+  const c = createKmsClient({ address, timeoutMs: 200 });
+  const err = await c.getCertificate("x", { token: "t" }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KmsNetworkError);
+  assert.match((err as Error).message, /cannot reach the KMS \(UND_ERR_HEADERS_TIMEOUT: Headers Timeout Error\)/);
+  await c.close();
+});
+
+test("a body that stops arriving is a retryable network error (body timeout)", async () => {
+  reply = (_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.write('{"certificate":');
+  };
+  const c = createKmsClient({ address, timeoutMs: 200 });
+  const err = await c.getCertificate("x", { token: "t" }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof KmsNetworkError);
+  assert.match((err as Error).message, /UND_ERR_BODY_TIMEOUT: Body Timeout Error/);
+  await c.close();
+});
+
+test("calls reuse one keep-alive connection", async () => {
+  const ports = new Set<number>();
+  reply = (_req, res) => json(200, { accessToken: "t", expiresIn: 60, accessTokenMaxTTL: 600 })(_req, res);
+  const onConn = (s: import("node:net").Socket) => ports.add(s.remotePort!);
+  server.on("connection", onConn);
+  const c = createKmsClient({ address });
+  for (let i = 0; i < 3; i++) await c.universalAuthLogin({ clientId: "a", clientSecret: "b" });
+  server.off("connection", onConn);
+  assert.equal(ports.size, 1);
+  await c.close();
+});

@@ -6,13 +6,18 @@ import { api } from "../helpers/server.js";
 import type { TestServer } from "../helpers/server.js";
 import { spawnKms } from "../helpers/kms-process.js";
 import type { KmsProcess } from "../helpers/kms-process.js";
+import { unitNodeFlags } from "../helpers/systemd-unit.js";
 
 /** Process-level helpers for the certificate agent's end-to-end tests. */
 
 
 export type AgentProcess = KmsProcess;
 
-export const spawnAgent = (args: string[], env: Record<string, string> = {}): AgentProcess => spawnKms(["cert-manager", "agent", ...args], env, 30_000);
+/** With the node flags of contrib/kms-cert-agent.service (--jitless among them), as it runs in production. */
+const AGENT_NODE_FLAGS = unitNodeFlags("kms-cert-agent.service");
+
+export const spawnAgent = (args: string[], env: Record<string, string> = {}): AgentProcess =>
+  spawnKms(["cert-manager", "agent", ...args], env, 30_000, AGENT_NODE_FLAGS);
 
 /** Agents started by one test, all killed when it ends, pass or fail: a live child would keep the test file from ever finishing. */
 export const agentScope = () => {

@@ -47,7 +47,7 @@ describe("workload identity on PostgreSQL", () => {
     pg = createPgDatabase();
     setGlobalDispatcher(new Agent({ connect: { ca: tls.cert } }));
     server = await startServer({ databaseUrl: pg.url, args: ["--tls-cert", tls.certPath, "--tls-key", tls.keyPath, "--tls-request-client-cert"] });
-    client = createKmsClient({ address: server.address, dispatcher: new Agent({ connect: { ca: tls.cert } }) });
+    client = createKmsClient({ address: server.address, tls: { ca: tls.cert } });
     fx = await setupPki(server, { policy: POLICY });
     const admin = (m: string, p: string, body?: unknown) => api(server.address, m, p, { token: server.adminToken, body });
     id = (await must(admin("POST", "/api/v1/identities", { name: "api", organizationId: server.orgId }))).identity.id;

@@ -15,6 +15,7 @@ import { api, KMS_BIN, startServer, type ApiResponse, type TestServer } from "..
 import { setupPki, PERMISSIVE_POLICY, type PkiFixture } from "../helpers/pki.js";
 import { selfSignedServerCert } from "../helpers/k8s.js";
 import { opensslOk } from "../helpers/openssl.js";
+import { unitNodeFlags } from "../helpers/systemd-unit.js";
 
 /**
  * Service identity end to end (seed 004) on an HTTPS server that asks for client certificates: key-pair JWTs,
@@ -85,7 +86,7 @@ before(async () => {
   // The test process trusts the server's self-signed certificate for fetch (api(), setupPki) and undici.
   setGlobalDispatcher(new Agent({ connect: { ca: tls.cert } }));
   server = await startServer({ args: ["--tls-cert", tls.certPath, "--tls-key", tls.keyPath, "--tls-request-client-cert"] });
-  client = createKmsClient({ address: server.address, dispatcher: new Agent({ connect: { ca: tls.cert } }) });
+  client = createKmsClient({ address: server.address, tls: { ca: tls.cert } });
   [A, B] = await Promise.all([setupPki(server, { policy: SERVICE_POLICY }), setupPki(server, { policy: SERVICE_POLICY })]);
   webId = await serviceIdentity("web", A);
   webB = await serviceIdentity("web", B);
@@ -275,7 +276,7 @@ certificates:
         path: "${out}/web.crt"
 `);
   // The agent's own HTTP client trusts the server's self-signed certificate the standard Node way.
-  const agent = spawn(process.execPath, [KMS_BIN, "cert-manager", "agent", "--config", config], { env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath }, stdio: ["ignore", "pipe", "pipe"] });
+  const agent = spawn(process.execPath, [...unitNodeFlags("kms-cert-agent.service"), KMS_BIN, "cert-manager", "agent", "--config", config], { env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   agent.stdout.on("data", (d) => (log += d));
   agent.stderr.on("data", (d) => (log += d));

@@ -13,7 +13,8 @@ import type { Signer } from "./jwks.js";
 
 export interface MetadataOptions {
   gce?: { signer: Signer; claims: (audience: string) => JWTPayload };
-  azure?: { signer: Signer; claims: (resource: string) => JWTPayload };
+  /** `identity`: the user-assigned identity asked for (`client_id=…`, `object_id=…` or `msi_res_id=…`), if any. */
+  azure?: { signer: Signer; claims: (resource: string, identity?: string) => JWTPayload };
   aws?: { role: string; accessKeyId: string; secretAccessKey: string; token: string; region: string };
 }
 
@@ -35,7 +36,10 @@ export const startMetadataServer = async (o: MetadataOptions): Promise<MetadataS
     if (url.pathname === "/metadata/identity/oauth2/token" && o.azure) {
       if (req.headers.metadata !== "true") return text(400, JSON.stringify({ error: "invalid_request", error_description: "Required metadata header not specified" }), "application/json");
       const resource = url.searchParams.get("resource") ?? "";
-      const token = await o.azure.signer.sign({ aud: resource, ...o.azure.claims(resource) });
+      const sel = ["client_id", "object_id", "msi_res_id"].filter((k) => url.searchParams.has(k));
+      // IMDS refuses more than one selector.
+      if (sel.length > 1) return text(400, JSON.stringify({ error: "invalid_request", error_description: "Multiple identity selectors" }), "application/json");
+      const token = await o.azure.signer.sign({ aud: resource, ...o.azure.claims(resource, sel[0] && `${sel[0]}=${url.searchParams.get(sel[0])}`) });
       return text(200, JSON.stringify({ access_token: token, expires_in: "3599", resource, token_type: "Bearer" }), "application/json");
     }
     if (o.aws) {

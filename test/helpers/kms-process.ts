@@ -12,8 +12,8 @@ export interface KmsProcess {
 }
 
 /** Runs `kms ARGS…` as a user would (bin/kms.js), collecting everything it prints. */
-export const spawnKms = (args: string[], env: Record<string, string> = {}, defaultTimeoutMs = 30_000): KmsProcess => {
-  const proc = spawn(process.execPath, [KMS_BIN, ...args], {
+export const spawnKms = (args: string[], env: Record<string, string> = {}, defaultTimeoutMs = 30_000, nodeFlags: string[] = []): KmsProcess => {
+  const proc = spawn(process.execPath, [...nodeFlags, KMS_BIN, ...args], {
     cwd: REPO,
     env: { ...process.env, NODE_NO_WARNINGS: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { request } from "undici";
 import { z } from "zod";
+import { metadataRequest } from "./metadata-http.js";
 import { systemClock } from "../../core/clock.js";
 import type { PathProblem } from "../../config/yaml.js";
 import type { AuthMethod } from "./auth-method.js";
@@ -42,8 +42,8 @@ export const parseCredentialsFile = (text: string, profile: string): AwsCredenti
 const imds = async (env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ credentials: AwsCredentials; region?: string }> => {
   const host = baseUrl(env.AWS_EC2_METADATA_SERVICE_ENDPOINT || "http://169.254.169.254");
   const get = async (path: string, headers: Record<string, string>, method: "GET" | "PUT" = "GET") => {
-    const res = await request(`${host}${path}`, { method, headers, signal, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
-    const text = await res.body.text();
+    const res = await metadataRequest(`${host}${path}`, { method, headers, signal, timeoutMs: TIMEOUT_MS });
+    const text = res.text;
     if (res.statusCode !== 200) throw new Error(`${method} ${path} answered ${res.statusCode}`);
     return text.trim();
   };

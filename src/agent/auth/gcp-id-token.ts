@@ -1,5 +1,5 @@
-import { request } from "undici";
 import { z } from "zod";
+import { metadataRequest } from "./metadata-http.js";
 import type { PathProblem } from "../../config/yaml.js";
 import type { AuthMethod } from "./auth-method.js";
 import { baseUrl, checkFiles, loginCall, readIdentityId, type WorkloadAuthDeps } from "./workload-common.js";
@@ -23,12 +23,12 @@ export const fetchGceIdentityToken = async (audience: string, env: NodeJS.Proces
   const url = `${host}/computeMetadata/v1/instance/service-accounts/default/identity?audience=${encodeURIComponent(audience)}&format=full`;
   let res;
   try {
-    res = await request(url, { headers: { "Metadata-Flavor": "Google" }, signal, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    res = await metadataRequest(url, { headers: { "Metadata-Flavor": "Google" }, signal, timeoutMs: TIMEOUT_MS });
   } catch (e) {
     if (signal?.aborted) throw e;
     throw new Error(`gcp-id-token: cannot reach the metadata server at ${host} (${(e as Error).message}); is the agent running on GCE?`);
   }
-  const text = (await res.body.text()).trim();
+  const text = res.text.trim();
   if (res.statusCode !== 200) throw new Error(`gcp-id-token: the metadata server answered ${res.statusCode}: ${text.slice(0, 200)}`);
   return text;
 };

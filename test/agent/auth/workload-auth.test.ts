@@ -27,7 +27,7 @@ before(async () => {
   const signer = await newIssuer("m1");
   meta = await startMetadataServer({
     gce: { signer, claims: () => ({ email: "web@proj-a.iam.gserviceaccount.com" }) },
-    azure: { signer, claims: () => ({ oid: "sp-1" }) },
+    azure: { signer, claims: (_resource, identity) => ({ oid: identity ? `user-assigned:${identity}` : "sp-1" }) },
     aws: { role: "web", accessKeyId: "ASIA1", secretAccessKey: "s", token: "t", region: "eu-west-1" },
   });
 });
@@ -107,6 +107,22 @@ describe("aws credential chain", () => {
   });
 });
 
+describe("azure managed identities", () => {
+  const oidSent = async (config: Record<string, string>) => {
+    const { client, calls } = recordingClient();
+    await createAuthMethod(AuthConfig.parse({ type: "azure", config: { "identity-id": ID, ...config } }), { env: env() }).login(client);
+    const jwt = (calls[0]!.args[0] as { jwt: string }).jwt;
+    return JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()).oid as string;
+  };
+  test("the system-assigned identity by default; a user-assigned one by client id, object id or resource id", async () => {
+    assert.equal(await oidSent({}), "sp-1");
+    assert.equal(await oidSent({ "managed-identity-client-id": "11111111-2222" }), "user-assigned:client_id=11111111-2222");
+    assert.equal(await oidSent({ "managed-identity-object-id": "oid-9" }), "user-assigned:object_id=oid-9");
+    const rid = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web";
+    assert.equal(await oidSent({ "managed-identity-resource-id": rid }), `user-assigned:msi_res_id=${rid}`);
+  });
+});
+
 describe("bad configurations name the key", () => {
   const schemaCases: { name: string; config: unknown; error: RegExp }[] = [
     { name: "kubernetes without identity-id", config: { type: "kubernetes", config: {} }, error: /config\.identity-id/ },
@@ -114,6 +130,7 @@ describe("bad configurations name the key", () => {
     { name: "gcp-iam without service-account-key", config: { type: "gcp-iam", config: { "identity-id": "x" } }, error: /service-account-key/ },
     { name: "tls-cert without private-key", config: { type: "tls-cert", config: { "identity-id": "x", certificate: "/c" } }, error: /private-key/ },
     { name: "azure with a client secret", config: { type: "azure", config: { "identity-id": "x", "client-secret": "s" } }, error: /client-secret/ },
+    { name: "azure naming its managed identity twice", config: { type: "azure", config: { "identity-id": "x", "managed-identity-client-id": "a", "managed-identity-object-id": "b" } }, error: /config\.managed-identity-object-id: give one of managed-identity-client-id, managed-identity-object-id, not several/ },
     { name: "ldap-auth is not supported yet", config: { type: "ldap-auth", config: {} }, error: /auth type "ldap-auth" is not supported yet/ },
     { name: "an unknown type lists the supported ones", config: { type: "magic", config: {} }, error: /unknown auth type "magic"; supported: "universal-auth", "kubernetes", "kubernetes-auth", "azure", "azure-auth", "gcp-id-token", "gcp-iam", "aws-iam", "tls-cert"/ },
   ];
