@@ -1,15 +1,15 @@
 import { Command } from "commander";
-import { CONFIG_ENV, configSource, EXIT_CONFIG, readConfig } from "../config/source.js";
+import { CONFIG_ENV, readConfig } from "../config/source.js";
 import type { ConfigSource } from "../config/source.js";
 import { loadSecretsAgentConfig } from "../config/secrets-agent.js";
-import { formatProblems } from "../config/yaml.js";
-import type { ConfigProblem, ValidateResult } from "../config/yaml.js";
+import type { ValidateResult } from "../config/yaml.js";
 import type { AuthDeps } from "../agent/auth/index.js";
 import type { SecretsAgentConfig } from "../agent/secrets/config.js";
 import { runSecretsAgentOnce } from "../agent/secrets/once.js";
 import { startSecretsAgent } from "../agent/secrets/runner.js";
 import type { SecretsAgentHandle, SecretsAgentOptions } from "../agent/secrets/runner.js";
-import { createLogger } from "../agent/log.js";
+import { runUntilStopped, startAgentProcess } from "./agent-process.js";
+import type { AgentProcessOptions } from "./agent-process.js";
 
 /**
  * `kms agent --config FILE`: the secrets agent (seed 003). Wiring only. The configuration is validated
@@ -19,30 +19,15 @@ import { createLogger } from "../agent/log.js";
  * the running configuration stays). With exit-after-auth it renders once and exits 0, or 1 on any error.
  */
 
-export interface AgentCliOptions {
-  config?: string;
-  verbose?: boolean;
-  logFormat?: string;
-}
-
-const load = (src: ConfigSource, deps: AuthDeps): ValidateResult<SecretsAgentConfig> => readConfig(src, (text) => loadSecretsAgentConfig(text, deps));
+export type AgentCliOptions = AgentProcessOptions;
 
 /** Runs the agent command; resolves with the process exit code. */
 export const runAgent = async (o: AgentCliOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> => {
-  const usage: ConfigProblem[] = [];
-  const format = o.logFormat ?? "text";
-  if (format !== "text" && format !== "json") usage.push({ path: "--log-format", message: `must be "text" or "json", got ${JSON.stringify(format)}` });
-  const src = configSource(o.config, env);
-  if (!src) usage.push({ path: "--config", message: `no configuration: pass --config FILE or set ${CONFIG_ENV}` });
   const authDeps: AuthDeps = { remembered: new Map() };
-  const first = src ? load(src, authDeps) : undefined;
-  const problems = [...usage, ...(first && !first.ok ? first.problems : [])];
-  if (problems.length || !first?.ok) {
-    process.stderr.write(`${formatProblems(problems, src?.name ?? "command line")}\n`);
-    return EXIT_CONFIG;
-  }
-  const config = first.value;
-  const logger = createLogger({ format: format as "text" | "json", level: o.verbose ? "debug" : "info" });
+  const load = (src: ConfigSource): ValidateResult<SecretsAgentConfig> => readConfig(src, (text) => loadSecretsAgentConfig(text, authDeps));
+  const start = startAgentProcess(o, env, load);
+  if (typeof start === "number") return start;
+  const { src, config, logger } = start;
   const opts: SecretsAgentOptions = { logger, authDeps };
 
   if (config.kms["exit-after-auth"]) return runSecretsAgentOnce(config, opts);
@@ -54,30 +39,10 @@ export const runAgent = async (o: AgentCliOptions, env: NodeJS.ProcessEnv = proc
     logger.error("cannot start the secrets agent", { error: (err as Error).message });
     return 1;
   }
-  const onStop = (sig: NodeJS.Signals) => {
-    logger.info("stopping", { signal: sig });
-    void handle.stop();
-  };
-  const onHup = () => {
-    logger.info("reloading configuration", { source: src!.name });
-    const next = load(src!, authDeps);
-    if (!next.ok) {
-      for (const p of next.problems) logger.error("configuration not reloaded", { problem: `${p.line ? `${p.line}:${p.column} ` : ""}${p.path}: ${p.message}` });
-      return;
-    }
-    if (next.value.kms["exit-after-auth"]) logger.warn("exit-after-auth takes effect at the next start, not on reload");
-    handle.reload(next.value).catch((err: Error) => logger.error("configuration not reloaded", { error: err.message }));
-  };
-  process.on("SIGTERM", onStop);
-  process.on("SIGINT", onStop);
-  process.on("SIGHUP", onHup);
-  try {
-    await handle.done;
-  } finally {
-    process.off("SIGTERM", onStop);
-    process.off("SIGINT", onStop);
-    process.off("SIGHUP", onHup);
-  }
+  await runUntilStopped(handle, {
+    logger, src, load, stopping: "stopping",
+    onReload: (next) => { if (next.kms["exit-after-auth"]) logger.warn("exit-after-auth takes effect at the next start, not on reload"); },
+  });
   return 0;
 };
 

@@ -14,7 +14,7 @@ import type { CertAgentConfig } from "./config.js";
 import { createCertificateLoop } from "./lifecycle.js";
 import type { CertificateLoop, CertLoopDeps } from "./lifecycle.js";
 import type { TargetCache } from "./obtain.js";
-import { createLimiter } from "../limiter.js";
+import { createLimiter } from "../../core/limiter.js";
 
 /** Issuance calls one agent keeps in flight; measured with 100 certificates: the first lands sooner, the last no later. */
 const ISSUE_CONCURRENCY = 8;

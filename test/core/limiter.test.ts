@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createLimiter } from "../../src/agent/limiter.js";
+import { createLimiter } from "../../src/core/limiter.js";
 
 test("never more than max calls in flight, all complete, in order of arrival", async () => {
   const limit = createLimiter(3);
