@@ -5,7 +5,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { api, startServer, type TestServer } from "../helpers/server.js";
@@ -41,7 +41,7 @@ const profile = async (slug: string) => {
   return p.body.certificateProfile.id as string;
 };
 
-const config = (dir: string, slug: string, cn: string, renewBefore = "25s") => {
+const config = (dir: string, slug: string, cn: string, renewBefore = "25s", keySource = "server") => {
   const p = join(dir, "agent.yaml");
   writeFileSync(p, `version: v1
 kms:
@@ -54,6 +54,7 @@ auth:
 certificates:
   - profile-name: "${slug}"
     project-slug: "${fx.projectSlug}"
+    key-source: "${keySource}"
     attributes:
       common-name: "${cn}"
       alt-names: ["${cn}"]
@@ -138,5 +139,34 @@ test("an agent killed while its request is pending resumes polling that request 
   }
   assert.equal(forProfile.length, 1, "one certificate: the restarted agent did not order again");
   assert.equal(forProfile[0]!.serialNumber.replace(/^0+/, "").toLowerCase(), serialOf(join(dir, "tls.crt")).replace(/^0+/, ""));
+  await second.stop();
+});
+
+test("key-source local: an agent killed while pending keeps the request's key (0600) and resumes with it after a restart", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const profileId = await profile("agent-resume-local");
+  const dir = mkdtempSync(join(tmpdir(), "kms-ext-agent-"));
+  const cfg = config(dir, "agent-resume-local", "resume-local.example.com", "5s", "local");
+  const first = agents.spawn(["--config", cfg]);
+  await first.waitFor(/certificate request pending, polling/, 20_000);
+  await first.stop("SIGKILL");
+  const statePath = join(dir, "tls.crt.kms-state.json");
+  const state = JSON.parse(readFileSync(statePath, "utf8"));
+  assert.ok(state.pendingRequest?.id, "the state file holds the pending request");
+  assert.equal(state.pendingRequest.keyFile, `${statePath}.pending-key`);
+  assert.equal(statSync(state.pendingRequest.keyFile).mode & 0o777, 0o600, "the pending key is readable by the agent only");
+  const pendingKey = readFileSync(state.pendingRequest.keyFile, "utf8");
+  const second = agents.spawn(["--config", cfg]);
+  await second.waitFor(/resuming pending certificate request/, 20_000);
+  await until(() => lines(join(dir, "issued.log")).length === 1, 30_000, "issued after resume");
+  await verify(dir);
+  assert.equal(readFileSync(join(dir, "tls.key"), "utf8").trim(), pendingKey.trim(), "the key file is the key the request was made for");
+  assert.ok(!existsSync(state.pendingRequest.keyFile), "the pending key is removed once the certificate is installed");
+  const forProfile = [];
+  for (const c of await inventory(s, fx.projectId)) {
+    const r = await api(s.address, "GET", `/api/v1/cert-manager/certificates/${c.id}`, { token: s.adminToken });
+    if (r.body.certificate.profileId === profileId) forProfile.push(c);
+  }
+  assert.equal(forProfile.length, 1, "one certificate: the restarted agent did not order again");
   await second.stop();
 });

@@ -1,5 +1,6 @@
 import type { KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { writeFileAtomic } from "../files.js";
 import { resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
 import { runHook } from "../hooks.js";
@@ -12,7 +13,7 @@ import type { CertificateEntry } from "./config.js";
 import { DEFAULT_HOOK_TIMEOUT_S } from "./config.js";
 import { CertificateRequestFailedError, createObtainer } from "./obtain.js";
 import type { TargetCache } from "./obtain.js";
-import type { Limiter } from "../limiter.js";
+import type { Limiter } from "../../core/limiter.js";
 import type { CertClient, Material } from "./obtain.js";
 import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
 import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
@@ -91,20 +92,38 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   let obtaining: "issuance" | "renewal" = "issuance";
 
   /**
-   * Remembers a pending request in the state file before it is polled. Not for key-source local: the key that
-   * request is for lives only in this process, so after a restart the request is useless and a new one is made.
+   * With key-source local, the key a pending request is for, kept beside the state file (0600, like the key
+   * file itself) until the certificate is installed: without it a restarted agent could not use the request.
    */
-  const rememberRequest = async (id: string) => {
-    if (mode === "local") return;
+  const pendingKeyPath = `${statePath}.pending-key`;
+
+  /** Remembers a pending request in the state file (and its local key) before it is polled. */
+  const rememberRequest = async (id: string, localPrivateKey?: string) => {
+    if (mode === "local") {
+      if (!localPrivateKey) return;
+      await writeFileAtomic(pendingKeyPath, localPrivateKey, { mode: 0o600 });
+    }
     const read = await readState(statePath);
     const base: StateFile = read.kind === "ok" ? read.state : { version: STATE_VERSION };
-    await writeState(statePath, { ...base, pendingRequest: { id, event: obtaining, fingerprint, since: new Date(clock.now()).toISOString() } });
+    await writeState(statePath, {
+      ...base,
+      pendingRequest: { id, event: obtaining, fingerprint, since: new Date(clock.now()).toISOString(), ...(mode === "local" && { keyFile: pendingKeyPath }) },
+    });
   };
   const forgetRequest = async () => {
+    await rm(pendingKeyPath, { force: true });
     const read = await readState(statePath);
     if (read.kind !== "ok" || !read.state.pendingRequest) return;
     const { pendingRequest: _, ...rest } = read.state;
     await writeState(statePath, rest);
+  };
+  /** The local key of the pending request being resumed; gone (or unreadable) means the request is of no use. */
+  const pendingKey = async (): Promise<string | undefined> => {
+    try {
+      return await readFile(pendingKeyPath, "utf8");
+    } catch {
+      return undefined;
+    }
   };
 
   const obtainer = () =>
@@ -225,6 +244,8 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       issuedAt: new Date(clock.now()).toISOString(),
     };
     await writeSet(targets, { key, chain: chain.join(""), certificate: ensureNewline(m.certificate) }, statePath, event, next);
+    // The request it was kept for is answered: its copy of the key goes (the key file is the key now).
+    if (mode === "local") await rm(pendingKeyPath, { force: true });
     current = {
       serialNumber: m.serialNumber,
       certificateId: m.certificateId,
@@ -248,7 +269,14 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     const resuming = resumable;
     resumable = undefined;
     try {
-      if (resuming) m = await server.resume(resuming.id, signal);
+      if (resuming && mode === "local") {
+        const key = await pendingKey();
+        if (!key) {
+          await forgetRequest();
+          throw new Error(`the key of pending request ${resuming.id} is gone (${pendingKeyPath}); a new request follows`);
+        }
+        m = { ...(await server.resume(resuming.id, signal)), localPrivateKey: key };
+      } else if (resuming) m = await server.resume(resuming.id, signal);
       else if (mode === "existing") m = await server.fetchExisting(signal);
       else if (event === "renewal" && mode === "server" && current?.certificateId && reason !== "revoked") m = await server.renew(current.certificateId, signal);
       else m = await server.issue(signal);
@@ -257,7 +285,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
         // Failed or rejected: forget it, the next attempt asks anew. Still pending when we stopped waiting: poll it
         // again next time rather than ordering a second certificate.
         if (err.final) await forgetRequest();
-        else if (mode !== "local") resumable = { id: err.requestId, event };
+        else resumable = { id: err.requestId, event };
       }
       throw err;
     }
@@ -345,7 +373,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     if (rec.rolledForward) log.warn("completed a certificate write interrupted by a crash", { event: rec.rolledForward });
     current = await inspect(rec.state);
     const waiting = rec.state.kind === "ok" ? rec.state.state.pendingRequest : undefined;
-    if (waiting && waiting.fingerprint === fingerprint && mode !== "local") {
+    if (waiting && waiting.fingerprint === fingerprint && (mode !== "local" || waiting.keyFile)) {
       resumable = { id: waiting.id, event: waiting.event };
       log.info("resuming pending certificate request", { requestId: waiting.id, since: waiting.since });
     } else if (waiting) {

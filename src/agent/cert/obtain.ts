@@ -1,4 +1,4 @@
-import type { Limiter } from "../limiter.js";
+import type { Limiter } from "../../core/limiter.js";
 import type { Clock } from "../../core/clock.js";
 import type { KmsClient } from "../../client/kms-client.js";
 import type { IssueCertificateRequest } from "../../client/types.js";
@@ -46,8 +46,11 @@ export interface ObtainDeps {
   random?: () => number;
   /** Longest wait for an asynchronous (pending) certificate request. */
   pollTimeoutMs?: number;
-  /** Told the id of an asynchronous request before it is polled, so a restart can resume it (lifecycle.ts). */
-  onPending?: (requestId: string) => Promise<void>;
+  /**
+   * Told the id of an asynchronous request before it is polled, so a restart can resume it (lifecycle.ts),
+   * with the locally generated key the request is for (key-source local).
+   */
+  onPending?: (requestId: string, localPrivateKey?: string) => Promise<void>;
   /**
    * Project and profile ids by slug, shared by every certificate of one connection: an agent with a
    * hundred certificates of one profile asks twice at start, not two hundred times.
@@ -175,7 +178,7 @@ export const createObtainer = (deps: ObtainDeps) => {
       const c = r.certificate;
       m = { certificate: c.certificate, chain: c.certificateChain, privateKey: c.privateKey, serialNumber: c.serialNumber, certificateId: c.certificateId };
     } else if (r.certificateRequestId) {
-      await deps.onPending?.(r.certificateRequestId);
+      await deps.onPending?.(r.certificateRequestId, localPrivateKey);
       logger.info("certificate request pending, polling", { requestId: r.certificateRequestId });
       m = await poll(r.certificateRequestId, signal);
     } else {

@@ -33,13 +33,16 @@ export type PendingFile = z.infer<typeof PendingFile>;
 
 /**
  * An asynchronous request (an external CA) the agent is polling, written before the first poll: a restarted
- * agent with the same request fingerprint polls it again instead of ordering a second certificate.
+ * agent with the same request fingerprint polls it again instead of ordering a second certificate. With
+ * key-source local the request is for a key only the agent has: `keyFile` holds it (0600) until the
+ * certificate is installed.
  */
 export const PendingRequest = z.object({
   id: z.string(),
   event: z.enum(["issuance", "renewal"]),
   fingerprint: z.string(),
   since: z.string(),
+  keyFile: z.string().optional(),
 });
 export type PendingRequest = z.infer<typeof PendingRequest>;
 
