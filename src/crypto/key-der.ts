@@ -50,12 +50,18 @@ export const ecPublicJwk = (key: KeyObject): JsonWebKey => {
   return { kty: "EC", crv, x: bytes.subarray(1, 1 + half).toString("base64url"), y: bytes.subarray(1 + half).toString("base64url") };
 };
 
+/** What createPublicKey takes: a public JWK, or SubjectPublicKeyInfo DER. Plain data, so it can cross to a worker. */
+export type PublicKeyInput = { key: JsonWebKey; format: "jwk" } | { key: Buffer; format: "der"; type: "spki" };
+
 /**
  * A public KeyObject from SubjectPublicKeyInfo DER. RSA and P-256 go through JWK (much cheaper, see above);
  * everything else, and anything our reader does not understand, through OpenSSL's DER decoder, which also
  * gives the errors for malformed input. Throws whatever createPublicKey throws.
  */
-export const publicKeyFromSpki = (spki: Buffer): KeyObject => {
+export const publicKeyFromSpki = (spki: Buffer): KeyObject => createPublicKey(publicKeyInputFromSpki(spki));
+
+/** The cheapest createPublicKey input for an SPKI (see publicKeyFromSpki); reads it, never throws. */
+export const publicKeyInputFromSpki = (spki: Buffer): PublicKeyInput => {
   try {
     const root = expectTag(readRoot(spki, "SubjectPublicKeyInfo"), TAG.SEQUENCE, "SubjectPublicKeyInfo");
     const [algT, keyT] = children(spki, root, "SubjectPublicKeyInfo");
@@ -70,7 +76,7 @@ export const publicKeyFromSpki = (spki: Buffer): KeyObject => {
         const e = contentOf(bytes, expectTag(eT, TAG.INTEGER, "exponent"));
         // Negative or non-minimal integers are malformed: let OpenSSL judge those.
         if (n.length > 1 && minimalPositive(n) && e.length > 0 && minimalPositive(e)) {
-          return createPublicKey({ key: { kty: "RSA", n: stripZero(n).toString("base64url"), e: stripZero(e).toString("base64url") }, format: "jwk" });
+          return { key: { kty: "RSA", n: stripZero(n).toString("base64url"), e: stripZero(e).toString("base64url") }, format: "jwk" };
         }
       }
     }
@@ -78,12 +84,12 @@ export const publicKeyFromSpki = (spki: Buffer): KeyObject => {
       && bytes.length === 65 && bytes[0] === 0x04) {
       const x = bytes.subarray(1, 33).toString("base64url");
       const y = bytes.subarray(33).toString("base64url");
-      return createPublicKey({ key: { kty: "EC", crv: "P-256", x, y }, format: "jwk" });
+      return { key: { kty: "EC", crv: "P-256", x, y }, format: "jwk" };
     }
   } catch (e) {
     if (!(e instanceof DerError)) throw e;
   }
-  return createPublicKey({ key: spki, format: "der", type: "spki" });
+  return { key: spki, format: "der", type: "spki" };
 };
 
 const minimalPositive = (b: Buffer): boolean => !(b[0]! & 0x80) && !(b[0] === 0 && b.length > 1 && !(b[1]! & 0x80));

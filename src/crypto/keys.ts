@@ -3,9 +3,10 @@
  * crypto.generateKeyPair, which runs on libuv's thread pool: RSA-2048 takes ~170 ms (long tail) and RSA-4096
  * seconds, and the event loop must keep serving meanwhile (DESIGN.md, performance facts).
  */
-import { createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { toPem } from "./der/pem.js";
+import { bitString, integer, octetString, oid, sequence, tlvOf } from "./der/writer.js";
 import { pkcs8DerFast, spkiDerFast } from "./key-der.js";
 
 /** api.md 7.1 `CertKeyAlgorithm`. */
@@ -50,9 +51,48 @@ export const generateKeyPair = (algorithm: KeyAlgorithm): Promise<GeneratedKeyPa
     else generateKeyPairCb("ec", { namedCurve: spec.curve }, done);
   });
 
-// RSA and EC keys are encoded from their JWK (key-der.ts): same bytes, a fraction of OpenSSL 3's encoder cost.
+// RSA and EC keys the DER way (key-der.ts explains why never through JWK).
 const fastEncoding = (key: KeyObject) =>
   key.asymmetricKeyType === "rsa" || (key.asymmetricKeyType === "ec" && CURVE_BY_NODE_NAME[key.asymmetricKeyDetails?.namedCurve ?? ""] !== undefined);
+
+/** A key pair as a server-generated certificate needs it: the public key for the certificate, the private one for the client. */
+export interface KeyMaterial {
+  /** SubjectPublicKeyInfo DER. */
+  readonly spkiDer: Buffer;
+  /** PKCS#8 PEM, the form api.md returns as `privateKey`. */
+  readonly privateKeyPem: string;
+}
+
+const EC_PUBLIC_KEY = oid("1.2.840.10045.2.1");
+const P256 = oid("1.2.840.10045.3.1.7");
+const P256_ALGORITHM = sequence([EC_PUBLIC_KEY, P256]);
+
+/**
+ * A fresh key pair, encoded, for a certificate the server issues with its own key (no KeyObject is needed:
+ * the server never signs with it). P-256, the common case, is generated with OpenSSL's EC key generation
+ * through ECDH and encoded here from the raw scalar and point: ~25 µs, where generateKeyPair plus OpenSSL 3's
+ * SPKI and PKCS#8 encoders cost ~190 µs of event-loop time (measured on this machine kind), most of it the
+ * encoders. The key is the same kind of key (uniform scalar on the named curve); the encoding is RFC 5480 /
+ * RFC 5915 in PKCS#8 with the public key included, as OpenSSL writes it. Other algorithms: generateKeyPair.
+ */
+export const generateKeyMaterial = async (algorithm: KeyAlgorithm): Promise<KeyMaterial> => {
+  if (algorithm === "EC_prime256v1") {
+    const ecdh = createECDH("prime256v1");
+    const point = ecdh.generateKeys();
+    const raw = ecdh.getPrivateKey();
+    // OpenSSL drops leading zero octets of the scalar; RFC 5915 wants exactly the order's length (32).
+    const d = Buffer.alloc(32);
+    raw.copy(d, 32 - raw.length);
+    const der = sequence([integer(0), P256_ALGORITHM, octetString(sequence([integer(1), octetString(d), tlvOf(0xa1, [bitString(point)])]))]);
+    const privateKeyPem = toPem("PRIVATE KEY", der);
+    raw.fill(0);
+    d.fill(0);
+    der.fill(0);
+    return { spkiDer: sequence([P256_ALGORITHM, bitString(point)]), privateKeyPem };
+  }
+  const kp = await generateKeyPair(algorithm);
+  return { spkiDer: kp.spkiDer, privateKeyPem: exportPrivateKeyPem(kp.privateKey) };
+};
 
 /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), the form api.md returns as `privateKey`. */
 export const exportPrivateKeyPem = (key: KeyObject): string =>

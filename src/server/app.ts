@@ -47,7 +47,8 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: BODY_LIMIT,
-    genReqId: () => `req-${randomBytes(9).toString("base64url")}`,
+    // Unique across restarts and processes (random prefix) without a CSPRNG call per request; ids are not secrets.
+    genReqId: ((prefix: string, n: number) => () => `req-${prefix}${(++n).toString(36)}`)(randomBytes(6).toString("base64url"), 0),
     // Request bodies are validated by zod in the routes; Fastify's own ajv must never coerce types (DESIGN.md).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     ...(opts.https ? { https: opts.https } : {}),

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
+import { dialectOf, insertRowsQuery } from "./prepared.js";
 
 /**
  * Group commit for hot inserts: rows handed over in the same turn of the event loop are written in ONE
@@ -29,6 +30,7 @@ export const groupCommit = (db: Kysely<Database>): GroupCommit => {
   let queue: Item[] = [];
   let scheduled = false;
   let flushing = false;
+  let dialect: "sqlite" | "postgres" | undefined;
 
   const write = (items: readonly Item[]) =>
     db.transaction().execute(async (tx) => {
@@ -39,10 +41,15 @@ export const groupCommit = (db: Kysely<Database>): GroupCommit => {
         if (!list) byTable.set(table, (list = []));
         list.push(row);
       }
+      dialect ??= dialectOf(db);
       for (const [table, rows] of byTable)
-        for (let i = 0; i < rows.length; i += CHUNK)
+        for (let i = 0; i < rows.length; i += CHUNK) {
+          const chunk = rows.slice(i, i + CHUNK);
+          const query = insertRowsQuery(dialect, table, chunk);
           // Kysely types values per table; the rows were typed by the store that queued them.
-          await tx.insertInto(table).values(rows.slice(i, i + CHUNK) as never).execute();
+          if (query) await tx.executeQuery(query);
+          else await tx.insertInto(table).values(chunk as never).execute();
+        }
     });
 
   const flush = async () => {
@@ -79,9 +86,10 @@ export const groupCommit = (db: Kysely<Database>): GroupCommit => {
 
 /**
  * Counts that many callers bump at once (token uses): increments arriving in the same turn of the event loop
- * are summed per key and written by one `write(counts)`; every caller's promise resolves after that write.
+ * (or, with `windowMs`, within that many milliseconds) are summed per key and written by one `write(counts)`;
+ * every caller's promise resolves after that write. A window's timer never keeps the process alive.
  */
-export const coalescingCounter = <K>(write: (counts: ReadonlyMap<K, number>) => Promise<void>) => {
+export const coalescingCounter = <K>(write: (counts: ReadonlyMap<K, number>) => Promise<void>, o: { windowMs?: number } = {}) => {
   let pending = new Map<K, number>();
   let waiters: { resolve(): void; reject(err: unknown): void }[] = [];
   let scheduled = false;
@@ -104,7 +112,8 @@ export const coalescingCounter = <K>(write: (counts: ReadonlyMap<K, number>) => 
       waiters.push({ resolve, reject });
       if (!scheduled) {
         scheduled = true;
-        setImmediate(() => void flush());
+        if (o.windowMs) setTimeout(() => void flush(), o.windowMs).unref();
+        else setImmediate(() => void flush());
       }
     });
 };

@@ -1,10 +1,16 @@
 import type { Kysely, Transaction } from "kysely";
 import { coalescingCounter } from "./group-commit.js";
+import { prepare } from "./prepared.js";
 import type { AccessTokenTable, ClientSecretTable, Database, IdentityTable, OrganizationTable, UaLockoutTable, UniversalAuthTable, UserTable } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export const identityStore = (db: Kysely<Database>) => ({
+export const identityStore = (db: Kysely<Database>) => {
+  const tokenWithIdentity = prepare(db, (id: string) =>
+    db.selectFrom("access_tokens").leftJoin("identities", "identities.id", "access_tokens.identity_id")
+      .selectAll("access_tokens").select(["identities.org_id as identity_org_id", "identities.org_role as identity_org_role"])
+      .where("access_tokens.id", "=", id));
+  return {
   /** Bootstrap writes the organization, the user, the admin identity and its token in one transaction. */
   bootstrap: (rows: { org: OrganizationTable; user: UserTable; identity: IdentityTable; token: AccessTokenTable; now: string }) =>
     db.transaction().execute(async (tx) => {
@@ -61,10 +67,7 @@ export const identityStore = (db: Kysely<Database>) => ({
   insertToken: (row: AccessTokenTable, tx: Db = db) => tx.insertInto("access_tokens").values(row).execute(),
   getToken: (id: string) => db.selectFrom("access_tokens").selectAll().where("id", "=", id).executeTakeFirst(),
   /** The token with its identity's organization and role in one lookup: the auth hook runs on every request. */
-  getTokenWithIdentity: (id: string) =>
-    db.selectFrom("access_tokens").leftJoin("identities", "identities.id", "access_tokens.identity_id")
-      .selectAll("access_tokens").select(["identities.org_id as identity_org_id", "identities.org_role as identity_org_role"])
-      .where("access_tokens.id", "=", id).executeTakeFirst(),
+  getTokenWithIdentity: (id: string) => tokenWithIdentity.first(id),
   /** Counts one use unless the token's use limit is reached; false when it was. */
   useToken: async (id: string) => {
     const r = await db.updateTable("access_tokens")
@@ -75,13 +78,15 @@ export const identityStore = (db: Kysely<Database>) => ({
     return Number(r.numUpdatedRows) === 1;
   },
   /**
-   * Counts a use of a token that has no use limit (nothing to refuse, so nothing to check): requests that
-   * arrive together with the same token share one UPDATE. Resolves once the count is written.
+   * Counts a use of a token that has no use limit (nothing to refuse, so nothing to check, and nothing reads
+   * the count but a person): the uses of one second share one UPDATE per token. Resolves once it is written;
+   * callers need not wait (token-service.ts does not), and a crash loses at most that second's count.
    */
   countTokenUse: coalescingCounter<string>(async (counts) => {
     for (const [id, n] of counts) await db.updateTable("access_tokens").set((eb) => ({ num_uses: eb("num_uses", "+", n) })).where("id", "=", id).execute();
-  }),
+  }, { windowMs: 1_000 }),
   renewToken: (id: string, now: string) => db.updateTable("access_tokens").set({ last_renewed_at: now, updated_at: now }).where("id", "=", id).execute(),
   revokeToken: (id: string, now: string) => db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
-});
+  };
+};
 export type IdentityStore = ReturnType<typeof identityStore>;

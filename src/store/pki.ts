@@ -4,9 +4,40 @@ import type {
   AuditLogTable, CertificateRequestTable, CertificateTable, Database,
 } from "./schema.js";
 import { groupCommit } from "./group-commit.js";
+import { prepare } from "./prepared.js";
+import { certificateBlocks, joinPemBlocks } from "../crypto/der/pem.js";
 
 export const pkiStore = (db: Kysely<Database>) => {
   const issued = groupCommit(db);
+  // Issuance reads these two on every request (hot path): compiled once.
+  const caById = prepare(db, (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id));
+  const issuanceContext = prepare(db, (profileId: string, identityId: string) =>
+    db.selectFrom("certificate_profiles as p")
+      .innerJoin("projects as pr", "pr.id", "p.project_id")
+      .leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.project_id").on("m.identity_id", "=", identityId))
+      .leftJoin("certificate_policies as po", "po.id", "p.policy_id")
+      .selectAll("p")
+      .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at"])
+      .where("p.id", "=", profileId));
+  /**
+   * A certificate issued by an internal CA is stored without its chain (`certificate_chain` ""): the chain is
+   * that of the CA certificate which signed it (`ca_cert_id`), and repeating ~1.5 KB of CA certificates in
+   * every row doubled what each issuance writes. Reads put it back, so callers always see a full row.
+   * CA certificate rows never change once written, so their chains are kept by id.
+   */
+  const caChains = new Map<string, string>();
+  const withChain = async <T extends CertificateTable | undefined>(row: T): Promise<T> => {
+    if (!row || row.certificate_chain || !row.ca_cert_id) return row;
+    let chain = caChains.get(row.ca_cert_id);
+    if (chain === undefined) {
+      const ca = await db.selectFrom("ca_certificates").select(["certificate", "certificate_chain"]).where("id", "=", row.ca_cert_id).executeTakeFirst();
+      if (!ca) return row;
+      chain = joinPemBlocks([...certificateBlocks(ca.certificate), ...certificateBlocks(ca.certificate_chain)]);
+      if (caChains.size > 10_000) caChains.clear();
+      caChains.set(row.ca_cert_id, chain);
+    }
+    return { ...row, certificate_chain: chain };
+  };
   return {
     // Certificate authorities -----------------------------------------------------------------------
     /** A CA is stored with its first certificate and an empty CRL, or not at all. */
@@ -23,7 +54,7 @@ export const pkiStore = (db: Kysely<Database>) => {
         await tx.updateTable("certificate_authorities").set({ active_ca_cert_id: cert.id, status: "active", updated_at: now }).where("id", "=", caId).execute();
         if (crl) await tx.insertInto("ca_crls").values(crl).onConflict((oc) => oc.column("ca_id").doNothing()).execute();
       }),
-    getCa: (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id).executeTakeFirst(),
+    getCa: (id: string) => caById.first(id),
     getCaByName: (projectId: string, name: string) =>
       db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).where("name", "=", name).executeTakeFirst(),
     listCas: (projectId: string) => db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).orderBy("created_at").execute(),
@@ -62,15 +93,7 @@ export const pkiStore = (db: Kysely<Database>) => {
      * organization, the caller's role in that project (null: no membership) and the version of the profile's
      * policy (so a cached normalised policy can be reused without reading the rules).
      */
-    getIssuanceContext: (profileId: string, identityId: string) =>
-      db.selectFrom("certificate_profiles as p")
-        .innerJoin("projects as pr", "pr.id", "p.project_id")
-        .leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.project_id").on("m.identity_id", "=", identityId))
-        .leftJoin("certificate_policies as po", "po.id", "p.policy_id")
-        .selectAll("p")
-        .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at"])
-        .where("p.id", "=", profileId)
-        .executeTakeFirst(),
+    getIssuanceContext: (profileId: string, identityId: string) => issuanceContext.first(profileId, identityId),
     getProfileBySlug: (projectId: string, slug: string) =>
       db.selectFrom("certificate_profiles").selectAll().where("project_id", "=", projectId).where("slug", "=", slug).executeTakeFirst(),
     findProfilesBySlugInOrg: (orgId: string, slug: string) =>
@@ -95,9 +118,9 @@ export const pkiStore = (db: Kysely<Database>) => {
      */
     insertIssued: (cert: CertificateTable, request: CertificateRequestTable, audit?: AuditLogTable) =>
       issued.insert([["certificates", cert], ["certificate_requests", request], ...(audit ? [["audit_logs", audit] as const] : [])]),
-    getCertificate: (id: string) => db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst(),
-    getCertificateBySerial: (caId: string, serial: string) =>
-      db.selectFrom("certificates").selectAll().where("ca_id", "=", caId).where("serial_number", "=", serial).executeTakeFirst(),
+    getCertificate: async (id: string) => withChain(await db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst()),
+    getCertificateBySerial: async (caId: string, serial: string) =>
+      withChain(await db.selectFrom("certificates").selectAll().where("ca_id", "=", caId).where("serial_number", "=", serial).executeTakeFirst()),
     listCertificates: (projectId: string, f: { status?: string; commonName?: string; expiringBefore?: string; offset: number; limit: number; now: string }) => {
       let q = db.selectFrom("certificates").selectAll().where("project_id", "=", projectId);
       if (f.status === "revoked") q = q.where("status", "=", "revoked");
@@ -105,7 +128,7 @@ export const pkiStore = (db: Kysely<Database>) => {
       else if (f.status === "active") q = q.where("status", "=", "active").where("not_after", ">", f.now);
       if (f.commonName) q = q.where("common_name", "like", `%${f.commonName}%`);
       if (f.expiringBefore) q = q.where("not_after", "<", f.expiringBefore);
-      return q.orderBy("not_after").limit(f.limit).offset(f.offset).execute();
+      return q.orderBy("not_after").limit(f.limit).offset(f.offset).execute().then((rows) => Promise.all(rows.map(withChain)));
     },
     countCertificates: async (projectId: string) =>
       Number((await db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow()).n),

@@ -110,7 +110,9 @@ export interface CertificateTable {
   id: string; project_id: string; ca_id: string | null; ca_cert_id: string | null; profile_id: string | null; status: string;
   serial_number: string; common_name: string; alt_names: string; not_before: string; not_after: string;
   revoked_at: string | null; revocation_reason: number | null; key_usages: string; extended_key_usages: string;
-  key_algorithm: string; signature_algorithm: string; certificate: string; certificate_chain: string;
+  key_algorithm: string; signature_algorithm: string; certificate: string;
+  /** "" for a certificate of an internal CA: its chain is that of `ca_cert_id`, which the store's reads fill in. */
+  certificate_chain: string;
   encrypted_private_key: string | null; fingerprint_sha256: string;
   /** JSON of the resolved request (attributes, key source), so a renewal asks for the same thing. */
   request: string; renewed_from_id: string | null; created_at: string; updated_at: string;

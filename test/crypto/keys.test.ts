@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
-import { KEY_ALGORITHMS, describeKey, exportPrivateKeyPem, generateKeyPair, keyAlgorithmOf, loadPrivateKey, spkiDerOf } from "../../src/crypto/keys.js";
+import { KEY_ALGORITHMS, describeKey, exportPrivateKeyPem, generateKeyMaterial, generateKeyPair, keyAlgorithmOf, loadPrivateKey, spkiDerOf } from "../../src/crypto/keys.js";
 import type { KeyAlgorithm } from "../../src/crypto/keys.js";
 
 // RSA_4096 is slow (seconds) and covered by test/core/pki/issue-matrix.test.ts; the rest are generated here.
@@ -20,6 +20,35 @@ for (const alg of here) {
     assert.deepEqual(createPublicKey({ key: kp.spkiDer, format: "der", type: "spki" }).export({ type: "spki", format: "der" }), kp.spkiDer);
   });
 }
+
+for (const alg of here) {
+  test(`${alg}: key material for a server-generated certificate is a matching pair, encoded as OpenSSL encodes it`, async () => {
+    const m = await generateKeyMaterial(alg);
+    const key = createPrivateKey(m.privateKeyPem);
+    assert.equal(keyAlgorithmOf(key), alg);
+    assert.deepEqual(createPublicKey(key).export({ type: "spki", format: "der" }), m.spkiDer, "the private key belongs to the public key");
+    assert.equal(key.export({ type: "pkcs8", format: "pem" }), m.privateKeyPem, "PKCS#8 byte for byte as OpenSSL writes it");
+  });
+}
+
+test("P-256 key material: every key valid for openssl, scalars with leading zero octets kept at 32 octets", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const seen = new Set<string>();
+  let shortScalars = 0;
+  // ~1 in 256 scalars has a leading zero octet, which OpenSSL's raw export drops: 3,000 keys meet several.
+  for (let i = 0; i < 3000; i++) {
+    const m = await generateKeyMaterial("EC_prime256v1");
+    // The scalar's first octet, at its fixed place in P-256 PKCS#8 (never via JWK export: it can hang on Node 20).
+    const der = createPrivateKey(m.privateKeyPem).export({ type: "pkcs8", format: "der" });
+    assert.deepEqual(der.subarray(34, 36), Buffer.from([0x04, 0x20]), "a 32-octet privateKey OCTET STRING");
+    if (der[36] === 0) shortScalars++;
+    assert.equal(createPrivateKey(m.privateKeyPem).export({ type: "pkcs8", format: "pem" }), m.privateKeyPem);
+    seen.add(m.privateKeyPem);
+    if (i < 3) execFileSync("openssl", ["pkey", "-check", "-noout"], { input: m.privateKeyPem });
+  }
+  assert.equal(seen.size, 3000, "no key repeats");
+  assert.ok(shortScalars > 0, "the sample included scalars with a leading zero octet");
+});
 
 test("generation does not block the event loop", async () => {
   let ticks = 0;

@@ -33,7 +33,9 @@ export interface StartOptions {
 
 const spawnServer = (dataDir: string, port: number, opts: StartOptions) =>
   new Promise<{ proc: ChildProcess; address: string; out: string[] }>((res, rej) => {
-    const args = [KMS_BIN, "server", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...(opts.args ?? [])];
+    // KMS_SERVER_NODE_ARGS: extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=.tmp/prof" to profile a benchmark.
+    const nodeArgs = process.env.KMS_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const args = [...nodeArgs, KMS_BIN, "server", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...(opts.args ?? [])];
     if (opts.databaseUrl) args.push("--database-url", opts.databaseUrl);
     const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     const out: string[] = [];

@@ -60,6 +60,13 @@ describe("group commit", () => {
     assert.deepEqual(writes, [{ t1: 3, t2: 1 }]);
     await count("t1");
     assert.deepEqual(writes[1], { t1: 1 });
+    // With a window, increments of several turns share one write.
+    const windowed: Record<string, number>[] = [];
+    const slow = coalescingCounter<string>(async (counts) => { windowed.push(Object.fromEntries(counts)); }, { windowMs: 50 });
+    const first = slow("t1");
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([first, slow("t1"), slow("t2")]);
+    assert.deepEqual(windowed, [{ t1: 2, t2: 1 }]);
     const failing = coalescingCounter<string>(async () => { throw new Error("disk full"); });
     const r = await Promise.allSettled([failing("x"), failing("y")]);
     assert.deepEqual(r.map((x) => x.status), ["rejected", "rejected"]);

@@ -83,10 +83,11 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     if (row.trusted_ips !== ANYWHERE_JSON && !ipAllowed(req.ip, JSON.parse(row.trusted_ips))) throw new ForbiddenError(`Access token not allowed from IP ${req.ip}`);
     if (row.identity_org_id === null) throw new UnauthorizedError("Invalid access token: identity no longer exists");
     // A limited token is counted by a conditional UPDATE that refuses the use past the limit; an unlimited
-    // one cannot be refused, so its count is batched with other requests' (identities.ts, countTokenUse).
+    // one cannot be refused, so its count is batched with other requests' and nobody waits for it
+    // (identities.ts, countTokenUse): the request goes on without a write in its path.
     if (row.num_uses_limit > 0) {
       if (!(await store.useToken(row.id))) throw new UnauthorizedError("Invalid access token: use limit reached");
-    } else await store.countTokenUse(row.id);
+    } else store.countTokenUse(row.id).catch(() => undefined);
     return { identityId: row.identity_id, orgId: row.identity_org_id, orgRole: row.identity_org_role ?? "no-access", tokenId: row.id, ip: req.ip, userAgent: req.userAgent };
   };
 

@@ -2,9 +2,10 @@ import { availableParallelism } from "node:os";
 import type { Clock } from "../clock.js";
 import type { Actor } from "../actor.js";
 import { BadRequestError, NotFoundError } from "../errors.js";
-import { newId } from "../ids.js";
+import { newTimeOrderedId } from "../ids.js";
+import { createLimiter } from "../limiter.js";
 import { isoNow } from "../time.js";
-import { KEY_SPECS, exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
+import { KEY_SPECS, exportPrivateKeyPem, generateKeyMaterial, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
 import { parseDuration } from "../../config/duration.js";
 import type { PkiStore } from "../../store/pki.js";
 import type { CertificateProfileTable, CertificateTable } from "../../store/schema.js";
@@ -28,6 +29,7 @@ import type { PolicyService } from "./policy-service.js";
 import type { EnrollmentType, ProfileService } from "./profile-service.js";
 import type { CrlService } from "./crl-service.js";
 import type { ExternalCaService } from "./external/external-ca-service.js";
+import { certificateBlocks, joinPemBlocks } from "../../crypto/der/pem.js";
 
 export interface IssueAttributes {
   commonName?: string | null; organization?: string | null; organizationalUnit?: string | null; country?: string | null;
@@ -50,7 +52,7 @@ type Deps = {
   profiles: Pick<ProfileService, "load">;
   crls: Pick<CrlService, "regenerate">;
   /** External (ACME) CAs: their profiles issue asynchronously (issue 9). Absent in tests that need none. */
-  externals?: Pick<ExternalCaService, "forProfile" | "submit">;
+  externals?: Pick<ExternalCaService, "forProfile" | "submit" | "revokeUpstream">;
   audit: Pick<AuditService, "record" | "entry">;
   clock: Clock;
 };
@@ -58,7 +60,6 @@ type Deps = {
 const SUBJECT_KEYS = ["commonName", "organization", "organizationalUnit", "country", "state", "locality"] as const;
 const DEFAULT_TTL_MS = 90 * 86_400_000;
 
-const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 // Chains hold the same few CA certificates over and over, and parseCertificate builds a KeyObject (~170 µs
 // through OpenSSL's decoder): remember the answer per PEM block. Bounded, since imported chains vary.
 const selfSigned = new Map<string, boolean>();
@@ -77,25 +78,9 @@ const isSelfSigned = (pem: string) => {
  * at once, which costs no RSA throughput (the work is CPU-bound) and leaves the other pool threads to the
  * fast jobs. EC keys (~50 µs) are not limited.
  */
-const rsaSlots = (() => {
-  const limit = Math.max(1, availableParallelism());
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(job: () => Promise<T>): Promise<T> => {
-    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
-    try {
-      return await job();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
-  };
-})();
+const rsaSlots = createLimiter(Math.max(1, availableParallelism()));
 const newKeyPair = (alg: KeyAlgorithm) => (KEY_SPECS[alg].type === "rsa" ? rsaSlots(() => generateKeyPair(alg)) : generateKeyPair(alg));
-
-const joinPem = (blocks: string[]) => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
+const newKeyMaterial = (alg: KeyAlgorithm) => (KEY_SPECS[alg].type === "rsa" ? rsaSlots(() => generateKeyMaterial(alg)) : generateKeyMaterial(alg));
 
 export const certificateServiceFactory = ({ store, access, keys, cas, policies, profiles, crls, audit, clock, externals }: Deps) => {
   const keyPurpose = (certId: string) => `certificate-private-key:${certId}`;
@@ -137,9 +122,18 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return { notBefore: now, notAfter: now + (days ? days * 86_400_000 : DEFAULT_TTL_MS) };
   };
 
-  const chainOf = (issuingCa: string, caChain: string, removeRoots: boolean) => {
-    const blocks = [...pemBlocks(issuingCa), ...pemBlocks(caChain)];
-    return joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks);
+  // The chain a CA certificate hands out, with and without roots: the same few texts for every issuance.
+  const chains = new Map<string, string>();
+  const chainOf = (caCert: { id: string; certificate: string; certificate_chain: string }, removeRoots: boolean) => {
+    const key = `${caCert.id}:${removeRoots}`;
+    let chain = chains.get(key);
+    if (chain === undefined) {
+      const blocks = [...certificateBlocks(caCert.certificate), ...certificateBlocks(caCert.certificate_chain)];
+      chain = joinPemBlocks(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks);
+      if (chains.size > 1000) chains.clear();
+      chains.set(key, chain);
+    }
+    return chain;
   };
 
   /**
@@ -149,7 +143,11 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
    */
   const issueOrRequest = async (
     actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable,
-    opts: { enrollment?: EnrollmentType; syncOnly?: boolean; policyUpdatedAt?: string | null } = {},
+    opts: {
+      enrollment?: EnrollmentType; syncOnly?: boolean; policyUpdatedAt?: string | null;
+      /** The CSR is a template (EST serverkeygen): everything from it but the key, which the server generates. */
+      serverKeygen?: boolean;
+    } = {},
   ) => {
     const via = opts.enrollment ?? "api";
     if (profile.enrollment_type !== via) throw new BadRequestError(`Certificate profile '${profile.slug}' does not allow ${via.toUpperCase()} enrollment (it uses ${profile.enrollment_type})`);
@@ -190,6 +188,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
         ...(a.keyUsages || defaults.keyUsages ? { keyUsages } : {}), ...(a.extendedKeyUsages || defaults.extendedKeyUsages ? { extendedKeyUsages } : {}),
       });
       keyAlgorithm = csr.keyAlgorithm ?? null;
+      if (opts.serverKeygen) contents = { ...contents, publicKey: undefined };
     } else {
       keyAlgorithm = requireKeyAlgorithm(a.keyAlgorithm ?? defaults.keyAlgorithm ?? "RSA_2048", "attributes.keyAlgorithm");
       contents = {
@@ -222,14 +221,14 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     if (ca) {
       let publicKey = contents.publicKey;
       if (!publicKey) {
-        const kp = await newKeyPair(keyAlgorithm!);
-        publicKey = kp.spkiDer;
-        privateKeyPem = exportPrivateKeyPem(kp.privateKey);
+        const m = await newKeyMaterial(keyAlgorithm!);
+        publicKey = m.spkiDer;
+        privateKeyPem = m.privateKeyPem;
       }
       const issued = await issueLeaf(ca.issuer, { ...contents, publicKey });
       ({ pem: certPem, serialNumber: serial, fingerprintSha256: fingerprint, notBefore: issuedNb, notAfter: issuedNa } = issued);
       issuingCaCertificate = ca.caCert.certificate;
-      certificateChain = chainOf(ca.caCert.certificate, ca.caCert.certificate_chain, removeRoots);
+      certificateChain = chainOf(ca.caCert, removeRoots);
     } else {
       if (dto.csr) throw new BadRequestError("csr: a self-signed profile generates the key pair itself; send attributes without a CSR");
       const { certificate, keyPair } = await issueSelfSigned({ ...contents, keyAlgorithm: keyAlgorithm!, keyPair: await newKeyPair(keyAlgorithm!) });
@@ -239,8 +238,8 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
       certificateChain = removeRoots ? "" : certPem;
     }
 
-    const id = newId();
-    const requestId = newId();
+    const id = newTimeOrderedId();
+    const requestId = newTimeOrderedId();
     const stamp = isoNow(clock);
     const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
     const row: CertificateTable = {
@@ -249,7 +248,8 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
       not_before: issuedNb.toISOString(), not_after: issuedNa.toISOString(), revoked_at: null, revocation_reason: null,
       key_usages: JSON.stringify(contents.keyUsages), extended_key_usages: JSON.stringify(contents.extendedKeyUsages),
       key_algorithm: keyAlgorithm ?? "", signature_algorithm: contents.signatureAlgorithm, certificate: certPem,
-      certificate_chain: ca ? chainOf(ca.caCert.certificate, ca.caCert.certificate_chain, false) : certPem,
+      // Internal CA: the chain is the CA certificate's, put back on read (store/pki.ts), not repeated per row.
+      certificate_chain: ca ? "" : certPem,
       encrypted_private_key: privateKeyPem ? await keys.encrypt(profile.project_id, privateKeyPem, keyPurpose(id)) : null,
       fingerprint_sha256: fingerprint, request: JSON.stringify(stored), renewed_from_id: renewedFrom?.id ?? null, created_at: stamp, updated_at: stamp,
     };
@@ -322,9 +322,13 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return pem;
   };
 
-  /** Marks a certificate revoked and re-signs its CA's CRL before returning, so the CRL shows it at once (api.md 7.3). */
+  /**
+   * Marks a certificate revoked and re-signs its CA's CRL before returning, so the CRL shows it at once (api.md 7.3).
+   * One ordered from an external ACME CA is revoked there first; if that fails, nothing changes here.
+   */
   const revokeRecord = async (c: CertificateTable, reason: RevocationReason) => {
     if (c.status === "revoked") throw new BadRequestError(`Certificate ${c.id} is already revoked`);
+    if (!c.ca_id && externals) await externals.revokeUpstream(c, revocationReasonCode(reason));
     const at = isoNow(clock);
     await store.revokeCertificate(c.id, at, revocationReasonCode(reason));
     if (c.ca_id) await crls.regenerate(c.ca_id);
@@ -388,13 +392,13 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     const c = r.certificate_id ? await store.getCertificate(r.certificate_id) : undefined;
     const attrs = JSON.parse(r.attributes) as IssueAttributes;
     const removeRoots = attrs.removeRootsFromChain ?? false;
-    const blocks = c ? pemBlocks(c.certificate_chain) : [];
+    const blocks = c ? certificateBlocks(c.certificate_chain) : [];
     return {
       status: r.status, certificate: c?.certificate ?? null, certificateId: c?.id ?? null, privateKey: c ? await privateKeyOf(c) : null,
       serialNumber: c?.serial_number ?? null, errorMessage: r.error_message,
       // The stored chain starts with the issuing CA (internal or external); a self-signed certificate is its own.
       issuingCaCertificate: c ? (c.ca_id || (blocks[0] && c.certificate_chain.trim() !== c.certificate.trim()) ? blocks[0] + "\n" : c.certificate) : null,
-      certificateChain: c ? joinPem(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks) : null,
+      certificateChain: c ? joinPemBlocks(removeRoots ? blocks.filter((b) => !isSelfSigned(b)) : blocks) : null,
       commonName: c?.common_name ?? attrs.commonName ?? null, createdAt: r.created_at, updatedAt: r.updated_at,
     };
   };

@@ -1,15 +1,14 @@
 /**
  * PKCS#10 certificate requests (RFC 2986), parsed cheaply with our DER reader: subject, public key facts,
  * and every requested extension a policy must judge (SANs, basicConstraints, keyUsage, extKeyUsage), so a
- * CSR cannot smuggle anything past the policy. The signature (proof of possession) is verified on the thread
- * pool. Anything malformed, unsupported or wrongly signed is a BadRequestError that names the problem.
+ * CSR cannot smuggle anything past the policy. The signature (proof of possession) is verified on worker
+ * threads. Anything malformed, unsupported or wrongly signed is a BadRequestError that names the problem.
  */
-import { verify as verifyCb } from "node:crypto";
-import type { KeyObject } from "node:crypto";
 import { TAG } from "../../crypto/der/writer.js";
 import { DerError, bytesOf, children, expectTag, readBitString, readOid, readRoot, readSmallInteger } from "../../crypto/der/reader.js";
 import { fromPem } from "../../crypto/der/pem.js";
-import { publicKeyFromSpki } from "../../crypto/key-der.js";
+import { publicKeyInputFromSpki } from "../../crypto/key-der.js";
+import { verifyOffThread } from "../../crypto/verify-pool.js";
 import type { KeyAlgorithm } from "../../crypto/keys.js";
 import { BadRequestError } from "../errors.js";
 import { SIGNATURE_BY_OID, signatureFamily, signatureHash } from "./algorithms.js";
@@ -133,22 +132,18 @@ const parseDer = (der: Buffer): ParsedCsr => {
   };
 };
 
-/** Proof of possession: the CSR is signed by the key it carries. Runs on the thread pool. */
+/**
+ * Proof of possession: the CSR is signed by the key it carries. Key import and verification run on a worker
+ * thread (crypto/verify-pool.ts): importing a key that arrives with each request is as costly as checking it.
+ */
 export const verifyCsr = async (csr: ParsedCsr): Promise<void> => {
-  let key: KeyObject;
-  try {
-    key = publicKeyFromSpki(csr.spkiDer);
-  } catch {
-    throw new BadRequestError(`csr: unusable public key (${csr.keyDescription})`);
-  }
-  const family = key.asymmetricKeyType === "rsa" ? "rsa" : key.asymmetricKeyType === "ec" ? "ec" : undefined;
-  if (family !== signatureFamily(csr.signatureAlgorithm)) {
-    throw new BadRequestError(`csr: signature algorithm ${csr.signatureAlgorithm} does not fit its ${csr.keyDescription} key`);
-  }
-  const ok = await new Promise<boolean>((resolve, reject) =>
-    verifyCb(signatureHash(csr.signatureAlgorithm), csr.toBeSigned, key, csr.signature, (err, result) => (err ? reject(err) : resolve(result))),
-  ).catch(() => false);
-  if (!ok) throw new BadRequestError("csr: signature verification failed (the request was not signed by the key it contains)");
+  const outcome = await verifyOffThread({
+    key: publicKeyInputFromSpki(csr.spkiDer), hash: signatureHash(csr.signatureAlgorithm), data: csr.toBeSigned, signature: csr.signature,
+    expectKeyType: signatureFamily(csr.signatureAlgorithm),
+  });
+  if (outcome.result === "key-unusable") throw new BadRequestError(`csr: unusable public key (${csr.keyDescription})`);
+  if (outcome.result === "wrong-key-type") throw new BadRequestError(`csr: signature algorithm ${csr.signatureAlgorithm} does not fit its ${csr.keyDescription} key`);
+  if (outcome.result !== "verified") throw new BadRequestError("csr: signature verification failed (the request was not signed by the key it contains)");
 };
 
 /** parseCsr + verifyCsr. */

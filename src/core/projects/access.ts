@@ -8,7 +8,7 @@ export const PROJECT_ROLES = ["no-access", "viewer", "member", "admin"] as const
 export type ProjectRole = (typeof PROJECT_ROLES)[number];
 const rank = (r: string) => PROJECT_ROLES.indexOf(r as ProjectRole);
 
-type Deps = { store: Pick<ProjectStore, "get" | "getBySlug" | "getMembership"> };
+type Deps = { store: Pick<ProjectStore, "getWithRole" | "getBySlugWithRole"> };
 
 /**
  * The one place that decides whether an identity may act on a project. A project of another organization
@@ -22,11 +22,11 @@ export const projectAccessFactory = ({ store }: Deps) => {
     if (r === undefined || rank(r) < rank(min))
       throw new ForbiddenError(`Permission denied: this action needs the project role '${min}' or higher in project ${project.id}`);
   };
-  const check = async (actor: Actor, project: ProjectTable | undefined, ref: string, min: ProjectRole): Promise<ProjectTable> => {
-    let role: string | undefined;
-    if (project && project.org_id === actor.orgId && actor.orgRole !== "admin") role = (await store.getMembership(project.id, actor.identityId))?.role;
-    decide(actor, project, ref, min, () => role);
-    return project!;
+  /** `row`: the project with the actor's role in it, read in one query. */
+  const check = (actor: Actor, row: (ProjectTable & { member_role: string | null }) | undefined, ref: string, min: ProjectRole): ProjectTable => {
+    const { member_role: role, ...project } = row ?? { member_role: null };
+    decide(actor, row ? (project as ProjectTable) : undefined, ref, min, () => role ?? undefined);
+    return project as ProjectTable;
   };
   /**
    * The same decision for a caller that fetched the project's organization and the actor's membership role
@@ -34,9 +34,10 @@ export const projectAccessFactory = ({ store }: Deps) => {
    */
   const requireLoaded = (actor: Actor, project: { id: string; org_id: string } | undefined, role: string | null | undefined, min: ProjectRole): void =>
     decide(actor, project, project ? `ID ${project.id}` : "that ID", min, () => role ?? undefined);
-  const requireProject = async (actor: Actor, projectId: string, min: ProjectRole) => check(actor, await store.get(projectId), `ID ${projectId}`, min);
+  const requireProject = async (actor: Actor, projectId: string, min: ProjectRole) =>
+    check(actor, await store.getWithRole(projectId, actor.identityId), `ID ${projectId}`, min);
   const requireProjectBySlug = async (actor: Actor, slug: string, min: ProjectRole) =>
-    check(actor, await store.getBySlug(actor.orgId, slug), `slug '${slug}'`, min);
+    check(actor, await store.getBySlugWithRole(actor.orgId, slug, actor.identityId), `slug '${slug}'`, min);
   return { requireProject, requireProjectBySlug, requireLoaded };
 };
 export type ProjectAccess = ReturnType<typeof projectAccessFactory>;

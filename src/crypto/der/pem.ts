@@ -31,3 +31,9 @@ export const fromPem = (text: string, labels: readonly string[]): PemBlock => {
   if (!block) throw new RangeError(`no PEM block labelled ${labels.join(" or ")}`);
   return block;
 };
+
+/** The `CERTIFICATE` blocks of a PEM text, verbatim and in order (text around them dropped). */
+export const certificateBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+
+/** PEM blocks as one text, a newline between and after them; "" for none. */
+export const joinPemBlocks = (blocks: readonly string[]): string => (blocks.length ? blocks.map((b) => b.trim()).join("\n") + "\n" : "");
