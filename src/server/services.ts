@@ -33,7 +33,7 @@ import { secretServiceFactory } from "../core/secrets/secret-service.js";
 import { folderServiceFactory } from "../core/secrets/folder-service.js";
 import { importServiceFactory } from "../core/secrets/import-service.js";
 import { tagServiceFactory } from "../core/secrets/tag-service.js";
-import { secretChangeFeedFactory } from "../core/secrets/change-feed.js";
+import { secretChangeFeedFactory, type ChangeRelay } from "../core/secrets/change-feed.js";
 import { workloadIdentityStore } from "../store/workload-identity.js";
 import { workloadAuthServiceFactory } from "../core/identity/workload-auth.js";
 import { kubernetesAuthKind } from "../core/identity/kubernetes-auth.js";
@@ -54,10 +54,12 @@ export interface ServiceOptions {
   clock: Clock;
   /** Public base URL of this server (CRL distribution points and AIA URLs point here); known once listening. */
   publicUrl: () => string;
+  /** How secret changes reach the other server processes on the same database (PostgreSQL), if any. */
+  changeRelay?: ChangeRelay;
 }
 
 /** Builds every service from the store up. Called once per server process (the composition root). */
-export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) => {
+export const createServices = ({ db, root, clock, publicUrl, changeRelay }: ServiceOptions) => {
   const stores = { identities: identityStore(db), projects: projectStore(db), audit: auditStore(db), pki: pkiStore(db) };
   const audit = auditServiceFactory({ store: stores.audit, clock });
   const tokens = tokenServiceFactory({ store: stores.identities, audit, clock });
@@ -81,7 +83,7 @@ export const createServices = ({ db, root, clock, publicUrl }: ServiceOptions) =
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock, externals: externalCas });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, folders: secretStores.folders });
-  const secretChanges = secretChangeFeedFactory({ scopes });
+  const secretChanges = secretChangeFeedFactory({ scopes, relay: changeRelay });
   const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock, changes: secretChanges });
   const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, dynamicSecretsIn: dynamicStore.countInScope, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });

@@ -7,6 +7,7 @@ import { openDatabase } from "../store/db.js";
 import { migrateToLatest } from "../store/migrate.js";
 import { buildApp } from "./app.js";
 import { createServices, type Services } from "./services.js";
+import { setVerifyWorkerNice } from "../crypto/verify-pool.js";
 import { lowerHelperThreadPriority } from "./thread-priority.js";
 
 export interface ServerOptions {
@@ -63,11 +64,17 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const scheme = tls ? "https" : "http";
   const hostForUrl = o.host.includes(":") ? `[${o.host}]` : o.host === "0.0.0.0" ? "127.0.0.1" : o.host;
   let publicUrl = o.publicUrl?.replace(/\/+$/, "") ?? "";
-  const services = createServices({ db: database.db, root, clock: o.clock, publicUrl: () => publicUrl });
+  // Several servers on one PostgreSQL database pass secret changes to each other's change streams.
+  let warn = (_message: string) => {};
+  const changeRelay = database.channel?.("kms_secret_changes", (m) => warn(m));
+  const services = createServices({ db: database.db, root, clock: o.clock, publicUrl: () => publicUrl, changeRelay });
   const app = buildApp(services, {
     logger: { level: o.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
     https: tls,
   });
+  warn = (m) => app.log.warn(m);
+  // Listening before serving: a change made once this server answers reaches its streams.
+  await changeRelay?.ready();
   await app.listen({ host: o.host, port: o.port });
   const port = (app.server.address() as { port: number }).port;
   const address = `${scheme}://${hostForUrl}:${port}`;
@@ -82,6 +89,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   // Helper threads (thread pool, GC, checkpointer) yield to the event loop; KMS_HELPER_THREAD_NICE=0 turns it off.
   const nice = Number(process.env.KMS_HELPER_THREAD_NICE ?? 5);
   if (nice > 0) app.log.debug({ threads: await lowerHelperThreadPriority(Math.min(19, nice)) }, "helper threads yield to the event loop");
+  setVerifyWorkerNice(nice); // the CSR signature workers start later, on first use, and lower themselves
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,

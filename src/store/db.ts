@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./checkpointer.js";
+import { postgresChannel, type Channel } from "./channels.js";
 
 export type DatabaseKind = "sqlite" | "postgres";
 
@@ -19,6 +20,11 @@ export interface OpenedDatabase {
   kind: DatabaseKind;
   /** Human description for logs, never containing a password. */
   describe: string;
+  /**
+   * A message channel to the other server processes on this database (PostgreSQL only: an SQLite file has
+   * one server). Closed with the database.
+   */
+  channel?(name: string, onError: (message: string) => void): Channel;
   close(): Promise<void>;
 }
 
@@ -29,7 +35,19 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.databaseUrl);
-    return { db, kind: "postgres", describe: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() };
+    const channels: Channel[] = [];
+    return {
+      db, kind: "postgres", describe: `postgres://${u.host}${u.pathname}`,
+      channel: (name, onError) => {
+        const c = postgresChannel(pool, opts.databaseUrl!, name, onError);
+        channels.push(c);
+        return c;
+      },
+      close: async () => {
+        await Promise.all(channels.map((c) => c.close()));
+        await db.destroy();
+      },
+    };
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = join(opts.dataDir, "kms.sqlite");

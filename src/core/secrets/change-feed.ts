@@ -10,8 +10,9 @@ import type { ScopeResolver } from "./scope.js";
  * nothing; when it cannot be served from the buffer (too old, or issued by another server process) it is
  * told to `resync`, i.e. read everything again.
  *
- * One process only: behind several server processes a stream sees the changes made through its own
- * process, and the agent's polling covers the rest (docs/secrets-agent.md).
+ * Several server processes on one PostgreSQL database pass their changes to each other through a relay
+ * (store/channels.ts: LISTEN/NOTIFY), so a stream sees every committed change whichever process made it.
+ * Event ids stay per process (a change from another process gets an id here when it arrives).
  */
 
 export type SecretChangeAction = "created" | "updated" | "deleted";
@@ -57,9 +58,15 @@ export interface Subscription {
   close(): void;
 }
 
-type Deps = { scopes: Pick<ScopeResolver, "resolve"> };
+/** How changes travel between server processes: `send` every local change, `receive` the others'. */
+export interface ChangeRelay {
+  send(message: string): void;
+  onMessage(fn: (message: string) => void): void;
+}
 
-export const secretChangeFeedFactory = ({ scopes }: Deps) => {
+type Deps = { scopes: Pick<ScopeResolver, "resolve">; relay?: ChangeRelay };
+
+export const secretChangeFeedFactory = ({ scopes, relay }: Deps) => {
   const epoch = randomBytes(6).toString("base64url");
   let seq = 0;
   const buffer: SecretChangeEvent[] = [];
@@ -67,6 +74,27 @@ export const secretChangeFeedFactory = ({ scopes }: Deps) => {
 
   /** Called by the secret writer after the change is committed. Never throws into the caller. */
   const publish = (change: SecretChange): void => {
+    deliver(change);
+    try {
+      relay?.send(JSON.stringify({ origin: epoch, change }));
+    } catch {
+      // The other processes' agents still poll: a lost relay message delays their push, nothing else.
+    }
+  };
+
+  // Changes other processes committed: the same as ours from here on (our own come back too, and are skipped).
+  relay?.onMessage((message) => {
+    try {
+      const m = JSON.parse(message) as { origin?: string; change?: SecretChange };
+      if (m.origin === epoch || !m.change || typeof m.change.projectId !== "string") return;
+      const { projectId, environment, secretPath, secretKey, action, newSecretKey } = m.change;
+      deliver({ projectId, environment, secretPath, secretKey, action, ...(newSecretKey !== undefined && { newSecretKey }) });
+    } catch {
+      // Not one of ours: ignore.
+    }
+  });
+
+  const deliver = (change: SecretChange): void => {
     const e: SecretChangeEvent = { ...change, id: `${epoch}-${++seq}` };
     buffer.push(e);
     if (buffer.length > BUFFER_SIZE) buffer.shift();
