@@ -21,5 +21,7 @@ export class RateLimitError extends KmsError {
 }
 /** A request that conflicts with a certificate policy: 400, listing every violated rule in `details`. */
 export class PolicyViolationError extends BadRequestError { override readonly wireName = "PolicyViolationError"; }
+/** A CA we forward to (an external ACME CA) failed or refused: 502, with what it said. */
+export class UpstreamError extends KmsError { override readonly wireName = "BadGateway"; }
 /** Stored data cannot be decrypted with the configured root key. */
 export class EncryptionKeyMismatchError extends KmsError { override readonly wireName = "EncryptionKeyMismatch"; }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import {
-  BadRequestError, ForbiddenError, KmsError, NotFoundError, RateLimitError, UnauthorizedError, ValidationError,
+  BadRequestError, ForbiddenError, KmsError, NotFoundError, RateLimitError, UnauthorizedError, UpstreamError, ValidationError,
 } from "../core/errors.js";
 
 /** The only place where typed errors become HTTP statuses (api.md 0.4). */
@@ -11,6 +11,7 @@ const statusOf = (e: KmsError): number =>
   : e instanceof ForbiddenError ? 403
   : e instanceof NotFoundError ? 404
   : e instanceof RateLimitError ? 429
+  : e instanceof UpstreamError ? 502
   : 500;
 
 export const errorBody = (reqId: string, statusCode: number, error: string, message: unknown, details?: unknown) => ({

@@ -53,6 +53,9 @@ export const enrollmentStore = (db: Kysely<Database>) => ({
   getOrder: (id: string) => db.selectFrom("acme_orders").selectAll().where("id", "=", id).executeTakeFirst(),
   getOrderByCertificate: (certificateId: string) =>
     db.selectFrom("acme_orders").selectAll().where("certificate_id", "=", certificateId).executeTakeFirst(),
+  /** Orders whose newOrder named this certificate ID in `replaces` (RFC 9773). */
+  listOrdersReplacing: (certId: string) =>
+    db.selectFrom("acme_orders").select(["id", "status", "expires"]).where("replaces", "=", certId).execute(),
   listOrderIds: (accountId: string) =>
     db.selectFrom("acme_orders").select("id").where("account_id", "=", accountId).orderBy("created_at").execute(),
   updateOrder: (id: string, patch: Partial<AcmeOrderTable>) => db.updateTable("acme_orders").set(patch).where("id", "=", id).execute(),

@@ -11,6 +11,10 @@ export const externalCaStore = (db: Kysely<Database>) => ({
       await tx.insertInto("external_cas").values(ext).execute();
     }),
   getCa: (caId: string) => db.selectFrom("external_cas").selectAll().where("ca_id", "=", caId).executeTakeFirst(),
+  /** The external CA a certificate was ordered from (its request's order), if it was. */
+  caOfCertificate: async (certificateId: string) =>
+    (await db.selectFrom("external_orders").innerJoin("certificate_requests as r", "r.id", "external_orders.request_id")
+      .select("external_orders.ca_id").where("r.certificate_id", "=", certificateId).executeTakeFirst())?.ca_id,
   listCas: (projectId: string) => db.selectFrom("external_cas").selectAll().where("project_id", "=", projectId).orderBy("created_at").execute(),
   setAccountUrl: (caId: string, url: string, now: string) =>
     db.updateTable("external_cas").set({ account_url: url, updated_at: now }).where("ca_id", "=", caId).execute(),

@@ -6,6 +6,7 @@ import * as m003 from "./migrations/003_secrets.js";
 import * as m004 from "./migrations/004_enrollment.js";
 import * as m005 from "./migrations/005_workload_identity.js";
 import * as m006 from "./migrations/006_external_ca.js";
+import * as m007 from "./migrations/007_acme_replaces.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   "004_enrollment": m004,
   "005_workload_identity": m005,
   "006_external_ca": m006,
+  "007_acme_replaces": m007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -187,7 +187,7 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const orderUrl = o.headers.get("location")!;
     const authzs = await Promise.all(o.body.authorizations.map(async (u: string) => (await c.post(u, "", key, kid)).body));
     assert.deepEqual(authzs.map((a) => [a.identifier.value, a.challenges.map((x: any) => x.type).sort()]).sort(),
-      [["127.0.0.1", ["http-01"]], ["web.example.com", ["dns-01", "http-01"]]]);
+      [["127.0.0.1", ["http-01"]], ["web.example.com", ["dns-01", "http-01", "tls-alpn-01"]]]);
     let r = await c.post(o.body.finalize, { csr: csrFor(["web.example.com", "127.0.0.1"]).csr }, key, kid);
     assert.equal(r.body.type, `${ERR}orderNotReady`);
     await authorize(c, key, kid, o.body);
@@ -286,6 +286,10 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const o = await order(c, key, kid, ["ari.example.com"]);
     const fin = await c.post(o.body.finalize, { csr: csrFor(["ari.example.com"]).csr }, key, kid);
     const certId = certificateIdOf((await (await fetch(fin.body.certificate)).text()));
+    // The audit log names the ordering ACME account as the one who had the certificate issued.
+    const log = await api(s.address, "GET", `/api/v1/projects/${f.projectId}/audit-logs?limit=500`, { token: s.adminToken });
+    const issued = log.body.auditLogs.find((e: any) => e.action === "acme-issue-certificate" && e.metadata.order === o.headers.get("location")!.split("/").pop());
+    assert.deepEqual(issued?.actor, { type: "acme-account", id: kid.split("/").pop() });
     const info = await fetch(`${c.dir.renewalInfo}/${certId}`);
     assert.equal(info.status, 200);
     assert.equal(info.headers.get("retry-after"), String(6 * 3600));
@@ -297,6 +301,15 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const other = await account("skip-dns");
     const refused = await other.c.post(other.c.dir.newOrder, { identifiers: [{ type: "dns", value: "ari.example.com" }], replaces: certId }, other.key, other.kid);
     assert.equal(refused.body.type, `${ERR}unauthorized`);
+    // RFC 9773 5: a certificate a live order already replaces cannot be replaced again (409 alreadyReplaced) ...
+    const again = await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "ari.example.com" }], replaces: certId }, key, kid);
+    assert.equal(again.status, 409, again.text);
+    assert.equal(again.body.type, `${ERR}alreadyReplaced`);
+    assert.match(again.body.detail, /already replaced by order/);
+    // ... and an order that shares no identifier with it cannot replace it.
+    const unrelated = await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "elsewhere.example.com" }], replaces: certId }, key, kid);
+    assert.equal(unrelated.body.type, `${ERR}malformed`);
+    assert.match(unrelated.body.detail, /shares no identifier/);
     assert.equal((await fetch(`${c.dir.renewalInfo}/AAAA.AAAA`)).status, 404);
     assert.equal((await fetch(`${c.dir.renewalInfo}/not-a-cert-id`)).status, 400);
   });

@@ -45,6 +45,7 @@ describe("ACME with certbot and lego against a real server", { concurrency: fals
   let dirUrl: string;
   let eab: { kid: string; key: string };
   let http01Port: number;
+  let tlsAlpnPort: number;
   let dns: Awaited<ReturnType<typeof startTxtDns>>;
   let tls: ReturnType<typeof tlsFiles>;
   const files = scratch("kms-acme-");
@@ -56,11 +57,12 @@ describe("ACME with certbot and lego against a real server", { concurrency: fals
     if (!toolsPresent) return;
     tls = tlsFiles(files);
     http01Port = await freePort();
+    tlsAlpnPort = await freePort();
     writeFileSync(legoRecords, "");
     dns = await startTxtDns(new Map(), () => readFileSync(legoRecords, "utf8"));
     s = await startServer({
       args: ["--tls-cert", tls.cert, "--tls-key", tls.key],
-      env: { KMS_ACME_HTTP01_OVERRIDE: `127.0.0.1:${http01Port}`, KMS_ACME_DNS_RESOLVER: `127.0.0.1:${dns.port}`, NODE_TLS_REJECT_UNAUTHORIZED: "1" },
+      env: { KMS_ACME_HTTP01_OVERRIDE: `127.0.0.1:${http01Port}`, KMS_ACME_TLSALPN01_OVERRIDE: `127.0.0.1:${tlsAlpnPort}`, KMS_ACME_DNS_RESOLVER: `127.0.0.1:${dns.port}`, NODE_TLS_REJECT_UNAUTHORIZED: "1" },
     });
     f = await setupPki(s, { projectSlug: "acme-e2e", policy: POLICY });
     const profile = await api(s.address, "POST", "/api/v1/cert-manager/certificate-profiles", { token: s.adminToken, body: {
@@ -228,6 +230,17 @@ describe("ACME with certbot and lego against a real server", { concurrency: fals
     const dir = (await api(s.address, "GET", new URL(dirUrl).pathname)).body;
     const w = ((await (await fetch(`${dir.renewalInfo}/${certificateIdOf(readFileSync(legoCert("lego.example.com"), "utf8"))}`)).json()) as any).suggestedWindow;
     assert.ok(Date.parse(w.start) < Date.now());
+  });
+
+  test("lego with tls-alpn-01 (RFC 8737): our validator checks the acme-tls/1 certificate lego serves", async (t) => {
+    if (!ready(t)) return;
+    const path = files.path("lego-alpn");
+    const r = await lego(path, ["--domains", "alpn.example.com", "--tls", "--tls.port", `127.0.0.1:${tlsAlpnPort}`, "run"]);
+    assert.equal(r.status, 0, r.out);
+    const cert = join(path, "certificates", "alpn.example.com.crt");
+    const v = verify(cert, join(path, "certificates", "alpn.example.com.issuer.crt"));
+    assert.equal(v.status, 0, v.out);
+    assert.match(opensslOk("x509", "-noout", "-ext", "subjectAltName", "-in", cert), /DNS:alpn\.example\.com/);
   });
 
   test("lego dns-01 for a wildcard name, validated through the configured resolver", async (t) => {

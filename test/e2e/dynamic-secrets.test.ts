@@ -280,6 +280,11 @@ describe("dynamic secrets against real PostgreSQL, MariaDB and Redis", () => {
       assert.ok(Date.now() - expireAt < SWEEP_MS + 1500, `revoked ${Date.now() - expireAt}ms after expiry`);
       await unusable(l.data);
       assert.equal((await call("GET", `/api/v1/dynamic-secrets/leases/${l.lease.id}${query()}`)).status, 404);
+      // The audit log names the sweeper as the one who revoked it.
+      const projectId = (await call("GET", `/api/v1/projects/slug/${projectSlug}`)).body.id;
+      const log = await call("GET", `/api/v1/projects/${projectId}/audit-logs?limit=500`);
+      const event = log.body.auditLogs.find((e: any) => e.action === "delete-dynamic-secret-lease" && e.resource.id === l.lease.id);
+      assert.deepEqual(event?.actor, { type: "system", id: "lease-sweeper" });
     });
 
     test("a failing revocation keeps the lease, marked FailedDeletion, and the sweeper retries it", async (t) => {

@@ -95,6 +95,48 @@ describe("EST with curl and openssl against a real server", { concurrency: false
     device = { key: c.key, cert: files.path("device1.pem") };
   });
 
+  test("serverkeygen: the server makes the key; key and certificate come back as the two base64 parts of multipart/mixed", () => {
+    const c = csr("keygen.example.com");
+    const r = curl("devices/serverkeygen", { user: `k:${PASSPHRASE}`, csr: c.csr });
+    assert.equal(r.status, 200, readFileSync(r.body, "utf8"));
+    const boundary = /content-type: multipart\/mixed; boundary=(\S+)/i.exec(r.headers)?.[1];
+    assert.ok(boundary, r.headers);
+    const parts = readFileSync(r.body, "utf8").split(`--${boundary}`).slice(1, -1).map((p) => {
+      const [head, body] = p.split("\r\n\r\n");
+      return { head: head!, body: body!.trim() };
+    });
+    assert.equal(parts.length, 2);
+    assert.match(parts[0]!.head, /Content-Type: application\/pkcs8/);
+    assert.match(parts[1]!.head, /Content-Type: application\/pkcs7-mime; smime-type=certs-only/);
+    assert.ok(parts.every((p) => /Content-Transfer-Encoding: base64/.test(p.head)));
+    const keyPem = `-----BEGIN PRIVATE KEY-----\n${parts[0]!.body.replace(/\s+/g, "").match(/.{1,64}/g)!.join("\n")}\n-----END PRIVATE KEY-----\n`;
+    const key = files.write("keygen.key", keyPem);
+    opensslOk("pkey", "-in", key, "-check", "-noout");
+    const pem = certsOf(files.write("keygen.p7.b64", parts[1]!.body));
+    const v = verify(pem);
+    assert.equal(v.status, 0, v.out);
+    const cert = files.write("keygen.pem", pem);
+    assert.match(opensslOk("x509", "-noout", "-ext", "subjectAltName", "-in", cert), /DNS:keygen\.example\.com/, "names from the CSR");
+    const pub = (args: string[]) => opensslOk(...args);
+    assert.equal(pub(["x509", "-in", cert, "-pubkey", "-noout"]), pub(["pkey", "-in", key, "-pubout"]), "the returned key is the certificate's");
+    assert.notEqual(pub(["pkey", "-in", c.key, "-pubout"]), pub(["pkey", "-in", key, "-pubout"]), "not the CSR's key: a new one");
+  });
+
+  test("the audit log says who enrolled: the profile's passphrase, or the certificate a client authenticated with", async () => {
+    const log = await api(s.address, "GET", `/api/v1/projects/${f.projectId}/audit-logs?limit=500`, { token: s.adminToken });
+    assert.equal(log.status, 200, log.text);
+    const keygen = log.body.auditLogs.find((e: any) => e.action === "est-serverkeygen");
+    assert.deepEqual(keygen?.actor, { type: "est-passphrase", id: estProfileId });
+    assert.ok(!log.text.includes(PASSPHRASE), "never the passphrase itself");
+  });
+
+  test("serverkeygen goes through the same authentication and policy as simpleenroll", () => {
+    assert.equal(curl("devices/serverkeygen", { user: "k:wrong", csr: csr("keygen2.example.com").csr }).status, 401);
+    const denied = curl("devices/serverkeygen", { user: `k:${PASSPHRASE}`, csr: csr("rogue.example.com").csr });
+    assert.equal(denied.status, 400);
+    assert.match(readFileSync(denied.body, "utf8"), /rogue\.example\.com/);
+  });
+
   test("the profile id works as the label too", () => {
     const r = curl(`${estProfileId}/simpleenroll`, { user: `x:${PASSPHRASE}`, csr: csr("device2.example.com").csr });
     assert.equal(r.status, 200, readFileSync(r.body, "utf8"));

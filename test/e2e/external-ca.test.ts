@@ -231,3 +231,33 @@ test("a CA record that cannot work is refused at creation, naming the field", as
     assert.match(r.body.message, expect);
   }
 });
+
+test("revoking a certificate ordered from an external CA revokes it at that CA first, with the reason", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-revoke");
+  const profileId = await profileFor(ca.id, "pebble-revoke");
+  const done = await poll((await issue(profileId, "revoke.example.com")).certificateRequestId);
+  assert.equal(done.status, "issued", done.errorMessage);
+  assert.equal((await pebble!.certStatus(done.serialNumber)).Status, "Valid");
+  const rev = await api(s.address, "POST", `/api/v1/cert-manager/certificates/${done.certificateId}/revoke`, { token: s.adminToken, body: { revocationReason: "KEY_COMPROMISE" } });
+  assert.equal(rev.status, 200, rev.text);
+  const upstream = await pebble!.certStatus(done.serialNumber);
+  assert.deepEqual([upstream.Status, upstream.Reason], ["Revoked", 1], "pebble has it revoked for keyCompromise (RFC 5280 code 1)");
+  const inv = await api(s.address, "GET", `/api/v1/cert-manager/certificates/${done.certificateId}`, { token: s.adminToken });
+  assert.equal(inv.body.certificate.status, "revoked");
+});
+
+// Last in this file: it stops pebble.
+test("when the external CA cannot be reached, revocation fails with 502 naming the CA, and nothing changes here", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-gone");
+  const profileId = await profileFor(ca.id, "pebble-gone");
+  const done = await poll((await issue(profileId, "gone.example.com")).certificateRequestId);
+  assert.equal(done.status, "issued", done.errorMessage);
+  await pebble!.stop();
+  const rev = await api(s.address, "POST", `/api/v1/cert-manager/certificates/${done.certificateId}/revoke`, { token: s.adminToken, body: { revocationReason: "SUPERSEDED" } });
+  assert.equal(rev.status, 502, rev.text);
+  assert.match(rev.body.message, /ACME CA 'pebble-gone' did not revoke certificate /);
+  const inv = await api(s.address, "GET", `/api/v1/cert-manager/certificates/${done.certificateId}`, { token: s.adminToken });
+  assert.equal(inv.body.certificate.status, "active", "not marked revoked here while the CA still has it valid");
+});

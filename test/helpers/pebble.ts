@@ -17,6 +17,8 @@ export interface Pebble {
   tlsCa: string;
   /** The root that signs issued certificates (management interface /roots/0). */
   root(): Promise<string>;
+  /** What pebble knows of a certificate it issued, by serial (hex): `Status` "Valid" or "Revoked", `Reason`. */
+  certStatus(serialHex: string): Promise<{ Status?: string; Reason?: number }>;
   /** challtestsrv's management API, for TXT records (set-txt / clear-txt). */
   challtestsrv: string;
   stop(): Promise<void>;
@@ -87,10 +89,11 @@ export const startPebble = async (httpPort: number, o: { eab?: Record<string, st
   const directoryUrl = `https://localhost:${acmePort}/dir`;
   await waitFor("pebble", async () => (await httpsGet(directoryUrl, tlsCa)).status === 200, pb.proc, pb.out);
 
-  const stopProc = (p: ChildProcess) => new Promise<void>((res) => { if (p.exitCode !== null) return res(); p.once("exit", () => res()); p.kill("SIGTERM"); });
+  const stopProc = (p: ChildProcess) => new Promise<void>((res) => { if (p.exitCode !== null || p.signalCode !== null) return res(); p.once("exit", () => res()); p.kill("SIGTERM"); });
   return {
     directoryUrl, tlsCa, challtestsrv,
     root: async () => (await httpsGet(`https://localhost:${pebbleMgmt}/roots/0`, tlsCa)).body,
+    certStatus: async (serialHex) => JSON.parse((await httpsGet(`https://localhost:${pebbleMgmt}/cert-status-by-serial/${serialHex}`, tlsCa)).body) as { Status?: string; Reason?: number },
     stop: async () => { await stopProc(pb.proc); await stopProc(cts.proc); },
   };
 };

@@ -25,7 +25,7 @@ type Deps = {
   eab: Pick<EabService, "verifyBinding">;
   limits: RateLimiter;
   options: Pick<AcmeOptions, "accountsPerHour">;
-  audit: Pick<AuditService, "recordAuth">;
+  audit: Pick<AuditService, "recordAs">;
   clock: Clock;
 };
 
@@ -80,7 +80,7 @@ export const accountServiceFactory = ({ store, requests, eab, limits, options, a
       if (winner) return found(ctx, winner);
       throw e;
     }
-    await audit.recordAuth(null, from, {
+    await audit.recordAs({ type: "acme-account", id: row.id }, from, {
       action: "acme-new-account", resourceType: "acme-account", resourceId: row.id, projectId: ctx.profile.project_id,
       metadata: { profile: ctx.profile.slug, eabKid: eabId },
     });
@@ -99,7 +99,7 @@ export const accountServiceFactory = ({ store, requests, eab, limits, options, a
     if (p.status !== undefined) {
       if (p.status !== "deactivated") throw problem("malformed", `status: a client can only set "deactivated"`);
       await store.deactivateAccount(a.id, now);
-      await audit.recordAuth(null, from, { action: "acme-deactivate-account", resourceType: "acme-account", resourceId: a.id, projectId: ctx.profile.project_id });
+      await audit.recordAs({ type: "acme-account", id: a.id }, from, { action: "acme-deactivate-account", resourceType: "acme-account", resourceId: a.id, projectId: ctx.profile.project_id });
       return found(ctx, { ...a, status: "deactivated", updated_at: now });
     }
     if (p.contact !== undefined) {
@@ -138,7 +138,7 @@ export const accountServiceFactory = ({ store, requests, eab, limits, options, a
     if (taken) throw problem("malformed", "The new key already belongs to an account", { status: 409, location: ctx.urls.account(taken.id) });
     const now = isoNow(clock);
     await store.updateAccount(a.id, { jwk: JSON.stringify(newJwk), thumbprint, updated_at: now });
-    await audit.recordAuth(null, from, { action: "acme-key-change", resourceType: "acme-account", resourceId: a.id, projectId: ctx.profile.project_id });
+    await audit.recordAs({ type: "acme-account", id: a.id }, from, { action: "acme-key-change", resourceType: "acme-account", resourceId: a.id, projectId: ctx.profile.project_id });
     return found(ctx, { ...a, jwk: JSON.stringify(newJwk), thumbprint, updated_at: now });
   };
 

@@ -55,7 +55,7 @@ export const suggestedWindow = (c: Pick<CertificateTable, "not_before" | "not_af
 
 type Deps = {
   pki: Pick<PkiStore, "getCertificateBySerial">;
-  store: Pick<EnrollmentStore, "getOrderByCertificate">;
+  store: Pick<EnrollmentStore, "getOrderByCertificate" | "listOrdersReplacing">;
   clock: Clock;
 };
 
@@ -76,11 +76,21 @@ export const ariServiceFactory = ({ pki, store, clock }: Deps) => {
     return { body: { suggestedWindow: suggestedWindow(row, clock.now()) }, retryAfter: ARI_RETRY_AFTER_SECONDS };
   };
 
-  /** newOrder's `replaces` (section 5): the certificate must exist here and have been ordered by the same account. */
-  const certificateForReplacement = async (ctx: AcmeContext, certId: string, account: AcmeAccountTable): Promise<CertificateTable> => {
+  /**
+   * newOrder's `replaces` (section 5): the certificate must exist here, have been ordered by the same account,
+   * share an identifier with the new order, and not be replaced already by another order that is not invalid
+   * (an unfinished order past its expiry counts as invalid): that is `alreadyReplaced`, 409.
+   */
+  const certificateForReplacement = async (ctx: AcmeContext, certId: string, account: AcmeAccountTable, identifiers: readonly { value: string }[]): Promise<CertificateTable> => {
     const row = await find(ctx, certId);
     const order = await store.getOrderByCertificate(row.id);
     if (!order || order.account_id !== account.id) throw problem("unauthorized", `Certificate ${certId} was not ordered by this account`);
+    const names = new Set(row.alt_names.split(",").filter(Boolean).map((n) => n.toLowerCase()));
+    if (!identifiers.some((i) => names.has(i.value.toLowerCase())))
+      throw problem("malformed", `Certificate ${certId} shares no identifier with this order, so this order cannot replace it`);
+    const now = clock.now();
+    const live = (await store.listOrdersReplacing(certId)).find((o) => o.status === "valid" || (o.status !== "invalid" && Date.parse(o.expires) > now));
+    if (live) throw problem("alreadyReplaced", `Certificate ${certId} is already replaced by order ${live.id} (${live.status})`);
     return row;
   };
 

@@ -20,7 +20,7 @@ type Deps = {
   store: Pick<EnrollmentStore, "getChallenge" | "getAuthorization" | "getAccount" | "startChallenge" | "finishChallenge">;
   requests: Pick<AcmeRequests, "authenticate">;
   orders: Pick<OrderService, "authzStatus">;
-  options: Pick<AcmeOptions, "http01Override" | "dnsResolvers" | "validationAttempts" | "validationRetryMs" | "validationTimeoutMs">;
+  options: Pick<AcmeOptions, "http01Override" | "tlsAlpn01Override" | "dnsResolvers" | "validationAttempts" | "validationRetryMs" | "validationTimeoutMs">;
   clock: Clock;
   /** Tests swap in their own validators. */
   validators?: Readonly<Record<string, Validator>>;
@@ -48,7 +48,7 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
       try {
         if (!validator) throw problem("malformed", `Challenge type ${c.type} is not supported`);
         await validator(identifier, c.token, keyAuth, {
-          http01Override: options.http01Override, dnsResolvers: options.dnsResolvers, timeoutMs: options.validationTimeoutMs, signal: stopping.signal,
+          http01Override: options.http01Override, tlsAlpn01Override: options.tlsAlpn01Override, dnsResolvers: options.dnsResolvers, timeoutMs: options.validationTimeoutMs, signal: stopping.signal,
         });
         failure = undefined;
         break;

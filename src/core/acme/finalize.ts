@@ -8,7 +8,7 @@ import type { Clock } from "../clock.js";
 import type { RequestInfo } from "../actor.js";
 import { BadRequestError, PolicyViolationError } from "../errors.js";
 import { isoNow } from "../time.js";
-import { toPem } from "../../crypto/der/pem.js";
+import { certificateBlocks, toPem } from "../../crypto/der/pem.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { CertificateService } from "../pki/certificate-service.js";
 import type { PolicyViolation } from "../pki/policy.js";
@@ -33,7 +33,7 @@ type Deps = {
   requests: Pick<AcmeRequests, "authenticate">;
   orders: Pick<OrderService, "loadOrder">;
   certificates: Pick<CertificateService, "issueForProfile">;
-  audit: Pick<AuditService, "recordAuth">;
+  audit: Pick<AuditService, "recordAs">;
   clock: Clock;
 };
 
@@ -67,7 +67,6 @@ const acmeDefaultUsages = (csr: ParsedCsr, profileDefaults: string | null) => {
 };
 
 const isSelfSigned = (pem: string) => { const c = parseCertificate(pem); return c.issuerDer.equals(c.subjectDer); };
-const pemBlocks = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 
 export const finalizeServiceFactory = ({ store, pki, requests, orders, certificates, audit, clock }: Deps) => {
   const fail = async (o: AcmeOrderTable, p: AcmeProblem): Promise<never> => {
@@ -117,7 +116,7 @@ export const finalizeServiceFactory = ({ store, pki, requests, orders, certifica
     const stamp = isoNow(clock);
     const done = { ...order, status: "valid", certificate_id: issued.certificate.certificateId, updated_at: stamp };
     await store.updateOrder(order.id, { status: "valid", certificate_id: done.certificate_id, updated_at: stamp });
-    await audit.recordAuth(null, from, {
+    await audit.recordAs({ type: "acme-account", id: req.account!.id }, from, {
       action: "acme-issue-certificate", resourceType: "certificate", resourceId: done.certificate_id, projectId: ctx.profile.project_id,
       metadata: { profile: ctx.profile.slug, account: req.account!.id, order: order.id, serialNumber: issued.certificate.serialNumber },
     });
@@ -136,7 +135,7 @@ export const finalizeServiceFactory = ({ store, pki, requests, orders, certifica
     }
     const row = order && order.profile_id === ctx.profile.id ? await pki.getCertificate(certificateId) : undefined;
     if (!row) throw problem("malformed", `Certificate ${certificateId} not found`, { status: 404 });
-    const chain = pemBlocks(row.certificate_chain).filter((b) => !isSelfSigned(b));
+    const chain = certificateBlocks(row.certificate_chain).filter((b) => !isSelfSigned(b));
     const text = [row.certificate.trim(), ...chain.map((b) => b.trim())].join("\n") + "\n";
     return { body: text, contentType: PEM_CHAIN };
   };

@@ -27,7 +27,7 @@ type Deps = {
   certificates: Pick<CertificateService, "issueForProfile" | "revokeForEnrollment">;
   access: Pick<ProjectAccess, "requireProject">;
   keys: Pick<ProjectKeys, "encrypt" | "decrypt">;
-  audit: Pick<AuditService, "record" | "recordAuth">;
+  audit: Pick<AuditService, "record" | "recordAs">;
   clock: Clock;
   publicUrl: () => string;
   options: AcmeOptions;

@@ -9,6 +9,8 @@ export interface AcmeOptions {
    * setting does. For tests and closed networks; off by default.
    */
   http01Override?: HostPort;
+  /** KMS_ACME_TLSALPN01_OVERRIDE: the same for tls-alpn-01 (instead of the name's address and port 443; SNI still names it). */
+  tlsAlpn01Override?: HostPort;
   /** KMS_ACME_DNS_RESOLVER: comma-separated host[:port] resolvers for dns-01 TXT look-ups; default the system's. */
   dnsResolvers?: string[];
   /** KMS_ACME_ORDERS_PER_HOUR: new orders per account and hour (fixed window). */
@@ -45,12 +47,14 @@ const count = (env: Record<string, string | undefined>, name: string, fallback: 
 /** Read by the composition root only. */
 export const acmeOptionsFromEnv = (env: Record<string, string | undefined>): AcmeOptions => {
   const override = env.KMS_ACME_HTTP01_OVERRIDE?.trim();
+  const alpnOverride = env.KMS_ACME_TLSALPN01_OVERRIDE?.trim();
   const resolvers = env.KMS_ACME_DNS_RESOLVER?.split(",").map((s) => s.trim()).filter(Boolean);
   // Validate the resolvers here, so a typo stops the server at start and not at the first dns-01 challenge.
   for (const r of resolvers ?? []) parseHostPort(r, "KMS_ACME_DNS_RESOLVER", 53);
   return {
     ...DEFAULT_ACME_OPTIONS,
     ...(override && { http01Override: parseHostPort(override, "KMS_ACME_HTTP01_OVERRIDE") }),
+    ...(alpnOverride && { tlsAlpn01Override: parseHostPort(alpnOverride, "KMS_ACME_TLSALPN01_OVERRIDE") }),
     ...(resolvers?.length && { dnsResolvers: resolvers }),
     ordersPerHour: count(env, "KMS_ACME_ORDERS_PER_HOUR", DEFAULT_ACME_OPTIONS.ordersPerHour),
     accountsPerHour: count(env, "KMS_ACME_ACCOUNTS_PER_HOUR", DEFAULT_ACME_OPTIONS.accountsPerHour),

@@ -1,6 +1,6 @@
 /**
  * Orders and authorizations (RFC 8555 7.4, 7.5). An order gets one authorization per identifier, each with
- * http-01 and dns-01 challenges (dns-01 only for wildcards, http-01 only for IP addresses, RFC 8738). A
+ * http-01, dns-01 and tls-alpn-01 challenges (dns-01 only for wildcards, http-01 only for IP addresses, RFC 8738). A
  * still-valid authorization of the same account is reused (7.1.3), so a renewal revalidates nothing. Order
  * status follows its authorizations and is settled lazily, whenever an order is read.
  */
@@ -93,7 +93,7 @@ export const orderServiceFactory = ({ store, requests, ari, limits, options, clo
     let replaces: string | null = null;
     if (p.replaces !== undefined) {
       if (typeof p.replaces !== "string") throw problem("malformed", "replaces must be a certificate ID string (RFC 9773)");
-      await ari.certificateForReplacement(ctx, p.replaces, account);
+      await ari.certificateForReplacement(ctx, p.replaces, account, identifiers);
       replaces = p.replaces;
     }
     limits.take(`new-order:${account.id}`, options.ordersPerHour, "new orders for this account");
@@ -113,7 +113,8 @@ export const orderServiceFactory = ({ store, requests, ari, limits, options, clo
         id: authzId, account_id: account.id, order_id: orderId, identifier_type: id.type, identifier_value: value, wildcard: wildcard ? 1 : 0,
         status: valid ? "valid" : "pending", expires: reused?.expires ?? isoAt(now + (valid ? VALID_AUTHZ_LIFETIME_MS : PENDING_LIFETIME_MS)), created_at: stamp, updated_at: stamp,
       });
-      const types = wildcard ? ["dns-01"] : id.type === "ip" ? ["http-01"] : ["http-01", "dns-01"];
+      // tls-alpn-01 for names only: for an IP address (RFC 8738 6) it would need reverse-DNS SNI, which we do not send.
+      const types = wildcard ? ["dns-01"] : id.type === "ip" ? ["http-01"] : ["http-01", "dns-01", "tls-alpn-01"];
       const previous = reused ? (await store.listChallenges([reused.id])).filter((c) => c.status === "valid") : [];
       for (const type of previous.length ? previous.map((c) => c.type) : types) {
         const was = previous.find((c) => c.type === type);

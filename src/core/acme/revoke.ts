@@ -24,7 +24,7 @@ type Deps = {
   pki: Pick<PkiStore, "getCertificateBySerial">;
   requests: Pick<AcmeRequests, "authenticate">;
   certificates: Pick<CertificateService, "revokeForEnrollment">;
-  audit: Pick<AuditService, "recordAuth">;
+  audit: Pick<AuditService, "recordAs">;
   clock: Clock;
 };
 
@@ -67,7 +67,7 @@ export const revokeServiceFactory = ({ store, pki, requests, certificates, audit
       : "The JWS key is not the certificate's key");
     if (row.status === "revoked") throw problem("alreadyRevoked", `Certificate ${row.serial_number} is already revoked`);
     await certificates.revokeForEnrollment(row.id, reason);
-    await audit.recordAuth(null, from, {
+    await audit.recordAs(req.account ? { type: "acme-account", id: req.account.id } : { type: "certificate", id: row.id }, from, {
       action: "acme-revoke-certificate", resourceType: "certificate", resourceId: row.id, projectId: ctx.profile.project_id,
       metadata: { profile: ctx.profile.slug, serialNumber: row.serial_number, reason, by: req.account ? `account ${req.account.id}` : "certificate key" },
     });

@@ -1,9 +1,16 @@
 import type { Clock } from "../clock.js";
 import type { Actor, RequestInfo } from "../actor.js";
-import { newId } from "../ids.js";
+import { newTimeOrderedId } from "../ids.js";
 import { isoNow } from "../time.js";
 import type { AuditStore } from "../../store/audit.js";
 import type { AuditLogTable } from "../../store/schema.js";
+
+/**
+ * Who acted, when it is not a machine identity with a token: an ACME account, a certificate's own key (ACME
+ * revocation, EST re-enrollment), an EST client that gave its profile's passphrase (id: the profile), or the
+ * server itself (id: which background job).
+ */
+export interface OtherActor { type: "acme-account" | "certificate" | "est-passphrase" | "system"; id: string }
 
 export interface AuditEvent {
   action: string;
@@ -19,7 +26,7 @@ type Deps = { store: Pick<AuditStore, "insert" | "list">; clock: Clock };
 
 export const auditServiceFactory = ({ store, clock }: Deps) => {
   const rowOf = (actorType: string, actorId: string | null, req: RequestInfo | undefined, e: AuditEvent): AuditLogTable => ({
-    id: newId(), org_id: e.orgId ?? null, project_id: e.projectId ?? null, actor_type: actorType, actor_id: actorId,
+    id: newTimeOrderedId(), org_id: e.orgId ?? null, project_id: e.projectId ?? null, actor_type: actorType, actor_id: actorId,
     action: e.action, resource_type: e.resourceType, resource_id: e.resourceId ?? null,
     ip: req?.ip ?? null, user_agent: req?.userAgent ?? null, metadata: JSON.stringify(e.metadata ?? {}), created_at: isoNow(clock),
   });
@@ -34,6 +41,8 @@ export const auditServiceFactory = ({ store, clock }: Deps) => {
   const entry = (actor: Actor, e: AuditEvent): AuditLogTable => rowOf("identity", actor.identityId, actor, { orgId: actor.orgId, ...e });
   /** An authentication event (login, renew, revoke, failure): the actor may be unknown. */
   const recordAuth = (identityId: string | null, req: RequestInfo, e: AuditEvent) => write(identityId ? "identity" : "anonymous", identityId, req, e);
+  /** An action by someone other than an identity (enrollment protocols, background jobs). */
+  const recordAs = (actor: OtherActor, req: RequestInfo | undefined, e: AuditEvent) => write(actor.type, actor.id, req, e);
 
   const list = async (q: { projectId?: string; orgId?: string; limit?: number; offset?: number; action?: string }) =>
     (await store.list({ ...q, limit: Math.min(q.limit ?? 50, 500), offset: q.offset ?? 0 })).map((r) => ({
@@ -42,6 +51,6 @@ export const auditServiceFactory = ({ store, clock }: Deps) => {
       ipAddress: r.ip, userAgent: r.user_agent, metadata: JSON.parse(r.metadata), createdAt: r.created_at,
     }));
 
-  return { record, entry, recordAuth, list };
+  return { record, entry, recordAuth, recordAs, list };
 };
 export type AuditService = ReturnType<typeof auditServiceFactory>;

@@ -14,7 +14,7 @@ export interface SweepLog {
 type Deps = {
   store: Pick<DynamicSecretStore, "listExpiredLeases" | "get">;
   revoker: LeaseRevoker;
-  audit: Pick<AuditService, "recordAuth">;
+  audit: Pick<AuditService, "recordAs">;
   clock: Clock;
   intervalMs: number;
 };
@@ -43,7 +43,7 @@ export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }
         try {
           if ((await revoker.revoke(lease, ds, { force: false })) !== "revoked") continue;
           revoked++;
-          await audit.recordAuth(null, { ip: "server", userAgent: "kms lease sweeper" }, {
+          await audit.recordAs({ type: "system", id: "lease-sweeper" }, undefined, {
             action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,
             metadata: { dynamicSecretId: ds.id, externalEntityId: lease.external_entity_id, reason: "expired", expireAt: lease.expire_at },
           });

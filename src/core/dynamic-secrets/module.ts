@@ -22,7 +22,7 @@ type Deps = {
   projects: Pick<ProjectService, "environmentBySlug">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
   identities: Pick<IdentityStore, "getIdentity">;
-  audit: Pick<AuditService, "record" | "recordAuth">;
+  audit: Pick<AuditService, "record" | "recordAs">;
   clock: Clock;
   options: DynamicSecretOptions;
   /** Tests may pass their own providers; the server uses the real ones. */

@@ -1,6 +1,6 @@
 /**
- * EST (RFC 7030) as an enrollment type of a certificate profile: /cacerts, /simpleenroll and
- * /simplereenroll under `/.well-known/est/<profile slug or id>/`. Certificates come from
+ * EST (RFC 7030) as an enrollment type of a certificate profile: /cacerts, /simpleenroll,
+ * /simplereenroll and /serverkeygen under `/.well-known/est/<profile slug or id>/`. Certificates come from
  * CertificateService.issueForProfile, so the profile's policy applies exactly as to API issuance.
  */
 import type { Clock } from "../clock.js";
@@ -8,7 +8,7 @@ import type { RequestInfo } from "../actor.js";
 import { BadRequestError, NotFoundError, RateLimitError } from "../errors.js";
 import { isUuid } from "../ids.js";
 import { fromPem, fromPemAll, toPem } from "../../crypto/der/pem.js";
-import type { AuditService } from "../audit/audit-service.js";
+import type { AuditService, OtherActor } from "../audit/audit-service.js";
 import type { CaService } from "../pki/ca-service.js";
 import type { CertificateService } from "../pki/certificate-service.js";
 import { parseCertificate } from "../pki/certificate.js";
@@ -19,6 +19,9 @@ import type { EnrollmentStore } from "../../store/enrollment.js";
 import type { CertificateProfileTable, CertificateTable } from "../../store/schema.js";
 import { basicPassword, chainsTo, failureThrottle, passphraseMatches, unauthorized } from "./auth.js";
 import { certsOnly } from "./pkcs7.js";
+
+/** /serverkeygen's answer (RFC 7030 4.4.2): the private key (PKCS#8 DER) and the certificate (certs-only PKCS#7). */
+export interface ServerKeygenResult { privateKey: Buffer; certificate: Buffer }
 
 export interface EstCredentials {
   /** The Authorization header as sent. */
@@ -32,7 +35,7 @@ type Deps = {
   pki: Pick<PkiStore, "getProfile" | "getCertificateBySerial">;
   cas: Pick<CaService, "certificate">;
   certificates: Pick<CertificateService, "issueForProfile">;
-  audit: Pick<AuditService, "recordAuth">;
+  audit: Pick<AuditService, "recordAuth" | "recordAs">;
   clock: Clock;
 };
 
@@ -56,6 +59,10 @@ const sameNames = (a: CertificateTable, csrDer: Buffer) => {
   const sansOf = (list: readonly { type: string; value: string }[]) => list.map((s) => `${s.type}:${s.value.toLowerCase()}`).sort().join(",");
   return JSON.stringify(cert.subject.fields) === JSON.stringify(csr.subject) && sansOf(cert.sans?.sans ?? []) === sansOf(csr.sans);
 };
+
+/** Who an EST request acted as: the certificate it authenticated with, or the profile whose passphrase it gave. */
+const estActor = (p: CertificateProfileTable, who: { via: "certificate"; certificate: CertificateTable } | { via: "passphrase" }): OtherActor =>
+  who.via === "certificate" ? { type: "certificate", id: who.certificate.id } : { type: "est-passphrase", id: p.id };
 
 export const estServiceFactory = ({ store, pki, cas, certificates, audit, clock }: Deps) => {
   const throttle = failureThrottle(() => clock.now());
@@ -118,13 +125,32 @@ export const estServiceFactory = ({ store, pki, cas, certificates, audit, clock 
     if (reenroll && who.via === "certificate" && !sameNames(who.certificate, der))
       throw new BadRequestError("simplereenroll: the CSR's subject and subjectAltName must equal those of the client certificate being renewed");
     const r = await certificates.issueForProfile(null, p, { profileId: p.id, csr: toPem("CERTIFICATE REQUEST", der) }, undefined, { enrollment: "est" });
-    await audit.recordAuth(null, from, {
+    await audit.recordAs(estActor(p, who), from, {
       action: reenroll ? "est-reenroll" : "est-enroll", resourceType: "certificate", resourceId: r.certificate.certificateId, projectId: p.project_id,
       metadata: { profile: p.slug, serialNumber: r.certificate.serialNumber, via: who.via, ...(who.via === "certificate" && { renewing: who.certificate.id }) },
     });
     return certsOnly([parseCertificate(r.certificate.certificate).der]);
   };
 
-  return { cacerts, enroll, profileOf };
+  /**
+   * /serverkeygen (RFC 7030 4.4): the CSR is a template, as for /simpleenroll its names and requested usages go
+   * through the profile's policy, but the key pair is generated here (the CSR's key algorithm) and the private
+   * key is returned with the certificate, over the TLS connection; it is also kept, encrypted, like every
+   * server-generated key. Requests to encrypt the returned key (DecryptKeyIdentifier) are not supported.
+   */
+  const serverKeygen = async (label: string, cred: EstCredentials, body: Buffer | string | undefined, from: RequestInfo): Promise<ServerKeygenResult> => {
+    const p = await profileOf(label);
+    const who = await authenticate(p, cred, from);
+    const der = decodePkcs10(body);
+    const r = await certificates.issueForProfile(null, p, { profileId: p.id, csr: toPem("CERTIFICATE REQUEST", der) }, undefined, { enrollment: "est", serverKeygen: true });
+    if (!r.certificate.privateKey) throw new Error("serverkeygen: no private key was generated");
+    await audit.recordAs(estActor(p, who), from, {
+      action: "est-serverkeygen", resourceType: "certificate", resourceId: r.certificate.certificateId, projectId: p.project_id,
+      metadata: { profile: p.slug, serialNumber: r.certificate.serialNumber, via: who.via },
+    });
+    return { privateKey: fromPem(r.certificate.privateKey, ["PRIVATE KEY"]).der, certificate: certsOnly([parseCertificate(r.certificate.certificate).der]) };
+  };
+
+  return { cacerts, enroll, serverKeygen, profileOf };
 };
 export type EstService = ReturnType<typeof estServiceFactory>;

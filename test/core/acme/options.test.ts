@@ -26,4 +26,7 @@ test("environment: off by default; the override and resolvers are parsed; a bad 
   assert.equal(o.ordersPerHour, 5);
   assert.throws(() => acmeOptionsFromEnv({ KMS_ACME_DNS_RESOLVER: "1.2.3.4:x" }), /KMS_ACME_DNS_RESOLVER/);
   assert.throws(() => acmeOptionsFromEnv({ KMS_ACME_ORDERS_PER_HOUR: "0" }), /KMS_ACME_ORDERS_PER_HOUR/);
+  assert.equal(acmeOptionsFromEnv({}).tlsAlpn01Override, undefined);
+  assert.deepEqual(acmeOptionsFromEnv({ KMS_ACME_TLSALPN01_OVERRIDE: "[::1]:5001" }).tlsAlpn01Override, { host: "::1", port: 5001 });
+  assert.throws(() => acmeOptionsFromEnv({ KMS_ACME_TLSALPN01_OVERRIDE: "5001" }), /KMS_ACME_TLSALPN01_OVERRIDE/);
 });

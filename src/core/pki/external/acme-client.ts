@@ -8,7 +8,7 @@ import { FlattenedSign, calculateJwkThumbprint, type JWK } from "jose";
 import { ecPublicJwk } from "../../../crypto/key-der.js";
 import { httpExchange, type HttpAnswer } from "./http.js";
 
-export interface AcmeDirectory { newNonce: string; newAccount: string; newOrder: string; meta?: { externalAccountRequired?: boolean } }
+export interface AcmeDirectory { newNonce: string; newAccount: string; newOrder: string; revokeCert?: string; meta?: { externalAccountRequired?: boolean } }
 export interface AcmeIdentifier { type: "dns" | "ip"; value: string }
 export interface AcmeChallenge { type: string; url: string; token: string; status: string; error?: AcmeProblem }
 export interface AcmeAuthorization { identifier: AcmeIdentifier; status: string; challenges: AcmeChallenge[]; wildcard?: boolean }
@@ -136,6 +136,21 @@ export const acmeClient = (o: AcmeClientOptions) => {
   /** The issued chain, leaf first (RFC 8555 7.4.2, application/pem-certificate-chain). */
   const downloadCertificate = async (url: string) => (await post(url, undefined, { accept: "application/pem-certificate-chain" })).body.toString("utf8");
 
-  return { ensureAccount, newOrder, getOrder, getAuthorization, respond, finalize, downloadCertificate, keyAuthorization, dns01Value };
+  /**
+   * Revokes a certificate this account ordered (RFC 8555 7.6), with an RFC 5280 reason code. A certificate the
+   * CA says is already revoked counts as revoked.
+   */
+  const revokeCertificate = async (certDer: Buffer, reason: number) => {
+    const d = await getDirectory();
+    if (!d.revokeCert) throw new AcmeConfigError(`the ACME server ${o.directoryUrl} offers no revokeCert`);
+    try {
+      await post(d.revokeCert, { certificate: b64u(certDer), reason });
+    } catch (e) {
+      if (e instanceof AcmeProblemError && e.problem.type === "urn:ietf:params:acme:error:alreadyRevoked") return;
+      throw e;
+    }
+  };
+
+  return { ensureAccount, newOrder, getOrder, getAuthorization, respond, finalize, downloadCertificate, revokeCertificate, keyAuthorization, dns01Value };
 };
 export type AcmeClient = ReturnType<typeof acmeClient>;

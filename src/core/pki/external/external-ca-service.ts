@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import type { Clock } from "../../clock.js";
 import type { Actor } from "../../actor.js";
-import { BadRequestError, NotFoundError } from "../../errors.js";
+import { BadRequestError, NotFoundError, UpstreamError } from "../../errors.js";
 import { newId } from "../../ids.js";
 import { isoAt, isoNow } from "../../time.js";
 import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm } from "../../../crypto/keys.js";
@@ -15,7 +15,10 @@ import type { CertificateContents } from "../contents.js";
 import type { SubjectAltName } from "../san.js";
 import { buildOrderCsr } from "./csr.js";
 import { DnsProviderConfig, type DnsSecrets } from "./dns/index.js";
-import type { AcmeIdentifier } from "./acme-client.js";
+import { acmeClient, type AcmeIdentifier } from "./acme-client.js";
+import { loadPrivateKey } from "../../../crypto/keys.js";
+import { fromPem } from "../../../crypto/der/pem.js";
+import type { CertificateTable } from "../../../store/schema.js";
 
 export const CHALLENGE_TYPES = ["http-01", "dns-01"] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
@@ -53,6 +56,14 @@ type Deps = {
 export const secretsPurpose = (caId: string) => `external-ca-secrets:${caId}`;
 export const certificateKeyPurpose = (certId: string) => `certificate-private-key:${certId}`;
 const DEFAULT_TIMEOUT_S = 1800;
+
+/** An external CA's secrets unsealed, an ACME client on its account key, and what ensureAccount() needs. */
+export const openUpstream = async (ext: ExternalCaTable, keys: Pick<ProjectKeys, "decryptText">) => {
+  const secrets = JSON.parse(await keys.decryptText(ext.project_id, ext.encrypted_secrets, secretsPurpose(ext.ca_id))) as ExternalCaSecrets;
+  const client = acmeClient({ directoryUrl: ext.directory_url, accountKey: loadPrivateKey(secrets.accountKey), caBundle: ext.ca_bundle ?? undefined, accountUrl: ext.account_url });
+  const account = { email: ext.account_email, ...(ext.eab_kid && secrets.eabHmacKey && { eab: { kid: ext.eab_kid, hmacKey: secrets.eabHmacKey } }) };
+  return { secrets, client, account };
+};
 
 /** ACME validates DNS names and IP addresses only (RFC 8555 9.7.7, RFC 8738); other SAN types cannot be ordered. */
 export const identifiersOf = (subject: { commonName?: string }, sans: readonly SubjectAltName[]): AcmeIdentifier[] => {
@@ -185,6 +196,27 @@ export const externalCaServiceFactory = ({ store, pki, access, keys, audit, cloc
   /** The key authorization for an http-01 token this server is answering (RFC 8555 8.3), or undefined. */
   const httpChallenge = async (token: string) => (await store.getHttpChallenge(token))?.key_authorization;
 
-  return { createAcmeCa, list, get, forProfile, submit, httpChallenge };
+  /**
+   * Revokes at the external CA a certificate ordered from it (RFC 8555 7.6), before we mark it revoked: a
+   * certificate revoked only in our inventory would stay valid everywhere that trusts that CA. Returns false
+   * for a certificate that was not ordered from an external CA (or whose CA record was deleted since, so there
+   * is no account to ask with); throws UpstreamError, and nothing changes, when the CA fails or refuses.
+   */
+  const revokeUpstream = async (cert: Pick<CertificateTable, "id" | "certificate" | "serial_number">, reasonCode: number): Promise<boolean> => {
+    const caId = await store.caOfCertificate(cert.id);
+    const ext = caId ? await store.getCa(caId) : undefined;
+    const ca = caId ? await pki.getCa(caId) : undefined;
+    if (!ext || !ca) return false;
+    const { client, account } = await openUpstream(ext, keys);
+    try {
+      await client.ensureAccount(account);
+      await client.revokeCertificate(fromPem(cert.certificate, ["CERTIFICATE"]).der, reasonCode);
+    } catch (e) {
+      throw new UpstreamError(`ACME CA '${ca.name}' did not revoke certificate ${cert.serial_number}: ${(e as Error).message}`);
+    }
+    return true;
+  };
+
+  return { createAcmeCa, list, get, forProfile, submit, httpChallenge, revokeUpstream };
 };
 export type ExternalCaService = ReturnType<typeof externalCaServiceFactory>;

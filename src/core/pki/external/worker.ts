@@ -6,7 +6,6 @@
  */
 import type { Clock } from "../../clock.js";
 import { isoAt } from "../../time.js";
-import { loadPrivateKey } from "../../../crypto/keys.js";
 import type { PkiStore } from "../../../store/pki.js";
 import type { ExternalCaStore } from "../../../store/external-ca.js";
 import type { CertificateTable, ExternalCaTable, ExternalOrderTable } from "../../../store/schema.js";
@@ -14,10 +13,11 @@ import type { ProjectKeys } from "../../projects/project-keys.js";
 import { SIGNATURE_BY_OID } from "../algorithms.js";
 import { parseCertificate } from "../certificate.js";
 import { parseCsr } from "../csr.js";
-import { AcmeConfigError, AcmeProblemError, acmeClient, type AcmeClient, type AcmeOrder } from "./acme-client.js";
+import { AcmeConfigError, AcmeProblemError, type AcmeClient, type AcmeOrder } from "./acme-client.js";
 import { createDnsProvider, type DnsProviderConfig } from "./dns/index.js";
 import type { DnsProvider } from "./dns/provider.js";
-import { secretsPurpose, type ExternalCaSecrets, type OrderDetails } from "./external-ca-service.js";
+import { openUpstream, type ExternalCaSecrets, type OrderDetails } from "./external-ca-service.js";
+import { certificateBlocks } from "../../../crypto/der/pem.js";
 
 export interface WorkerOptions {
   /** How often due requests are looked for, and the pace of polling an order that is being validated. */
@@ -38,7 +38,6 @@ type Deps = {
   options: WorkerOptions;
 };
 
-const pemBlocks = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 
 /** A CA said no for good (RFC 8555 6.7 errors other than badNonce, rateLimited and server errors). */
 const isPermanent = (e: unknown) => e instanceof AcmeConfigError || (
@@ -46,7 +45,7 @@ const isPermanent = (e: unknown) => e instanceof AcmeConfigError || (
   !["urn:ietf:params:acme:error:badNonce", "urn:ietf:params:acme:error:rateLimited"].includes(e.problem.type ?? ""));
 
 export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }: Deps) => {
-  interface Upstream { ext: ExternalCaTable; name: string; client: AcmeClient; secrets: ExternalCaSecrets; dns?: DnsProvider }
+  interface Upstream { ext: ExternalCaTable; name: string; client: AcmeClient; account: Parameters<AcmeClient["ensureAccount"]>[0]; secrets: ExternalCaSecrets; dns?: DnsProvider }
   const upstreams = new Map<string, Upstream>();
 
   const upstreamFor = async (caId: string): Promise<Upstream> => {
@@ -55,10 +54,9 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
     if (!ext || !ca) throw new Error(`the external CA ${caId} no longer exists`);
     const hit = upstreams.get(caId);
     if (hit && hit.ext.updated_at === ext.updated_at) return hit;
-    const secrets = JSON.parse(await keys.decryptText(ext.project_id, ext.encrypted_secrets, secretsPurpose(caId))) as ExternalCaSecrets;
-    const client = acmeClient({ directoryUrl: ext.directory_url, accountKey: loadPrivateKey(secrets.accountKey), caBundle: ext.ca_bundle ?? undefined, accountUrl: ext.account_url });
+    const { secrets, client, account } = await openUpstream(ext, keys);
     const dns = ext.dns_config ? createDnsProvider(JSON.parse(ext.dns_config) as DnsProviderConfig, secrets.dns ?? {}, { clock }) : undefined;
-    const u = { ext, name: ca.name, client, secrets, dns };
+    const u = { ext, name: ca.name, client, account, secrets, dns };
     upstreams.set(caId, u);
     return u;
   };
@@ -108,7 +106,7 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
   };
 
   const storeIssued = async (u: Upstream, row: ExternalOrderTable, d: OrderDetails, chainPem: string) => {
-    const [leaf, ...rest] = pemBlocks(chainPem);
+    const [leaf, ...rest] = certificateBlocks(chainPem);
     if (!leaf) throw new Error("the CA's certificate download held no certificate");
     const cert = parseCertificate(leaf);
     if (!cert.spkiDer.equals(parseCsr(row.csr).spkiDer)) throw new Error("the CA returned a certificate for a different key than the CSR's");
@@ -144,7 +142,7 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
       }
       u = await upstreamFor(row.ca_id);
       if (row.state === "new") {
-        const account = await u.client.ensureAccount({ email: u.ext.account_email, ...(u.ext.eab_kid && u.secrets.eabHmacKey && { eab: { kid: u.ext.eab_kid, hmacKey: u.secrets.eabHmacKey } }) });
+        const account = await u.client.ensureAccount(u.account);
         // updated_at is left as it was: it keys the cached client, which already knows this account URL.
         if (account !== u.ext.account_url) { await store.setAccountUrl(u.ext.ca_id, account, u.ext.updated_at); u.ext.account_url = account; }
         const { url } = await u.client.newOrder(d.identifiers);
