@@ -12,7 +12,7 @@
  * Needs `cfssl` (apt-get install -y golang-cfssl) and `openssl` on PATH.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { generateKeyPair } from "node:crypto";
+import { createECDH, createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import BetterSqlite3 from "better-sqlite3";
@@ -110,8 +110,8 @@ const startCfssl = async ({ certdb }: { certdb: boolean }) => {
 };
 
 const startCeiling = async (bytes: number) => {
-  const { match } = await spawnUntil(process.execPath, ["--import", "tsx", join(HERE, "lib/bare-fastify.ts"), String(bytes)], /listening on (\S+)/);
-  return match[1]!;
+  const { proc, match } = await spawnUntil(process.execPath, ["--import", "tsx", join(HERE, "lib/bare-fastify.ts"), String(bytes)], /listening on (\S+)/);
+  return { url: match[1]!, pid: proc.pid };
 };
 
 // --- measurements --------------------------------------------------------------------------------------
@@ -153,12 +153,42 @@ const rawKeygenRate = async (type: "rsa" | "ec", ms: number): Promise<number> =>
   return done / (ms / 1000);
 };
 
+/**
+ * What node:crypto alone costs per certificate on this machine, one thread, no HTTP and no database: for a CSR,
+ * importing its public key, checking its signature and signing the certificate; for a server-generated P-256
+ * key, generating it (ECDH, as the server does) and signing. Compared with cfssl's whole server CPU per
+ * request, it bounds what any Node server could reach here.
+ */
+const cryptoFloor = (leafKeyPem: string): { csr: number; ec: number } => {
+  const issuer = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+  const leaf = createPrivateKey(leafKeyPem);
+  const spki = createPublicKey(leaf).export({ type: "spki", format: "der" });
+  const tbs = randomBytes(450); // about a leaf TBSCertificate / CertificationRequestInfo
+  const csrSig = sign("sha256", tbs, leaf);
+  const cpuPer = (n: number, f: () => void) => {
+    for (let i = 0; i < 200; i++) f();
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) f();
+    const t = process.cpuUsage(t0);
+    return (t.user + t.system) / n;
+  };
+  const csr = cpuPer(5000, () => {
+    if (!verify("sha256", tbs, createPublicKey({ key: spki, format: "der", type: "spki" }), csrSig)) throw new Error("floor: bad signature");
+    sign("sha256", tbs, issuer);
+  });
+  const ec = cpuPer(5000, () => {
+    createECDH("prime256v1").generateKeys();
+    sign("sha256", tbs, issuer);
+  });
+  return { csr, ec };
+};
+
 type Kind = "csr" | "ec" | "rsa";
 type Peer = "cfssl" | "cfssl+db" | "kms";
 interface Run { result: LoadResult; cpu?: { total: number; main: number } }
 interface Round {
   runs: Partial<Record<Peer, Partial<Record<Kind, Run>>>>;
-  ceiling?: LoadResult;
+  ceiling?: Run;
   rsaKeygen?: number;
   ecKeygen?: number;
   probe?: ProbeResult;
@@ -206,7 +236,9 @@ const main = async () => {
   const sample = await api(kms.address, "POST", "/api/v1/cert-manager/certificates", { token, body: JSON.parse(kmsBody.csr) });
   if (sample.status !== 200) throw new Error(`kms issuance failed: ${sample.text}`);
   issued++;
-  const ceilingUrl = ONLY.has("ceiling") ? await startCeiling(Buffer.byteLength(sample.text)) : undefined;
+  const ceiling = ONLY.has("ceiling") ? await startCeiling(Buffer.byteLength(sample.text)) : undefined;
+  const floor = cryptoFloor(readFileSync(join(work, "leaf.key"), "utf8"));
+  log(`node:crypto alone per certificate (one thread, no HTTP, no database): CSR import+verify+sign ${floor.csr.toFixed(0)} us, EC P-256 keygen+sign ${floor.ec.toFixed(0)} us`);
 
   const runCfssl = async (peer: { base: string; proc: ChildProcess }, kind: Kind, onSigned: () => void) => {
     let n = 0;
@@ -243,9 +275,10 @@ const main = async () => {
         log(`kms      /api/status probe during rsa: ${r.probe.count} probes, max ${r.probe.max.toFixed(1)} ms, p99 ${r.probe.p99.toFixed(1)} ms, p50 ${r.probe.p50.toFixed(1)} ms, errors ${r.probe.errors}`);
       }
     }
-    if (ceilingUrl) {
-      r.ceiling = await runLoad({ url: `${ceilingUrl}/issue`, body: kmsBody.csr, concurrency: CLIENTS, durationMs: DURATION });
-      log(`bare fastify  ${formatResult(r.ceiling)}`);
+    if (ceiling) {
+      let n = 0;
+      r.ceiling = await measured(ceiling.pid, () => runLoad({ url: `${ceiling.url}/issue`, body: kmsBody.csr, concurrency: CLIENTS, durationMs: DURATION, onBody: () => { n++; } }), () => n);
+      log(`bare fastify  ${formatResult(r.ceiling.result)}${cpuText(r.ceiling.cpu, false)}`);
     }
     if (ONLY.has("keygen")) {
       r.rsaKeygen = await rawKeygenRate("rsa", DURATION);
@@ -271,7 +304,16 @@ const main = async () => {
   info("CSR signing, kms / cfssl+db", rounds.map((r) => ratio(rate(r, "kms", "csr"), rate(r, "cfssl+db", "csr"))));
   info("EC P-256, kms / cfssl+db", rounds.map((r) => ratio(rate(r, "kms", "ec"), rate(r, "cfssl+db", "ec"))));
   info("RSA-2048, kms / cfssl", rounds.map((r) => ratio(rate(r, "kms", "rsa"), rate(r, "cfssl", "rsa"))));
-  info("CSR signing, kms / bare fastify", rounds.map((r) => ratio(rate(r, "kms", "csr"), r.ceiling?.rate)));
+  info("CSR signing, kms / bare fastify", rounds.map((r) => ratio(rate(r, "kms", "csr"), r.ceiling?.result.rate)));
+  // On CPU-bound shared cores the rate ratio follows the inverse ratio of CPU per request. A server whose
+  // request cost only node:crypto's floor plus bare Fastify's HTTP would reach about cfssl's CPU / that sum.
+  for (const kind of ["csr", "ec"] as const) {
+    info(`bound on kms / cfssl, ${kind}: cfssl CPU / (crypto floor + HTTP)`, rounds.map((r) => {
+      const cf = r.runs.cfssl?.[kind]?.cpu?.total;
+      const http = r.ceiling?.cpu?.total;
+      return cf !== undefined && http !== undefined ? cf / (floor[kind] + http) : undefined;
+    }));
+  }
   // On two shared cores throughput follows CPU per request: this is the figure that explains the ratios.
   for (const kind of ["csr", "ec"] as const) {
     const cpu = (peer: Peer) => rounds.map((r) => r.runs[peer]?.[kind]?.cpu?.total).map((v) => (v === undefined ? "n/a" : `${v.toFixed(0)}`)).join("/");
