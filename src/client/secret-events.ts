@@ -1,13 +1,17 @@
-import { Agent, request } from "undici";
-import type { Dispatcher } from "undici";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { apiErrorFor, KmsNetworkError } from "./errors.js";
-import { normalizeAddress } from "./http.js";
+import { normalizeAddress, type TransportTls } from "./http.js";
 
 /**
  * Client of GET /api/v1/secrets/events (server-sent events, see src/server/routes/secret-events.ts).
  * A connection pool of its own: streams are long-lived and must not take the JSON client's
- * connections. The body timeout doubles as a liveness check: the server sends a heartbeat every 15 s,
+ * connections. The idle timeout doubles as a liveness check: the server sends a heartbeat every 15 s,
  * so silence for `idleTimeoutMs` means the connection is dead even if TCP has not noticed.
+ *
+ * On node:http/https, like the JSON client (client/http.ts): the agent then loads no undici, whose
+ * WebAssembly HTTP parser costs memory and does not run under `--jitless`.
  */
 
 export interface SecretEventsQuery {
@@ -28,7 +32,8 @@ export interface SecretEventsOptions {
   userAgent?: string;
   /** No byte for this long ends the stream with an error; default 45 s (three missed heartbeats). */
   idleTimeoutMs?: number;
-  dispatcher?: Dispatcher;
+  /** CA to trust and/or client certificate to present, as for the JSON client. */
+  tls?: TransportTls;
 }
 
 /** Splits an SSE byte stream into events (WHATWG HTML, "Parsing an event stream"). */
@@ -63,12 +68,42 @@ export async function* parseEventStream(chunks: AsyncIterable<Buffer | string>):
   }
 }
 
+const HEADERS_TIMEOUT_MS = 30_000;
+
+/** A timeout error with the codes the JSON client uses (undici's), so logs read the same. */
+const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { name: "TimeoutError", code });
+
 export const createSecretEventsClient = (opts: SecretEventsOptions) => {
   const base = normalizeAddress(opts.address);
   const idle = opts.idleTimeoutMs ?? 45_000;
-  const own = opts.dispatcher ? undefined : new Agent({ headersTimeout: 30_000, bodyTimeout: idle, keepAliveTimeout: 1_000 });
-  const dispatcher = opts.dispatcher ?? own!;
+  // A stream holds its connection for minutes; a finished one is not worth keeping open for long.
+  const agentOptions = { keepAlive: true, timeout: 1_000 };
+  let httpAgent: HttpAgent | undefined;
+  let httpsAgent: HttpsAgent | undefined;
   const PATH = "/api/v1/secrets/events";
+
+  /** Sends the request; resolves with the response once its headers arrived, with the idle timer running. */
+  const send = (url: URL, headers: Record<string, string>, signal: AbortSignal | undefined) =>
+    new Promise<{ res: IncomingMessage; touch: () => void; stop: () => void }>((resolve, reject) => {
+      const https = url.protocol === "https:";
+      const agent = https ? (httpsAgent ??= new HttpsAgent({ ...agentOptions, ...opts.tls })) : (httpAgent ??= new HttpAgent(agentOptions));
+      let timer: NodeJS.Timeout | undefined;
+      const stop = () => clearTimeout(timer);
+      const req = (https ? httpsRequest : httpRequest)(url, { method: "GET", headers, agent, signal });
+      timer = setTimeout(() => req.destroy(timeoutError("UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error")), HEADERS_TIMEOUT_MS);
+      req.on("error", (err) => { stop(); reject(err); });
+      req.on("response", (res) => {
+        // The response, not the request, is destroyed: its reader then sees this error rather than "aborted".
+        const touch = () => {
+          stop();
+          timer = setTimeout(() => res.destroy(timeoutError("UND_ERR_BODY_TIMEOUT", "Body Timeout Error")), idle);
+        };
+        touch();
+        res.on("close", stop);
+        resolve({ res, touch, stop });
+      });
+      req.end();
+    });
 
   /**
    * Opens one stream. Resolves once the server accepted it (HTTP 200); the events then arrive through
@@ -84,15 +119,24 @@ export const createSecretEventsClient = (opts: SecretEventsOptions) => {
     const headers: Record<string, string> = { accept: "text/event-stream", authorization: `Bearer ${o.token}` };
     if (opts.userAgent) headers["user-agent"] = opts.userAgent;
     if (o.lastEventId) headers["last-event-id"] = o.lastEventId;
-    let res: Dispatcher.ResponseData;
+    let opened: Awaited<ReturnType<typeof send>>;
     try {
-      res = await request(url, { method: "GET", headers, dispatcher, signal: o.signal, bodyTimeout: idle });
+      if (o.signal?.aborted) throw o.signal.reason;
+      opened = await send(url, headers, o.signal);
     } catch (err) {
       if (o.signal?.aborted) throw o.signal.reason;
       throw new KmsNetworkError("GET", PATH, err);
     }
+    const { res, touch, stop } = opened;
     if (res.statusCode !== 200) {
-      const text = await res.body.text().catch(() => "");
+      let text = "";
+      try {
+        for await (const c of res) text += String(c);
+      } catch {
+        // a broken error body: the status says enough
+      } finally {
+        stop();
+      }
       let e: Record<string, unknown> = {};
       try {
         e = JSON.parse(text) as Record<string, unknown>;
@@ -102,24 +146,37 @@ export const createSecretEventsClient = (opts: SecretEventsOptions) => {
       throw apiErrorFor({
         method: "GET",
         path: PATH,
-        status: res.statusCode,
+        status: res.statusCode ?? 0,
         wireName: typeof e.error === "string" ? e.error : undefined,
         serverMessage: typeof e.message === "string" ? e.message : text.slice(0, 200) || "(empty body)",
       });
     }
-    const body = res.body;
+    // Every chunk re-arms the idle timer; when it fires, the request is destroyed and the iteration throws.
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for await (const c of res) {
+        touch();
+        yield c as Buffer;
+      }
+    }
     return (async function* () {
       try {
-        yield* parseEventStream(body);
+        yield* parseEventStream(chunks());
       } catch (err) {
         if (o.signal?.aborted) throw o.signal.reason;
         throw new KmsNetworkError("GET", PATH, err);
       } finally {
-        body.destroy();
+        stop();
+        res.destroy();
       }
     })();
   };
 
-  return { open, close: async () => own?.close() };
+  return {
+    open,
+    close: async () => {
+      httpAgent?.destroy();
+      httpsAgent?.destroy();
+    },
+  };
 };
 export type SecretEventsClient = ReturnType<typeof createSecretEventsClient>;
