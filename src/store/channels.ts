@@ -3,13 +3,23 @@ import pg from "pg";
 /**
  * A message channel between the server processes that share one PostgreSQL database: NOTIFY to send,
  * LISTEN on a connection of its own to receive (every process, the sender included, receives each message).
- * Delivery is best effort, as NOTIFY's is: a message sent while a listener is reconnecting is not seen by
- * it. Payloads must stay under PostgreSQL's 8,000 bytes. Used for the secret change stream
- * (core/secrets/change-feed.ts), whose clients poll as well, so nothing depends on every message arriving.
+ * A message sent while a listener is not listening (its connection lost and being re-established, or its
+ * first LISTEN failed) is never seen by it, as NOTIFY keeps nothing for absent listeners; the listener
+ * cannot tell which messages it missed, only that it may have, so it says so through `onResumed` once it
+ * listens again. A message whose send fails is lost for every listener, and no listener can know: the
+ * sender reports it (`onError`). Payloads must stay under PostgreSQL's 8,000 bytes. Used for the secret
+ * change stream (core/secrets/change-feed.ts).
  */
 export interface Channel {
   send(message: string): void;
   onMessage(fn: (message: string) => void): void;
+  /**
+   * `fn` runs each time LISTEN is in place again after a time without it (a lost connection, or a failed
+   * first attempt): messages sent in that gap were missed. `deafSince` is when the loss was noticed (or
+   * the channel opened, when the first attempt failed); the connection may have died a little earlier,
+   * so it dates the gap for the log, it does not bound it. Messages sent after `fn` runs are seen.
+   */
+  onResumed(fn: (deafSince: Date) => void): void;
   /** Resolves once the first attempt to LISTEN is over: in place (messages sent after it are seen) or failed (reported, retried). */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -17,6 +27,10 @@ export interface Channel {
 
 export const postgresChannel = (pool: pg.Pool, connectionString: string, name: string, onError: (message: string) => void): Channel => {
   const handlers: ((message: string) => void)[] = [];
+  const resumedHandlers: ((deafSince: Date) => void)[] = [];
+  // Undefined while LISTEN is in place. Deaf from the start: a first attempt that fails leaves a gap too.
+  let deafSince: Date | undefined = new Date();
+  let attempts = 0;
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -34,10 +48,12 @@ export const postgresChannel = (pool: pg.Pool, connectionString: string, name: s
   const connect = async () => {
     if (stopped) return;
     const c = new pg.Client({ connectionString });
+    const first = attempts++ === 0;
     let dropped = false;
     const drop = (why?: string) => {
       if (dropped) return;
       dropped = true;
+      deafSince ??= new Date();
       if (why && !stopped) onError(`channel ${name}: ${why}; listening again shortly`);
       if (client === c) client = undefined;
       c.end().catch(() => undefined);
@@ -54,8 +70,24 @@ export const postgresChannel = (pool: pg.Pool, connectionString: string, name: s
       // The name is ours (a constant), never input: quoted as an identifier all the same.
       await c.query(`LISTEN "${name.replaceAll('"', '""')}"`);
       if (stopped) return void c.end().catch(() => undefined);
+      // Lost already (an error between LISTEN's answer and here): still deaf, and a reconnect is due.
+      if (dropped) return listening();
       client = c;
       delayMs = 1_000;
+      const since = deafSince;
+      deafSince = undefined;
+      // The first attempt succeeding leaves no gap: the server serves only once it is over (start.ts).
+      if (!first && since) {
+        // Closes the warning the loss logged: the gap is over, and its start is what an operator needs.
+        onError(`channel ${name}: listening again; messages sent since ${since.toISOString()} (or a little earlier) were missed`);
+        for (const h of resumedHandlers) {
+          try {
+            h(since);
+          } catch (e) {
+            onError(`channel ${name}: ${(e as Error).message}`);
+          }
+        }
+      }
       listening();
     } catch (e) {
       drop((e as Error).message);
@@ -69,6 +101,7 @@ export const postgresChannel = (pool: pg.Pool, connectionString: string, name: s
       pool.query("SELECT pg_notify($1, $2)", [name, message]).catch((e: Error) => onError(`channel ${name}: ${e.message}`));
     },
     onMessage: (fn) => { handlers.push(fn); },
+    onResumed: (fn) => { resumedHandlers.push(fn); },
     ready: () => firstListen,
     close: async () => {
       stopped = true;

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { after, before, test } from "node:test";
+import pg from "pg";
+import { postgresChannel, type Channel } from "../../src/store/channels.js";
+import { createPgDatabase } from "../helpers/postgres.js";
+import { needService } from "../helpers/services.js";
+import { until } from "../e2e/secrets-agent-harness.js";
+
+/**
+ * postgresChannel on a real PostgreSQL: when its LISTEN connection is lost it reports the loss, listens
+ * again, and says through onResumed that it was deaf, because what was sent in between never reaches it.
+ */
+
+let db: ReturnType<typeof createPgDatabase> | undefined;
+let admin: pg.Client | undefined;
+const pools: pg.Pool[] = [];
+const channels: Channel[] = [];
+
+before(async (t) => {
+  if (!(await needService(t as never, "postgres"))) return;
+  db = createPgDatabase();
+  admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+});
+after(async () => {
+  await Promise.all(channels.map((c) => c.close()));
+  await Promise.all(pools.map((p) => p.end()));
+  await admin?.end();
+  db?.drop();
+});
+
+const open = (url: string, name: string) => {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pools.push(pool);
+  const errors: string[] = [];
+  const messages: string[] = [];
+  const resumed: Date[] = [];
+  const channel = postgresChannel(pool, url, name, (m) => void errors.push(m));
+  channels.push(channel);
+  channel.onMessage((m) => void messages.push(m));
+  channel.onResumed((since) => void resumed.push(since));
+  return { channel, errors, messages, resumed };
+};
+
+/** Backends of `database` that LISTEN, as pg_stat_activity sees them (their last query is the LISTEN). */
+const listeners = async (database: string) =>
+  (await admin!.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'", [database])).rows.map((r) => r.pid);
+
+test("a lost LISTEN connection: reported, re-established, and the gap reported through onResumed", async (t) => {
+  if (!db) return t.skip("PostgreSQL missing (see above)");
+  const name = `kms_test_${randomBytes(4).toString("hex")}`;
+  const c = open(db.url, name);
+  await c.channel.ready();
+  c.channel.send("before");
+  await until(() => c.messages.includes("before"), 5_000, "the message sent while listening");
+  assert.equal(c.resumed.length, 0, "a first LISTEN that worked leaves no gap to report");
+
+  const [pid] = await listeners(db.name);
+  assert.ok(pid, "the channel listens on a connection of its own");
+  const lostAt = Date.now();
+  await admin!.query("SELECT pg_terminate_backend($1)", [pid]);
+  await until(async () => (await listeners(db!.name)).length === 0, 5_000, "the listening backend gone");
+  // Sent while nobody listens (the channel reconnects 1 s after the loss): NOTIFY keeps nothing for it.
+  await admin!.query("SELECT pg_notify($1, 'while deaf')", [name]);
+  assert.equal((await listeners(db.name)).length, 0, "the message above was sent before the channel listened again");
+
+  await until(() => c.resumed.length > 0, 8_000, "onResumed");
+  assert.equal(c.resumed.length, 1);
+  const since = c.resumed[0]!.getTime();
+  assert.ok(since >= lostAt && since <= Date.now(), `deafSince ${c.resumed[0]!.toISOString()} dates the loss`);
+  assert.ok(c.errors.some((e) => e.includes(name) && e.includes("listening again shortly")), `the loss is reported: ${c.errors.join(" | ")}`);
+  assert.ok(c.errors.some((e) => e.includes(`listening again; messages sent since ${c.resumed[0]!.toISOString()}`)), `and the end of the gap: ${c.errors.join(" | ")}`);
+  assert.equal((await listeners(db.name)).length, 1, "listening again, on a new connection");
+
+  c.channel.send("after");
+  await until(() => c.messages.includes("after"), 5_000, "the message sent after the resume");
+  assert.ok(!c.messages.includes("while deaf"), "the gap is real: what was sent in it never arrives");
+  assert.equal(c.resumed.length, 1, "one gap, one report");
+});
+
+test("a first LISTEN that fails: ready() still resolves, and the later success reports the gap since the channel opened", async (t) => {
+  if (!db) return t.skip("PostgreSQL missing (see above)");
+  // A database that does not exist yet: the first attempt fails, the retry (1 s later) finds it.
+  const later = `kms_test_${randomBytes(6).toString("hex")}`;
+  const url = db.url.replace(/\/[^/]+$/, `/${later}`);
+  const psql = (sql: string) => execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql], { stdio: "pipe" });
+  const openedAt = Date.now();
+  const c = open(url, "kms_secret_changes");
+  try {
+    await c.channel.ready();
+    const readyAt = Date.now();
+    assert.ok(c.errors.some((e) => e.includes(later)), `the failed attempt is reported: ${c.errors.join(" | ")}`);
+    assert.equal(c.resumed.length, 0, "nothing to report while still deaf");
+    psql(`CREATE DATABASE ${later}`);
+    await until(() => c.resumed.length > 0, 8_000, "onResumed after the first successful LISTEN");
+    const since = c.resumed[0]!.getTime();
+    assert.ok(since >= openedAt && since <= readyAt, `deaf since the channel opened (${c.resumed[0]!.toISOString()})`);
+  } finally {
+    await c.channel.close();
+    psql(`DROP DATABASE IF EXISTS ${later} WITH (FORCE)`);
+  }
+});
