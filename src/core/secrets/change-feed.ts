@@ -12,7 +12,10 @@ import type { ScopeResolver } from "./scope.js";
  *
  * Several server processes on one PostgreSQL database pass their changes to each other through a relay
  * (store/channels.ts: LISTEN/NOTIFY), so a stream sees every committed change whichever process made it.
- * Event ids stay per process (a change from another process gets an id here when it arrives).
+ * Event ids stay per process (a change from another process gets an id here when it arrives). When the
+ * relay was not receiving for a while, the other processes' changes of that time never arrive, and which
+ * they were cannot be known: every open subscription is told to `resync` once the relay receives again,
+ * and so is a client that reconnects with an id from before that moment.
  */
 
 export type SecretChangeAction = "created" | "updated" | "deleted";
@@ -46,7 +49,11 @@ export const matches = (f: ChangeFilter, c: SecretChange): boolean =>
   c.environment === f.environment &&
   (c.secretPath === f.secretPath || (f.recursive && (f.secretPath === "/" || c.secretPath.startsWith(`${f.secretPath}/`))));
 
-type Listener = (e: SecretChangeEvent) => void;
+/** What a subscriber hears: each matching change, and `resync` (with the id it takes in the stream) when changes may have been missed. */
+export interface Listener {
+  change(e: SecretChangeEvent): void;
+  resync(id: string): void;
+}
 
 export interface Subscription {
   /** Normalised filter actually applied (path as the server spells it). */
@@ -58,10 +65,12 @@ export interface Subscription {
   close(): void;
 }
 
-/** How changes travel between server processes: `send` every local change, `receive` the others'. */
+/** How changes travel between server processes: `send` every local change, `onMessage` the others'. */
 export interface ChangeRelay {
   send(message: string): void;
   onMessage(fn: (message: string) => void): void;
+  /** Called when the relay receives again after a time it did not: the others' messages of that time are lost. */
+  onResumed(fn: (deafSince: Date) => void): void;
 }
 
 type Deps = { scopes: Pick<ScopeResolver, "resolve">; relay?: ChangeRelay };
@@ -71,6 +80,8 @@ export const secretChangeFeedFactory = ({ scopes, relay }: Deps) => {
   let seq = 0;
   const buffer: SecretChangeEvent[] = [];
   const listeners = new Set<{ filter: ChangeFilter; fn: Listener }>();
+  // Sequence number of the latest resync: a client whose last event precedes it may have missed changes.
+  let resyncSeq = 0;
 
   /** Called by the secret writer after the change is committed. Never throws into the caller. */
   const publish = (change: SecretChange): void => {
@@ -94,6 +105,20 @@ export const secretChangeFeedFactory = ({ scopes, relay }: Deps) => {
     }
   });
 
+  // The resync takes a sequence number of its own, so that a client which saw it (its Last-Event-ID is that
+  // id or later) is not told again on reconnect, and one which did not (an older id) is.
+  relay?.onResumed(() => {
+    resyncSeq = ++seq;
+    const id = `${epoch}-${resyncSeq}`;
+    for (const l of listeners) {
+      try {
+        l.fn.resync(id);
+      } catch {
+        // One broken stream must not keep the others from hearing it.
+      }
+    }
+  });
+
   const deliver = (change: SecretChange): void => {
     const e: SecretChangeEvent = { ...change, id: `${epoch}-${++seq}` };
     buffer.push(e);
@@ -101,7 +126,7 @@ export const secretChangeFeedFactory = ({ scopes, relay }: Deps) => {
     for (const l of listeners) {
       if (!matches(l.filter, e)) continue;
       try {
-        l.fn(e);
+        l.fn.change(e);
       } catch {
         // A broken stream must not fail the write that published.
       }
@@ -113,7 +138,7 @@ export const secretChangeFeedFactory = ({ scopes, relay }: Deps) => {
     const m = /^(.+)-(\d+)$/.exec(lastEventId);
     if (!m || m[1] !== epoch) return "resync";
     const since = Number(m[2]);
-    if (since > seq) return "resync";
+    if (since > seq || since < resyncSeq) return "resync";
     const oldest = buffer[0] ? Number(buffer[0].id.split("-").pop()) : seq + 1;
     // Events after `since` that have already left the buffer cannot be replayed.
     if (since + 1 < oldest && since < seq) return "resync";

@@ -13,7 +13,9 @@ import type { SecretChangeEvent } from "../../core/secrets/change-feed.js";
  *
  *   event: ready    data: {"projectId","environment","secretPath","recursive"}   (stream is live)
  *   event: change   data: {"projectId","environment","secretPath","secretKey","action"[,"newSecretKey"]}
- *   event: resync   data: {...filter}   (Last-Event-ID could not be replayed: read everything again)
+ *   event: resync   data: {...filter}   (changes may have been missed: read everything again; sent when
+ *                                        Last-Event-ID cannot be replayed, and live when this server's
+ *                                        relay from the other servers was interrupted)
  *   : ping                               (heartbeat comment)
  *
  * A stream ends after MAX_STREAM_MS: the client reconnects with Last-Event-ID (nothing is lost) and its
@@ -55,9 +57,11 @@ export const registerSecretEventRoutes = (r: Router, s: Services, app: FastifyIn
     const header = req.headers["last-event-id"];
     const lastEventId = (Array.isArray(header) ? header[0] : header) ?? q.lastEventId;
     let live = false;
-    const pending: SecretChangeEvent[] = [];
+    // What arrives between subscribing and the stream's first bytes is written just before `ready`.
+    const pending: (SecretChangeEvent | { resync: string })[] = [];
     let send = (e: SecretChangeEvent) => void pending.push(e);
-    const sub = await s.secretChanges.subscribe(actor, { ...q, recursive: q.recursive ?? false, lastEventId }, (e) => send(e));
+    let resync = (id: string) => void pending.push({ resync: id });
+    const sub = await s.secretChanges.subscribe(actor, { ...q, recursive: q.recursive ?? false, lastEventId }, { change: (e) => send(e), resync: (id) => resync(id) });
 
     reply.hijack();
     const res = reply.raw;
@@ -77,12 +81,21 @@ export const registerSecretEventRoutes = (r: Router, s: Services, app: FastifyIn
     res.write("retry: 1000\n\n");
     if (sub.backlog === "resync") res.write(frame("resync", filter, sub.lastId));
     else for (const e of sub.backlog) write(e);
-    for (const e of pending) write(e);
-    res.write(frame("ready", filter, sub.lastId));
+    // Pending ids all follow sub.lastId: `ready` carries the newest, so a reconnect does not go back before them.
+    let newest = sub.lastId;
+    for (const p of pending) {
+      if ("resync" in p) res.write(frame("resync", filter, p.resync));
+      else write(p);
+      newest = "resync" in p ? p.resync : p.id;
+    }
+    res.write(frame("ready", filter, newest));
     live = true;
     sent.clear();
     send = (e) => {
       if (live) res.write(frame("change", changeData(e), e.id));
+    };
+    resync = (id) => {
+      if (live) res.write(frame("resync", filter, id));
     };
 
     const heartbeat = setInterval(() => res.write(": ping\n\n"), HEARTBEAT_MS);
