@@ -5,6 +5,11 @@ import { rootKeyring } from "../crypto/envelope.js";
 import { loadRootKey } from "../crypto/root-key.js";
 import { openDatabase } from "../store/db.js";
 import { migrateToLatest } from "../store/migrate.js";
+import { projectStore } from "../store/projects.js";
+import { secretStore } from "../store/secrets.js";
+import { projectKeysFactory } from "../core/projects/project-keys.js";
+import { secretCodecFactory } from "../core/secrets/secret-codec.js";
+import { sealPlaintextReminderNotes, type ReminderNoteSealingReport } from "../core/secrets/seal-reminder-notes.js";
 import { buildApp } from "./app.js";
 import { createServices, type Services } from "./services.js";
 import { setVerifyWorkerNice } from "../crypto/verify-pool.js";
@@ -40,6 +45,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const { key } = loadRootKey(o.encryptionKey, o.dataDir);
   const root = rootKeyring(key);
   const database = openDatabase({ databaseUrl: o.databaseUrl, dataDir: o.dataDir });
+  let sealedNotes: ReminderNoteSealingReport | undefined;
   try {
     await migrateToLatest(database.db);
     const check = await database.db.selectFrom("meta").select("value").where("key", "=", "root_key_check").executeTakeFirst();
@@ -52,6 +58,10 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
         { key: "root_key_fingerprint", value: root.fingerprint },
       ]).execute();
     }
+    // A data migration that needs the project keys (migration 008 only marks it due): only now is the root
+    // key known to be the right one, and nothing is served until it is done. A failure stops the start.
+    const keys = projectKeysFactory({ root, store: projectStore(database.db) });
+    sealedNotes = await sealPlaintextReminderNotes({ store: secretStore(database.db), codec: secretCodecFactory({ keys }) });
   } catch (e) {
     await database.close();
     throw e;
@@ -73,6 +83,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     https: tls,
   });
   warn = (m) => app.log.warn(m);
+  if (sealedNotes?.rows) app.log.info(sealedNotes, "reminder notes stored in the clear are now encrypted");
   // Listening before serving: a change made once this server answers reaches its streams.
   await changeRelay?.ready();
   await app.listen({ host: o.host, port: o.port });

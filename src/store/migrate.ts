@@ -7,6 +7,7 @@ import * as m004 from "./migrations/004_enrollment.js";
 import * as m005 from "./migrations/005_workload_identity.js";
 import * as m006 from "./migrations/006_external_ca.js";
 import * as m007 from "./migrations/007_acme_replaces.js";
+import * as m008 from "./migrations/008_seal_reminder_notes.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   "005_workload_identity": m005,
   "006_external_ca": m006,
   "007_acme_replaces": m007,
+  "008_seal_reminder_notes": m008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Database, SecretTable, SecretVersionTable, TagTable } from "./schema.js";
+import { REMINDER_NOTE_SEALING } from "./migrations/008_seal_reminder_notes.js";
 
 /** Columns and tables added by migration 003_secrets, declared here so schema.ts stays as it is. */
 export interface SecretVersionRow extends SecretVersionTable { extra: string }
@@ -24,6 +25,9 @@ export const bumpGeneration = (tx: Tx, projectId: string) =>
 
 const touchFolder = (tx: Tx, folderId: string, now: string) =>
   tx.updateTable("folders").set({ last_secret_modified: now }).where("id", "=", folderId).execute();
+
+/** A stored field to replace only if it still holds what was read (`from`): a concurrent writer wins. */
+export interface FieldSwap { id: string; from: string; to: string }
 
 /** The first 1 + length characters of a path column equal `prefix/`: a subtree test without LIKE wildcards. */
 export const underPath = (column: string, path: string) => sql<boolean>`substr(${sql.ref(column)}, 1, ${path.length + 1}) = ${`${path}/`}`;
@@ -94,6 +98,40 @@ export const secretStore = (database: Kysely<Database>) => {
         await touchFolder(tx, row.folder_id, now);
         await bumpGeneration(tx, row.project_id);
         return true;
+      }),
+
+    // One-time sealing of reminder notes (migration 008, core/secrets/seal-reminder-notes.ts) -----
+    reminderNoteSealingPending: async (): Promise<boolean> =>
+      !!(await db.selectFrom("meta").select("key").where("key", "=", REMINDER_NOTE_SEALING).executeTakeFirst()),
+    reminderNoteSealingDone: () => db.deleteFrom("meta").where("key", "=", REMINDER_NOTE_SEALING).execute(),
+    /** Projects that have secrets (version rows belong to secrets, so this covers them too). */
+    projectsWithSecrets: async (): Promise<string[]> =>
+      (await db.selectFrom("secrets").select("project_id").distinct().orderBy("project_id").execute()).map((r) => r.project_id),
+    /** A project's stored notes: the secret rows that have one and every version row (the note sits in `extra`). */
+    reminderNotesOf: async (projectId: string) => ({
+      secrets: (await db.selectFrom("secrets").select(["id", "reminder_note"]).where("project_id", "=", projectId)
+        .where("reminder_note", "is not", null).execute()) as { id: string; reminder_note: string }[],
+      versions: await db.selectFrom("secret_versions").innerJoin("secrets", "secrets.id", "secret_versions.secret_id")
+        .select(["secret_versions.id", "secret_versions.secret_id", "secret_versions.extra"])
+        .where("secrets.project_id", "=", projectId).execute(),
+    }),
+    /**
+     * Replaces a project's notes in one transaction, all or nothing. Each row changes only if it still holds
+     * what was read, so a write that came in meanwhile (already sealed) is kept; answers how many changed.
+     * The generation stays: what a reader sees does not change.
+     */
+    swapReminderNotes: (swaps: { secrets: FieldSwap[]; versions: FieldSwap[] }) =>
+      db.transaction().execute(async (tx) => {
+        let changed = 0;
+        for (const s of swaps.secrets) {
+          const r = await tx.updateTable("secrets").set({ reminder_note: s.to }).where("id", "=", s.id).where("reminder_note", "=", s.from).executeTakeFirst();
+          changed += Number(r.numUpdatedRows);
+        }
+        for (const v of swaps.versions) {
+          const r = await tx.updateTable("secret_versions").set({ extra: v.to }).where("id", "=", v.id).where("extra", "=", v.from).executeTakeFirst();
+          changed += Number(r.numUpdatedRows);
+        }
+        return changed;
       }),
 
     // Tags --------------------------------------------------------------------------------------

@@ -74,13 +74,13 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock, change
     const id = newId();
     const now = isoNow(clock);
     const sealed = await codec.seal(projectId, id, {
-      value: normalizeSecretValue(dto.secretValue), comment: dto.secretComment ?? "",
+      value: normalizeSecretValue(dto.secretValue), comment: dto.secretComment ?? "", reminderNote: dto.secretReminderNote ?? null,
       metadata: { metadata: dto.metadata ?? null, secretMetadata: metadataItems(dto.secretMetadata) },
     });
     const row: SecretTable = {
       id, project_id: projectId, env_id: scope.env.id, folder_id: scope.folder.id, key: dto.secretName, type: "shared", version: 1,
       encrypted_value: sealed.encrypted_value!, encrypted_comment: sealed.encrypted_comment!, metadata: sealed.metadata!,
-      skip_multiline_encoding: dto.skipMultilineEncoding ? 1 : 0, reminder_note: dto.secretReminderNote ?? null,
+      skip_multiline_encoding: dto.skipMultilineEncoding ? 1 : 0, reminder_note: sealed.reminder_note!,
       reminder_repeat_days: dto.secretReminderRepeatDays ?? null, tag_ids: JSON.stringify(tagIds), created_at: now, updated_at: now,
     };
     try {
@@ -116,13 +116,13 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock, change
     }
     const sealed = await codec.seal(projectId, row.id, {
       value: dto.secretValue === undefined ? undefined : normalizeSecretValue(dto.secretValue), comment: dto.secretComment, metadata,
+      reminderNote: dto.secretReminderNote,
     });
     const patch: Partial<SecretTable> = {
       ...sealed, version: row.version + 1, updated_at: isoNow(clock),
       ...(rename !== undefined && { key: rename }),
       ...(tagIds !== undefined && { tag_ids: JSON.stringify(tagIds) }),
       ...(dto.skipMultilineEncoding !== undefined && { skip_multiline_encoding: dto.skipMultilineEncoding ? 1 : 0 }),
-      ...(dto.secretReminderNote !== undefined && { reminder_note: dto.secretReminderNote }),
       ...(dto.secretReminderRepeatDays !== undefined && { reminder_repeat_days: dto.secretReminderRepeatDays }),
     };
     const next: SecretTable = { ...row, ...patch };

@@ -1,10 +1,11 @@
 import type { SecretTable } from "../../store/schema.js";
 import type { SecretVersionRow } from "../../store/secrets.js";
 
-/** The non-secret fields a version row keeps beside its ciphertexts (column `extra`, migration 003). */
+/** The fields a version row keeps beside its value and comment ciphertexts (column `extra`, migration 003). */
 interface VersionExtra {
   skipMultilineEncoding?: number;
   tagIds?: string[];
+  /** The sealed note (or null), as in `secrets.reminder_note`; plaintext before migration 008. */
   reminderNote?: string | null;
   reminderRepeatDays?: number | null;
   /** The sealed metadata blob (or `{}`), as in `secrets.metadata`. */
