@@ -13,6 +13,7 @@ import { bootstrapServiceFactory } from "../core/identity/bootstrap-service.js";
 import { projectAccessFactory } from "../core/projects/access.js";
 import { projectKeysFactory } from "../core/projects/project-keys.js";
 import { projectServiceFactory } from "../core/projects/project-service.js";
+import { environmentBySlugFrom } from "../core/projects/environments.js";
 import { pkiStore } from "../store/pki.js";
 import { caServiceFactory } from "../core/pki/ca-service.js";
 import { crlRowsFactory, crlServiceFactory } from "../core/pki/crl-service.js";
@@ -69,8 +70,14 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   const bootstrap = bootstrapServiceFactory({ store: stores.identities, tokens, audit, clock });
   const access = projectAccessFactory({ store: stores.projects });
   const keys = projectKeysFactory({ root, store: stores.projects });
-  const dynamicStore = dynamicSecretStore(db);
-  const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, dynamicSecretsIn: dynamicStore.countInScope, clock });
+  const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
+  // Built before the project and folder services, which delete the dynamic secrets of what they delete.
+  const dynamicSecrets = dynamicSecretModule({
+    store: dynamicSecretStore(db), folders: secretStores.folders, access, projects: { environmentBySlug: environmentBySlugFrom(stores.projects) },
+    keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env),
+  });
+  const deleteDynamicSecretsIn = dynamicSecrets.secrets.removeAllIn;
+  const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, deleteDynamicSecretsIn, clock });
   const cas = caServiceFactory({ store: stores.pki, access, keys, crls: crlRowsFactory({ clock, publicUrl }), audit, clock, publicUrl });
   const crls = crlServiceFactory({ store: stores.pki, cas, access, clock });
   const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
@@ -81,11 +88,10 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   const externalCas = externalCaServiceFactory({ store: externalStore, pki: stores.pki, access, keys, audit, clock });
   const externalOrders = externalOrderWorkerFactory({ store: externalStore, pki: stores.pki, keys, clock, options: workerOptionsFromEnv(process.env) });
   const certificates = certificateServiceFactory({ store: stores.pki, access, keys, cas, policies, profiles, crls, audit, clock, externals: externalCas });
-  const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   const scopes = scopeFactory({ access, folders: secretStores.folders });
   const secretChanges = secretChangeFeedFactory({ scopes, relay: changeRelay });
   const secrets = secretServiceFactory({ scopes, access, store: secretStores.secrets, folders: secretStores.folders, environments: stores.projects, keys, audit, clock, changes: secretChanges });
-  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, dynamicSecretsIn: dynamicStore.countInScope, clock });
+  const folders = folderServiceFactory({ scopes, access, folders: secretStores.folders, audit, deleteDynamicSecretsIn, clock });
   const secretImports = importServiceFactory({ scopes, projects, environments: stores.projects, folders: secretStores.folders, audit, clock });
   const tags = tagServiceFactory({ access, store: secretStores.secrets, audit, clock });
   // Workload identity (issue 7): one shared attach/login service, one verifier per method.
@@ -100,7 +106,6 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   const enrollment = enrollmentStore(db);
   const acme = acmeModule({ store: enrollment, pki: stores.pki, profiles, certificates, access, keys, audit, clock, publicUrl, options: acmeOptionsFromEnv(process.env) });
   const est = estServiceFactory({ store: enrollment, pki: stores.pki, cas, certificates, audit, clock });
-  const dynamicSecrets = dynamicSecretModule({ store: dynamicStore, folders: secretStores.folders, access, projects, keys, identities: stores.identities, audit, clock, options: dynamicSecretOptionsFromEnv(process.env) });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates, acme, est, externalCas, externalOrders,

@@ -1,26 +1,50 @@
-import type { Kysely } from "kysely";
+import type { ExpressionBuilder, Kysely, Transaction } from "kysely";
+import { dialectOf } from "./prepared.js";
 import type { Database, DynamicSecretLeaseTable, DynamicSecretTable } from "./schema.js";
+import { underPath } from "./secrets.js";
+
+/** A project, one of its environments, or a folder with everything below it. */
+export type DynamicSecretScope =
+  | { kind: "project"; projectId: string }
+  | { kind: "environment"; envId: string }
+  | { kind: "folder"; envId: string; path: string };
+
+/** The folders of a folder scope: the folder and its subtree. */
+const folderIdsIn = (db: Kysely<Database>, envId: string, path: string) =>
+  db.selectFrom("folders").select("id").where("env_id", "=", envId)
+    .where((eb) => (path === "/" ? eb.lit(true) : eb.or([eb("path", "=", path), underPath("path", path)])));
+
+const dynamicSecretsIn = (db: Kysely<Database>, scope: DynamicSecretScope) => (eb: ExpressionBuilder<Database, "dynamic_secrets">) =>
+  scope.kind === "project" ? eb("dynamic_secrets.project_id", "=", scope.projectId)
+  : scope.kind === "environment" ? eb("dynamic_secrets.env_id", "=", scope.envId)
+  : eb("dynamic_secrets.folder_id", "in", folderIdsIn(db, scope.envId, scope.path));
+
+/**
+ * Called inside the transaction that deletes `scope`, just before the delete: whether a dynamic-secret lease
+ * is still recorded in it. The cascade would forget such a lease while its user still exists at the target,
+ * so the caller deletes nothing then. On PostgreSQL the scope's own rows and its dynamic secrets are locked
+ * first: the foreign-key check of a concurrent insert of a dynamic secret or lease waits for these locks and
+ * then fails, so nothing slips in between this check and the delete. SQLite runs one transaction at a time.
+ */
+export const leasesRemainIn = async (tx: Transaction<Database>, scope: DynamicSecretScope): Promise<boolean> => {
+  if (dialectOf(tx) === "postgres") {
+    if (scope.kind === "project") await tx.selectFrom("projects").select("id").where("id", "=", scope.projectId).forUpdate().execute();
+    else if (scope.kind === "environment") await tx.selectFrom("environments").select("id").where("id", "=", scope.envId).forUpdate().execute();
+    else await folderIdsIn(tx, scope.envId, scope.path).forUpdate().execute();
+    await tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretsIn(tx, scope)).forUpdate().execute();
+  }
+  const lease = await tx.selectFrom("dynamic_secret_leases").select("id")
+    .where("dynamic_secret_id", "in", tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretsIn(tx, scope)))
+    .limit(1).executeTakeFirst();
+  return lease !== undefined;
+};
 
 export const dynamicSecretStore = (db: Kysely<Database>) => ({
-  /**
-   * How many dynamic secrets live in a project, an environment or a folder subtree. Deleting any of these
-   * cascades in the database, which would forget leases whose users still exist at their targets.
-   */
-  countInScope: async (scope: { projectId: string } | { envId: string; folderPath?: string }) => {
-    let q = db.selectFrom("dynamic_secrets").innerJoin("folders", "folders.id", "dynamic_secrets.folder_id").select((eb) => eb.fn.countAll().as("n"));
-    if ("projectId" in scope) q = q.where("dynamic_secrets.project_id", "=", scope.projectId);
-    else {
-      q = q.where("dynamic_secrets.env_id", "=", scope.envId);
-      const path = scope.folderPath;
-      // A prefix test without LIKE: folder names may contain "_", which LIKE treats as a wildcard.
-      if (path && path !== "/")
-        q = q.where((eb) => eb.or([
-          eb("folders.path", "=", path),
-          eb(eb.fn("substr", [eb.ref("folders.path"), eb.val(1), eb.val(path.length + 1)]), "=", `${path}/`),
-        ]));
-    }
-    return Number((await q.executeTakeFirstOrThrow()).n);
-  },
+  /** The dynamic secrets of a project, an environment or a folder subtree, with the path of the folder each is in. */
+  listInScope: (scope: DynamicSecretScope) =>
+    db.selectFrom("dynamic_secrets").innerJoin("folders", "folders.id", "dynamic_secrets.folder_id")
+      .selectAll("dynamic_secrets").select("folders.path as folder_path")
+      .where(dynamicSecretsIn(db, scope)).orderBy("folders.path").orderBy("dynamic_secrets.name").execute(),
   insert: (row: DynamicSecretTable) => db.insertInto("dynamic_secrets").values(row).execute(),
   get: (id: string) => db.selectFrom("dynamic_secrets").selectAll().where("id", "=", id).executeTakeFirst(),
   getByName: (folderId: string, name: string) =>

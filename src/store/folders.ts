@@ -1,4 +1,5 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
+import { leasesRemainIn } from "./dynamic-secrets.js";
 import type { Database, EnvironmentTable, FolderTable, SecretImportTable } from "./schema.js";
 import { bumpGeneration, underPath, type SecretsDb } from "./secrets.js";
 
@@ -73,11 +74,16 @@ export const folderStore = (database: Kysely<Database>) => {
         await bumpGeneration(tx, projectId);
       }),
 
-    /** Deletes the folder; sub-folders, their secrets, versions and imports cascade. */
-    delete: (projectId: string, id: string) =>
+    /**
+     * Deletes the folder; sub-folders, their secrets, versions, imports and dynamic secrets cascade. False,
+     * deleting nothing, while a dynamic-secret lease is recorded in the subtree.
+     */
+    delete: (projectId: string, folder: Pick<FolderTable, "id" | "env_id" | "path">) =>
       db.transaction().execute(async (tx) => {
-        await tx.deleteFrom("folders").where("id", "=", id).execute();
+        if (await leasesRemainIn(tx as unknown as Transaction<Database>, { kind: "folder", envId: folder.env_id, path: folder.path })) return false;
+        await tx.deleteFrom("folders").where("id", "=", folder.id).execute();
         await bumpGeneration(tx, projectId);
+        return true;
       }),
 
     // Secret imports ------------------------------------------------------------------------------

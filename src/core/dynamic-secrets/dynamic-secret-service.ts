@@ -2,20 +2,24 @@ import type { z } from "zod";
 import type { Actor } from "../actor.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { Clock } from "../clock.js";
-import { BadRequestError, ValidationError } from "../errors.js";
+import { BadRequestError, ForbiddenError, ValidationError } from "../errors.js";
 import { newId, SLUG } from "../ids.js";
 import { isoNow } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
 import type { DynamicSecretTable } from "../../store/schema.js";
 import { usernameTemplateProblem } from "./credentials.js";
-import type { LeaseRevoker } from "./lease-revoker.js";
+import { safeMessage, type LeaseRevoker } from "./lease-revoker.js";
 import type { FolderRef, Locator } from "./locate.js";
 import type { DynamicSecretProvider } from "./provider.js";
+import type { DeleteDynamicSecretsIn } from "./scope-deletion.js";
 import type { Sealed } from "./sealed.js";
 import { parseTtl } from "./ttl.js";
 import { dynamicSecretView, leaseView, MASK, maskInputs } from "./views.js";
 
 export interface Metadata { key: string; value: string }
+
+/** A lease that is still there after a revocation was asked for, and why. */
+interface LeaseFailure { leaseId: string; externalEntityId: string; message: string }
 
 export interface CreateDynamicSecretDTO extends FolderRef {
   name: string;
@@ -36,7 +40,7 @@ export interface UpdateDynamicSecretDTO {
 }
 
 type Deps = {
-  store: Pick<DynamicSecretStore, "insert" | "getByName" | "list" | "update" | "delete" | "listLeases">;
+  store: Pick<DynamicSecretStore, "insert" | "getByName" | "list" | "listInScope" | "update" | "delete" | "listLeases">;
   locate: Locator;
   sealed: Sealed;
   revoker: LeaseRevoker;
@@ -150,25 +154,82 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
   };
 
   /**
+   * Revokes every lease of one dynamic secret at its provider, recording each revocation. A lease that could
+   * not be revoked stays (marked FailedDeletion) and is returned, unless `isForced` dropped its record anyway.
+   */
+  const revokeLeasesOf = async (actor: Actor, row: DynamicSecretTable, isForced: boolean, reason: string) => {
+    const failures: LeaseFailure[] = [];
+    let revoked = 0;
+    for (const lease of await store.listLeases(row.id)) {
+      const failed = (message: string) => failures.push({ leaseId: lease.id, externalEntityId: lease.external_entity_id, message });
+      let outcome: "revoked" | "busy";
+      try {
+        outcome = await revoker.revoke(lease, row, { force: isForced });
+      } catch (e) {
+        failed(safeMessage(e));
+        continue;
+      }
+      if (outcome === "busy") {
+        if (!isForced) failed(`lease ${lease.id} is being revoked or renewed right now, retry`);
+        continue;
+      }
+      revoked++;
+      await audit.record(actor, {
+        action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: row.project_id,
+        metadata: { dynamicSecretId: row.id, externalEntityId: lease.external_entity_id, isForced, reason },
+      });
+    }
+    return { revoked, failures };
+  };
+
+  const recordDeleted = (actor: Actor, row: DynamicSecretTable, isForced: boolean, reason?: string) =>
+    audit.record(actor, { action: "delete-dynamic-secret", resourceType: "dynamic-secret", resourceId: row.id, projectId: row.project_id, metadata: { name: row.name, isForced, ...(reason ? { reason } : {}) } });
+
+  /**
    * Revokes every lease first. Without `isForced` one failed revocation keeps the dynamic secret (and that
    * lease, marked FailedDeletion) and answers 400; with it, failures are ignored and everything goes.
    */
   const remove = async (actor: Actor, ref: FolderRef, name: string, isForced: boolean) => {
-    const { row, project } = await locate.dynamicSecret(actor, ref, name, "admin");
-    const failures: { leaseId: string; message: string }[] = [];
-    for (const lease of await store.listLeases(row.id)) {
-      try {
-        const r = await revoker.revoke(lease, row, { force: isForced });
-        if (r === "busy" && !isForced) failures.push({ leaseId: lease.id, message: `lease ${lease.id} is being revoked or renewed right now, retry` });
-      } catch (e) {
-        failures.push({ leaseId: lease.id, message: (e as Error).message });
-      }
-    }
+    const { row } = await locate.dynamicSecret(actor, ref, name, "admin");
+    const { failures } = await revokeLeasesOf(actor, row, isForced, "dynamic-secret-deleted");
     if (failures.length)
       throw new BadRequestError(`Dynamic secret '${row.name}' was not deleted: ${failures.length} lease(s) could not be revoked (${failures[0]!.message}); fix the target or delete with isForced=true`, { failures });
     await store.delete(row.id);
-    await audit.record(actor, { action: "delete-dynamic-secret", resourceType: "dynamic-secret", resourceId: row.id, projectId: project.id, metadata: { name: row.name, isForced } });
+    await recordDeleted(actor, row, isForced);
     return dynamicSecretView(row);
+  };
+
+  /**
+   * Deletes a project, an environment or a folder subtree with its dynamic secrets: every lease is revoked
+   * first, as `remove` does without `isForced`. If one cannot be revoked nothing is deleted (the leases
+   * already revoked are gone for good) and the 400 names each dynamic secret and lease that is left: the
+   * delete routes of projects, environments and folders have no force flag, the dynamic secret's has.
+   */
+  const removeAllIn: DeleteDynamicSecretsIn = async (actor, { projectId, scope, what, drop }) => {
+    const rows = await store.listInScope(scope);
+    if (rows.length && !(await locate.isProjectAdmin(actor, projectId)))
+      throw new ForbiddenError(`${what} holds ${rows.length} dynamic secret(s); deleting them needs the project role 'admin' in project ${projectId}`);
+    const reason = `${scope.kind}-deleted`;
+    const failures: (LeaseFailure & { dynamicSecret: string; path: string })[] = [];
+    let revoked = 0;
+    for (const row of rows) {
+      const r = await revokeLeasesOf(actor, row, false, reason);
+      revoked += r.revoked;
+      failures.push(...r.failures.map((f) => ({ dynamicSecret: row.name, path: row.folder_path, ...f })));
+    }
+    if (failures.length) {
+      const shown = failures.slice(0, 5).map((f) => `dynamic secret '${f.dynamicSecret}' in '${f.path}', lease ${f.leaseId}: ${f.message}`);
+      if (failures.length > shown.length) shown.push(`${failures.length - shown.length} more in details`);
+      const names = [...new Set(failures.map((f) => `'${f.dynamicSecret}' in '${f.path}'`))].join(", ");
+      throw new BadRequestError(
+        `${what} was not deleted: ${failures.length} dynamic-secret lease(s) could not be revoked (${shown.join("; ")}). ` +
+          `${revoked ? `The other ${revoked} lease(s) in it were revoked and are gone; nothing else was deleted. ` : "Nothing was deleted. "}` +
+          `Fix the target and retry, or delete the dynamic secret(s) ${names} first, with isForced=true if their leases cannot be revoked (their users then stay at the target).`,
+        { failures },
+      );
+    }
+    if (!(await drop())) throw new BadRequestError(`${what} was not deleted: a dynamic-secret lease was created in it while it was being deleted; retry`);
+    for (const row of rows) await recordDeleted(actor, row, false, reason);
   };
 
   const listLeases = async (actor: Actor, ref: FolderRef, name: string) => {
@@ -176,6 +237,6 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
     return (await store.listLeases(row.id)).map(leaseView);
   };
 
-  return { create, list, get, update, remove, listLeases };
+  return { create, list, get, update, remove, removeAllIn, listLeases };
 };
 export type DynamicSecretService = ReturnType<typeof dynamicSecretServiceFactory>;

@@ -8,8 +8,10 @@ import type { ProjectStore } from "../../store/projects.js";
 import type { IdentityStore } from "../../store/identities.js";
 import type { EnvironmentTable, FolderTable, ProjectTable } from "../../store/schema.js";
 import type { AuditService } from "../audit/audit-service.js";
+import type { DeleteDynamicSecretsIn } from "../dynamic-secrets/scope-deletion.js";
 import type { ProjectAccess } from "./access.js";
 import type { ProjectKeys } from "./project-keys.js";
+import { environmentBySlugFrom } from "./environments.js";
 import { PROJECT_ROLES } from "./access.js";
 
 export const PROJECT_TYPES = ["secret-manager", "cert-manager", "kms", "ssh", "secret-scanning", "pam"] as const;
@@ -25,8 +27,8 @@ type Deps = {
   access: ProjectAccess;
   keys: Pick<ProjectKeys, "newWrappedKey">;
   audit: Pick<AuditService, "record">;
-  /** Dynamic secrets in a project or environment: their leases must be revoked before the rows can go. */
-  dynamicSecretsIn: (scope: { projectId: string } | { envId: string }) => Promise<number>;
+  /** Deletes a project or environment only after the leases of its dynamic secrets are revoked at their targets. */
+  deleteDynamicSecretsIn: DeleteDynamicSecretsIn;
   clock: Clock;
 };
 
@@ -35,12 +37,7 @@ const rootFolder = (envId: string, now: string): FolderTable => ({
   last_secret_modified: null, created_at: now, updated_at: now,
 });
 
-export const projectServiceFactory = ({ store, identities, access, keys, audit, dynamicSecretsIn, clock }: Deps) => {
-  const refuseWithDynamicSecrets = async (scope: { projectId: string } | { envId: string }, what: string) => {
-    const n = await dynamicSecretsIn(scope);
-    if (n > 0) throw new BadRequestError(`${what} holds ${n} dynamic secret${n > 1 ? "s" : ""}; delete ${n > 1 ? "them" : "it"} first so that ${n > 1 ? "their" : "its"} leases are revoked at the target`);
-  };
-
+export const projectServiceFactory = ({ store, identities, access, keys, audit, deleteDynamicSecretsIn, clock }: Deps) => {
   const envView = (e: EnvironmentTable) => ({ id: e.id, name: e.name, slug: e.slug, position: e.position, projectId: e.project_id, createdAt: e.created_at, updatedAt: e.updated_at });
 
   const view = async (p: ProjectTable) => ({
@@ -101,19 +98,14 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   const remove = async (actor: Actor, id: string) => {
     const p = await access.requireProject(actor, id, "admin");
     if (p.has_delete_protection) throw new BadRequestError("Project has delete protection enabled");
-    await refuseWithDynamicSecrets({ projectId: id }, "This project");
     const v = await view(p);
-    await store.delete(id);
+    await deleteDynamicSecretsIn(actor, { projectId: id, scope: { kind: "project", projectId: id }, what: `Project '${p.slug}'`, drop: () => store.delete(id) });
     await audit.record(actor, { action: "delete-project", resourceType: "project", resourceId: id });
     return v;
   };
 
   // Environments -------------------------------------------------------------------------------
-  const environmentBySlug = async (projectId: string, slug: string) => {
-    const e = await store.getEnvironmentBySlug(projectId, slug);
-    if (!e) throw new NotFoundError(`Environment with slug '${slug}' in project with ID ${projectId} not found`);
-    return e;
-  };
+  const environmentBySlug = environmentBySlugFrom(store);
 
   const createEnvironment = async (actor: Actor, projectId: string, dto: { name: string; slug: string; position?: number }) => {
     await access.requireProject(actor, projectId, "admin");
@@ -155,8 +147,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
     await access.requireProject(actor, projectId, "admin");
     const e = await store.getEnvironment(projectId, envId);
     if (!e) throw new NotFoundError(`Environment with ID ${envId} not found`);
-    await refuseWithDynamicSecrets({ envId: e.id }, `Environment '${e.slug}'`);
-    await store.deleteEnvironment(e.id);
+    await deleteDynamicSecretsIn(actor, { projectId, scope: { kind: "environment", envId: e.id }, what: `Environment '${e.slug}'`, drop: () => store.deleteEnvironment(e.id) });
     await audit.record(actor, { action: "delete-environment", resourceType: "environment", resourceId: e.id, projectId });
     return envView(e);
   };

@@ -4,6 +4,7 @@ import { BadRequestError, NotFoundError } from "../errors.js";
 import { isUuid, newId } from "../ids.js";
 import { isoNow } from "../time.js";
 import type { AuditService } from "../audit/audit-service.js";
+import type { DeleteDynamicSecretsIn } from "../dynamic-secrets/scope-deletion.js";
 import type { ProjectAccess } from "../projects/access.js";
 import type { FolderStore } from "../../store/folders.js";
 import type { FolderTable } from "../../store/schema.js";
@@ -21,8 +22,8 @@ type Deps = {
   access: Pick<ProjectAccess, "requireProject">;
   folders: Pick<FolderStore, "getByPath" | "getLocated" | "listByPaths" | "listChildren" | "listBelow" | "create" | "update" | "delete">;
   audit: Pick<AuditService, "record">;
-  /** Dynamic secrets in a folder subtree: their leases must be revoked before the folder can go. */
-  dynamicSecretsIn: (scope: { envId: string; folderPath: string }) => Promise<number>;
+  /** Deletes a folder only after the leases of the dynamic secrets in its subtree are revoked at their targets. */
+  deleteDynamicSecretsIn: DeleteDynamicSecretsIn;
   clock: Clock;
 };
 
@@ -33,7 +34,7 @@ export const folderView = (f: FolderTable, base?: string) => ({
   path: f.path, ...(base !== undefined ? { relativePath: relativePath(f.path, base) } : {}),
 });
 
-export const folderServiceFactory = ({ scopes, access, folders, audit, dynamicSecretsIn, clock }: Deps) => {
+export const folderServiceFactory = ({ scopes, access, folders, audit, deleteDynamicSecretsIn, clock }: Deps) => {
   const checkName = (name: string) => {
     if (!FOLDER_NAME.test(name)) throw new BadRequestError(`name: "${name}" may only contain letters, digits, '-' and '_'`);
   };
@@ -135,12 +136,16 @@ export const folderServiceFactory = ({ scopes, access, folders, audit, dynamicSe
     return folderView(updated);
   };
 
-  /** Deletes the folder with everything below it: sub-folders, secrets, versions, imports. */
+  /**
+   * Deletes the folder with everything below it: sub-folders, secrets, versions, imports, and dynamic secrets,
+   * whose leases are revoked first (which needs the project role `admin`).
+   */
   const remove = async (actor: Actor, dto: FolderRefDTO) => {
     const { scope, folder } = await findChild(actor, dto);
-    const n = await dynamicSecretsIn({ envId: folder.env_id, folderPath: folder.path });
-    if (n > 0) throw new BadRequestError(`Folder '${folder.path}' holds ${n} dynamic secret${n > 1 ? "s" : ""}; delete ${n > 1 ? "them" : "it"} first so that the leases are revoked at the target`);
-    await folders.delete(scope.project.id, folder.id);
+    await deleteDynamicSecretsIn(actor, {
+      projectId: scope.project.id, scope: { kind: "folder", envId: folder.env_id, path: folder.path },
+      what: `Folder '${folder.path}' in environment '${scope.env.slug}'`, drop: () => folders.delete(scope.project.id, folder),
+    });
     await record(actor, scope, "delete-folder", folder);
     return folderView(folder);
   };
