@@ -321,6 +321,12 @@ describe("dynamic secrets against real PostgreSQL, MariaDB and Redis", () => {
       assert.equal(d.status, 200, d.text);
       assert.equal(d.body.dynamicSecret.inputs, undefined);
       await unusable(l.data);
+      // Each lease revoked on the way is in the audit log, as a revoke through its own route would be.
+      const projectId = (await call("GET", `/api/v1/projects/slug/${projectSlug}`)).body.id;
+      const log = (await call("GET", `/api/v1/projects/${projectId}/audit-logs?limit=500`)).body.auditLogs as { action: string; resource: { id: string }; metadata: Record<string, unknown> }[];
+      assert.deepEqual(log.find((e) => e.action === "delete-dynamic-secret-lease" && e.resource.id === l.lease.id)?.metadata,
+        { dynamicSecretId: d.body.dynamicSecret.id, externalEntityId: l.data.DB_USERNAME, isForced: false, reason: "dynamic-secret-deleted" });
+      assert.ok(log.some((e) => e.action === "delete-dynamic-secret" && e.resource.id === d.body.dynamicSecret.id));
 
       const name = `${target.service}-stuck`;
       await createSecret(name, {}, target.provider({ revocationStatement: target.failingRevocation }));
