@@ -14,7 +14,7 @@ const folderIdsIn = (db: Kysely<Database>, envId: string, path: string) =>
   db.selectFrom("folders").select("id").where("env_id", "=", envId)
     .where((eb) => (path === "/" ? eb.lit(true) : eb.or([eb("path", "=", path), underPath("path", path)])));
 
-const dynamicSecretsIn = (db: Kysely<Database>, scope: DynamicSecretScope) => (eb: ExpressionBuilder<Database, "dynamic_secrets">) =>
+const dynamicSecretInScope = (db: Kysely<Database>, scope: DynamicSecretScope) => (eb: ExpressionBuilder<Database, "dynamic_secrets">) =>
   scope.kind === "project" ? eb("dynamic_secrets.project_id", "=", scope.projectId)
   : scope.kind === "environment" ? eb("dynamic_secrets.env_id", "=", scope.envId)
   : eb("dynamic_secrets.folder_id", "in", folderIdsIn(db, scope.envId, scope.path));
@@ -31,10 +31,10 @@ export const leasesRemainIn = async (tx: Transaction<Database>, scope: DynamicSe
     if (scope.kind === "project") await tx.selectFrom("projects").select("id").where("id", "=", scope.projectId).forUpdate().execute();
     else if (scope.kind === "environment") await tx.selectFrom("environments").select("id").where("id", "=", scope.envId).forUpdate().execute();
     else await folderIdsIn(tx, scope.envId, scope.path).forUpdate().execute();
-    await tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretsIn(tx, scope)).forUpdate().execute();
+    await tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretInScope(tx, scope)).forUpdate().execute();
   }
   const lease = await tx.selectFrom("dynamic_secret_leases").select("id")
-    .where("dynamic_secret_id", "in", tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretsIn(tx, scope)))
+    .where("dynamic_secret_id", "in", tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretInScope(tx, scope)))
     .limit(1).executeTakeFirst();
   return lease !== undefined;
 };
@@ -44,7 +44,7 @@ export const dynamicSecretStore = (db: Kysely<Database>) => ({
   listInScope: (scope: DynamicSecretScope) =>
     db.selectFrom("dynamic_secrets").innerJoin("folders", "folders.id", "dynamic_secrets.folder_id")
       .selectAll("dynamic_secrets").select("folders.path as folder_path")
-      .where(dynamicSecretsIn(db, scope)).orderBy("folders.path").orderBy("dynamic_secrets.name").execute(),
+      .where(dynamicSecretInScope(db, scope)).orderBy("folders.path").orderBy("dynamic_secrets.name").execute(),
   insert: (row: DynamicSecretTable) => db.insertInto("dynamic_secrets").values(row).execute(),
   get: (id: string) => db.selectFrom("dynamic_secrets").selectAll().where("id", "=", id).executeTakeFirst(),
   getByName: (folderId: string, name: string) =>
