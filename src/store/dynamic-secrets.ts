@@ -51,8 +51,21 @@ export const dynamicSecretStore = (db: Kysely<Database>) => ({
     db.selectFrom("dynamic_secrets").selectAll().where("folder_id", "=", folderId).where("name", "=", name).executeTakeFirst(),
   list: (folderId: string) => db.selectFrom("dynamic_secrets").selectAll().where("folder_id", "=", folderId).orderBy("created_at").orderBy("name").execute(),
   update: (id: string, patch: Partial<DynamicSecretTable>) => db.updateTable("dynamic_secrets").set(patch).where("id", "=", id).execute(),
-  /** Leases go with it (foreign key cascade); the service revokes them first. */
-  delete: (id: string) => db.deleteFrom("dynamic_secrets").where("id", "=", id).execute(),
+  /**
+   * Deletes a dynamic secret unless it has a lease other than `known` (those the caller revoked or, forced,
+   * gave up on): the cascade would forget such a lease while its user still exists at the target. False
+   * then, deleting nothing. On PostgreSQL the row is locked first, so a concurrent lease insert (whose
+   * foreign-key check waits for the lock) either is seen here or fails; SQLite runs one transaction at a time.
+   */
+  deleteUnlessOtherLeases: (id: string, known: string[]) =>
+    db.transaction().execute(async (tx) => {
+      if (dialectOf(tx) === "postgres") await tx.selectFrom("dynamic_secrets").select("id").where("id", "=", id).forUpdate().execute();
+      let other = tx.selectFrom("dynamic_secret_leases").select("id").where("dynamic_secret_id", "=", id);
+      if (known.length) other = other.where("id", "not in", known);
+      if (await other.limit(1).executeTakeFirst()) return false;
+      await tx.deleteFrom("dynamic_secrets").where("id", "=", id).execute();
+      return true;
+    }),
 
   insertLease: (row: DynamicSecretLeaseTable) => db.insertInto("dynamic_secret_leases").values(row).execute(),
   getLease: (id: string) => db.selectFrom("dynamic_secret_leases").selectAll().where("id", "=", id).executeTakeFirst(),

@@ -21,7 +21,8 @@ import { needService } from "../helpers/services.js";
  * The last line of defence when a project, environment or folder is deleted: the cascade would forget a
  * lease whose user still exists at its target, so the store deletes nothing while one is recorded in the
  * scope, and on PostgreSQL a lease or dynamic secret inserted concurrently waits for the delete and fails.
- * The services revoke every lease before they get here; these rows are written directly.
+ * The same holds for deleting one dynamic secret. The services revoke every lease before they get here;
+ * these rows are written directly.
  */
 const now = new Date().toISOString();
 const dsRow = (projectId: string, envId: string, folderId: string, name: string): DynamicSecretTable => ({
@@ -83,6 +84,33 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
         assert.equal(await ds.get(deep.id), undefined, "the dynamic secret went with its folder");
         assert.ok(await ds.get(outside.id));
         assert.equal(await projects.delete(s.projectId), false, "the lease in /app_x is in the project");
+      } finally {
+        await o.done();
+      }
+    });
+
+    test("deleting one dynamic secret: a lease the caller did not revoke (created meanwhile) keeps it; known ones go with it", async (t) => {
+      const o = await open(t);
+      if (!o) return;
+      try {
+        const ds = dynamicSecretStore(o.d.db);
+        const s = await setup(o.d);
+        const row = dsRow(s.projectId, s.envId, s.app.id, "one");
+        await ds.insert(row);
+        const known = leaseRow(row);
+        const newcomer = leaseRow(row);
+        await ds.insertLease(known);
+        await ds.insertLease(newcomer);
+        assert.equal(await ds.deleteUnlessOtherLeases(row.id, [known.id]), false, "the newcomer was never revoked");
+        assert.ok(await ds.get(row.id), "nothing was deleted");
+        assert.ok(await ds.getLease(known.id));
+        // A forced delete gives up on leases it tried and could not revoke: those go with it.
+        assert.equal(await ds.deleteUnlessOtherLeases(row.id, [known.id, newcomer.id]), true);
+        assert.equal(await ds.get(row.id), undefined);
+        assert.equal(await ds.getLease(newcomer.id), undefined, "its leases went with it");
+        const bare = dsRow(s.projectId, s.envId, s.app.id, "bare");
+        await ds.insert(bare);
+        assert.equal(await ds.deleteUnlessOtherLeases(bare.id, []), true, "no leases at all");
       } finally {
         await o.done();
       }

@@ -40,7 +40,7 @@ export interface UpdateDynamicSecretDTO {
 }
 
 type Deps = {
-  store: Pick<DynamicSecretStore, "insert" | "getByName" | "list" | "listInScope" | "update" | "delete" | "listLeases">;
+  store: Pick<DynamicSecretStore, "insert" | "getByName" | "list" | "listInScope" | "update" | "deleteUnlessOtherLeases" | "listLeases">;
   locate: Locator;
   sealed: Sealed;
   revoker: LeaseRevoker;
@@ -160,7 +160,8 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
   const revokeLeasesOf = async (actor: Actor, row: DynamicSecretTable, isForced: boolean, reason: string) => {
     const failures: LeaseFailure[] = [];
     let revoked = 0;
-    for (const lease of await store.listLeases(row.id)) {
+    const leases = await store.listLeases(row.id);
+    for (const lease of leases) {
       const failed = (message: string) => failures.push({ leaseId: lease.id, externalEntityId: lease.external_entity_id, message });
       let outcome: "revoked" | "busy";
       try {
@@ -179,7 +180,7 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
         metadata: { dynamicSecretId: row.id, externalEntityId: lease.external_entity_id, isForced, reason },
       });
     }
-    return { revoked, failures };
+    return { revoked, failures, seen: leases.map((l) => l.id) };
   };
 
   const recordDeleted = (actor: Actor, row: DynamicSecretTable, isForced: boolean, reason?: string) =>
@@ -191,10 +192,12 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
    */
   const remove = async (actor: Actor, ref: FolderRef, name: string, isForced: boolean) => {
     const { row } = await locate.dynamicSecret(actor, ref, name, "admin");
-    const { failures } = await revokeLeasesOf(actor, row, isForced, "dynamic-secret-deleted");
+    const { failures, seen } = await revokeLeasesOf(actor, row, isForced, "dynamic-secret-deleted");
     if (failures.length)
       throw new BadRequestError(`Dynamic secret '${row.name}' was not deleted: ${failures.length} lease(s) could not be revoked (${failures[0]!.message}); fix the target or delete with isForced=true`, { failures });
-    await store.delete(row.id);
+    // A lease created while the others were being revoked was never tried: the cascade must not forget it.
+    if (!(await store.deleteUnlessOtherLeases(row.id, seen)))
+      throw new BadRequestError(`Dynamic secret '${row.name}' was not deleted: a lease was created for it while it was being deleted; retry`);
     await recordDeleted(actor, row, isForced);
     return dynamicSecretView(row);
   };
