@@ -25,7 +25,20 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-export const postgresChannel = (pool: pg.Pool, connectionString: string, name: string, onError: (message: string) => void): Channel => {
+export interface ChannelOptions {
+  /**
+   * How often the LISTEN connection is asked whether it is alive, and how long an answer may take. A connection
+   * dropped silently (a NAT or firewall forgetting an idle flow) raises no error and carries no traffic while
+   * idle, so without asking, the channel would stay deaf without knowing it.
+   */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
+}
+
+export const postgresChannel = (
+  pool: pg.Pool, connectionString: string, name: string, onError: (message: string) => void,
+  { probeIntervalMs = 30_000, probeTimeoutMs = 10_000 }: ChannelOptions = {},
+): Channel => {
   const handlers: ((message: string) => void)[] = [];
   const resumedHandlers: ((deafSince: Date) => void)[] = [];
   // Undefined while LISTEN is in place. Deaf from the start: a first attempt that fails leaves a gap too.
@@ -45,19 +58,40 @@ export const postgresChannel = (pool: pg.Pool, connectionString: string, name: s
     delayMs = Math.min(delayMs * 2, 30_000);
   };
 
+  // The name is ours (a constant), never input: quoted as an identifier all the same.
+  const listen = `LISTEN "${name.replaceAll('"', '""')}"`;
+
   const connect = async () => {
     if (stopped) return;
-    const c = new pg.Client({ connectionString });
+    const c = new pg.Client({ connectionString, keepAlive: true });
     const first = attempts++ === 0;
     let dropped = false;
+    let probe: NodeJS.Timeout | undefined;
     const drop = (why?: string) => {
       if (dropped) return;
       dropped = true;
+      clearInterval(probe);
       deafSince ??= new Date();
       if (why && !stopped) onError(`channel ${name}: ${why}; listening again shortly`);
       if (client === c) client = undefined;
       c.end().catch(() => undefined);
+      // end() waits for the server to close; a dead peer never does, so the socket is destroyed (pg has no API for it).
+      setTimeout(() => (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy(), 1_000).unref();
       reconnectLater();
+    };
+    /** LISTEN again (a no-op for PostgreSQL) as the liveness check: pg_stat_activity keeps showing the LISTEN. */
+    let checking = false;
+    const checkAlive = () => {
+      if (checking) return;
+      checking = true;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer to a liveness check within ${probeTimeoutMs} ms`)), probeTimeoutMs);
+      });
+      Promise.race([c.query(listen), late]).then(
+        () => { clearTimeout(timer); checking = false; },
+        (e: Error) => { clearTimeout(timer); drop(e.message); },
+      );
     };
     c.on("notification", (n) => {
       if (n.channel !== name || n.payload === undefined) return;
@@ -67,13 +101,14 @@ export const postgresChannel = (pool: pg.Pool, connectionString: string, name: s
     c.on("end", () => drop(stopped ? undefined : "connection closed"));
     try {
       await c.connect();
-      // The name is ours (a constant), never input: quoted as an identifier all the same.
-      await c.query(`LISTEN "${name.replaceAll('"', '""')}"`);
+      await c.query(listen);
       if (stopped) return void c.end().catch(() => undefined);
       // Lost already (an error between LISTEN's answer and here): still deaf, and a reconnect is due.
       if (dropped) return listening();
       client = c;
       delayMs = 1_000;
+      probe = setInterval(checkAlive, probeIntervalMs);
+      probe.unref();
       const since = deafSince;
       deafSince = undefined;
       // The first attempt succeeding leaves no gap: the server serves only once it is over (start.ts).

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import pg from "pg";
-import { postgresChannel, type Channel } from "../../src/store/channels.js";
+import { postgresChannel, type Channel, type ChannelOptions } from "../../src/store/channels.js";
 import { createPgDatabase } from "../helpers/postgres.js";
 import { needService } from "../helpers/services.js";
 import { until } from "../e2e/secrets-agent-harness.js";
@@ -31,13 +31,13 @@ after(async () => {
   db?.drop();
 });
 
-const open = (url: string, name: string) => {
+const open = (url: string, name: string, options?: ChannelOptions) => {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   pools.push(pool);
   const errors: string[] = [];
   const messages: string[] = [];
   const resumed: Date[] = [];
-  const channel = postgresChannel(pool, url, name, (m) => void errors.push(m));
+  const channel = postgresChannel(pool, url, name, (m) => void errors.push(m), options);
   channels.push(channel);
   channel.onMessage((m) => void messages.push(m));
   channel.onResumed((since) => void resumed.push(since));
@@ -101,4 +101,33 @@ test("a first LISTEN that fails: ready() still resolves, and the later success r
     await c.channel.close();
     psql(`DROP DATABASE IF EXISTS ${later} WITH (FORCE)`);
   }
+});
+
+test("a LISTEN connection that goes silent (no error, no answer) is found by the liveness check and replaced", async (t) => {
+  if (!db) return t.skip("PostgreSQL missing (see above)");
+  if (process.getuid?.() !== 0) return t.skip("stopping a PostgreSQL backend (SIGSTOP) needs root: a silent connection cannot be made otherwise");
+  const name = `kms_test_${randomBytes(4).toString("hex")}`;
+  const c = open(db.url, name, { probeIntervalMs: 200, probeTimeoutMs: 500 });
+  await c.channel.ready();
+  // This channel's backend (the earlier tests' channels are still open and listening on other names).
+  const listenersOf = async () => (await admin!.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query = $2", [db!.name, `LISTEN "${name}"`])).rows.map((r) => r.pid);
+  const [pid] = await listenersOf();
+  assert.ok(pid);
+  // A stopped backend is what a silently dropped connection looks like from here: the socket stays open and
+  // nothing ever answers.
+  process.kill(pid, "SIGSTOP");
+  try {
+    await until(() => c.resumed.length > 0, 8_000, "onResumed after the silent connection was replaced");
+    assert.ok(c.errors.some((e) => e.includes("no answer to a liveness check within 500 ms")), `the silence is reported: ${c.errors.join(" | ")}`);
+    assert.ok((await listenersOf()).some((p) => p !== pid), "listening on a new connection");
+    c.channel.send("after");
+    await until(() => c.messages.includes("after"), 5_000, "a message sent after the replacement");
+    assert.equal(c.resumed.length, 1, "one gap, one report");
+  } finally {
+    process.kill(pid, "SIGCONT");
+    await admin!.query("SELECT pg_terminate_backend($1)", [pid]);
+  }
+  // Healthy connections keep answering the check: no further gaps while it runs a few more times.
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.equal(c.resumed.length, 1, "a healthy connection is never replaced");
 });
