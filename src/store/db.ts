@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
@@ -50,6 +50,7 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
     };
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(opts.dataDir);
   const file = join(opts.dataDir, "kms.sqlite");
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma("journal_mode = WAL");
@@ -67,8 +68,39 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
     close: async () => {
       await db.destroy();
       await checkpointer?.stop();
+      lock.close();
     },
   };
+};
+
+/**
+ * One server per SQLite data directory. A second one on the same file would work at the SQL level, but its
+ * change streams would never hear of the first one's writes (there is no relay between processes on one
+ * file, as PostgreSQL's LISTEN/NOTIFY is between servers), and two `kms dev` runs would fight over the same
+ * certificate files. The lock is SQLite's own: a small database held in exclusive locking mode, so the
+ * operating system releases it whenever the process ends, kill -9 included, and no stale lock file is left
+ * to clean up. `kms.pid` beside it only says who holds it, for the error message.
+ */
+const lockDataDir = (dir: string): BetterSqlite3.Database => {
+  // timeout 0: a held lock is an answer, not something to wait for.
+  const lock = new BetterSqlite3(join(dir, "kms.lock"), { timeout: 0 });
+  try {
+    lock.pragma("locking_mode = EXCLUSIVE");
+    // The first write takes the exclusive lock; in this locking mode it is kept until the connection closes.
+    lock.exec(`CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder; INSERT INTO holder VALUES (${process.pid});`);
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code !== "SQLITE_BUSY") throw e;
+    let holder = "";
+    try {
+      holder = ` (pid ${Number.parseInt(readFileSync(join(dir, "kms.pid"), "utf8"), 10)})`;
+    } catch {
+      // no pid file: the holder did not get that far
+    }
+    throw new Error(`data directory ${dir} is in use by another kms server${holder}; one server per SQLite data directory (several servers share a PostgreSQL database instead)`);
+  }
+  writeFileSync(join(dir, "kms.pid"), `${process.pid}\n`, { mode: 0o600 });
+  return lock;
 };
 
 /**
