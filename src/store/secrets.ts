@@ -107,13 +107,16 @@ export const secretStore = (database: Kysely<Database>) => {
     /** Projects that have secrets (version rows belong to secrets, so this covers them too). */
     projectsWithSecrets: async (): Promise<string[]> =>
       (await db.selectFrom("secrets").select("project_id").distinct().orderBy("project_id").execute()).map((r) => r.project_id),
-    /** A project's stored notes: the secret rows that have one and every version row (the note sits in `extra`). */
+    /**
+     * A project's stored notes: the secret rows that have one and the version rows whose `extra` holds one
+     * (JSON.stringify writes the key exactly so), not every version: a project's history can be large.
+     */
     reminderNotesOf: async (projectId: string) => ({
       secrets: (await db.selectFrom("secrets").select(["id", "reminder_note"]).where("project_id", "=", projectId)
         .where("reminder_note", "is not", null).execute()) as { id: string; reminder_note: string }[],
       versions: await db.selectFrom("secret_versions").innerJoin("secrets", "secrets.id", "secret_versions.secret_id")
         .select(["secret_versions.id", "secret_versions.secret_id", "secret_versions.extra"])
-        .where("secrets.project_id", "=", projectId).execute(),
+        .where("secrets.project_id", "=", projectId).where("secret_versions.extra", "like", '%"reminderNote":"%').execute(),
     }),
     /**
      * Replaces a project's notes in one transaction, all or nothing. Each row changes only if it still holds
