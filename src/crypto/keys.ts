@@ -4,6 +4,7 @@
  * seconds, and the event loop must keep serving meanwhile (DESIGN.md, performance facts).
  */
 import { createECDH, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb } from "node:crypto";
+import { takeP256 } from "./key-pool.js";
 import type { KeyObject } from "node:crypto";
 import { toPem } from "./der/pem.js";
 import { bitString, integer, octetString, oid, sequence, tlvOf } from "./der/writer.js";
@@ -70,25 +71,36 @@ const P256_ALGORITHM = sequence([EC_PUBLIC_KEY, P256]);
 /**
  * A fresh key pair, encoded, for a certificate the server issues with its own key (no KeyObject is needed:
  * the server never signs with it). P-256, the common case, is generated with OpenSSL's EC key generation
- * through ECDH and encoded here from the raw scalar and point: ~25 µs, where generateKeyPair plus OpenSSL 3's
+ * through ECDH (ahead of time on a worker thread when the pool has one: key-pool.ts) and encoded here from
+ * the raw scalar and point: ~25 µs, where generateKeyPair plus OpenSSL 3's
  * SPKI and PKCS#8 encoders cost ~190 µs of event-loop time (measured on this machine kind), most of it the
  * encoders. The key is the same kind of key (uniform scalar on the named curve); the encoding is RFC 5480 /
  * RFC 5915 in PKCS#8 with the public key included, as OpenSSL writes it. Other algorithms: generateKeyPair.
  */
 export const generateKeyMaterial = async (algorithm: KeyAlgorithm): Promise<KeyMaterial> => {
   if (algorithm === "EC_prime256v1") {
-    const ecdh = createECDH("prime256v1");
-    const point = ecdh.generateKeys();
-    const raw = ecdh.getPrivateKey();
-    // OpenSSL drops leading zero octets of the scalar; RFC 5915 wants exactly the order's length (32).
-    const d = Buffer.alloc(32);
-    raw.copy(d, 32 - raw.length);
+    // Made ahead on a worker thread (key-pool.ts) when one is ready; otherwise here.
+    const made = takeP256();
+    let d: Buffer;
+    let point: Buffer;
+    if (made) {
+      ({ d, point } = made);
+    } else {
+      const ecdh = createECDH("prime256v1");
+      point = ecdh.generateKeys();
+      const raw = ecdh.getPrivateKey();
+      // OpenSSL drops leading zero octets of the scalar; RFC 5915 wants exactly the order's length (32).
+      d = Buffer.alloc(32);
+      raw.copy(d, 32 - raw.length);
+      raw.fill(0);
+    }
     const der = sequence([integer(0), P256_ALGORITHM, octetString(sequence([integer(1), octetString(d), tlvOf(0xa1, [bitString(point)])]))]);
     const privateKeyPem = toPem("PRIVATE KEY", der);
-    raw.fill(0);
+    const spkiDer = sequence([P256_ALGORITHM, bitString(point)]);
     d.fill(0);
     der.fill(0);
-    return { spkiDer: sequence([P256_ALGORITHM, bitString(point)]), privateKeyPem };
+    made?.wipe();
+    return { spkiDer, privateKeyPem };
   }
   const kp = await generateKeyPair(algorithm);
   return { spkiDer: kp.spkiDer, privateKeyPem: exportPrivateKeyPem(kp.privateKey) };

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startHelperWorker } from "./helper-workers.js";
 import type { PublicKeyInput } from "./key-der.js";
 
 /**
@@ -8,7 +9,7 @@ import type { PublicKeyInput } from "./key-der.js";
  * calling thread, then more on the key's first use; node:crypto's callback form moves only the verification
  * to the thread pool. Under issuance load that import was an eighth of the event loop's time per certificate.
  * Here import and verification both run on a small pool of worker threads (one per core, started on first use,
- * a nice step below the event loop like the other helper threads), and the event loop only passes bytes.
+ * a nice step below the event loop: helper-workers.ts), and the event loop only passes bytes.
  */
 
 export type VerifyOutcome =
@@ -27,11 +28,9 @@ export interface VerifyRequest {
   expectKeyType?: string;
 }
 
-// Plain CommonJS for `eval: true`: it runs in the bundle and from source alike.
 const WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const { createPublicKey, verify } = require("node:crypto");
-try { if (workerData.nice > 0) require("node:os").setPriority(0, workerData.nice); } catch {}
 parentPort.on("message", (m) => {
   let key;
   try { key = createPublicKey(m.key); } catch { return parentPort.postMessage({ id: m.id, result: "key-unusable" }); }
@@ -48,16 +47,10 @@ interface Slot { worker: Worker; pending: Map<number, { resolve(o: VerifyOutcome
 const slots: (Slot | undefined)[] = [];
 let next = 0;
 let ids = 0;
-let nice = 0;
-
-/** Workers started from now on lower their priority by `n` (the server passes its KMS_HELPER_THREAD_NICE). */
-export const setVerifyWorkerNice = (n: number) => { nice = Number.isInteger(n) && n > 0 ? Math.min(n, 19) : 0; };
 
 const start = (index: number): Slot => {
-  // execArgv: [] so that flags such as --input-type=module never change how this CommonJS text is read.
-  const worker = new Worker(WORKER, { eval: true, execArgv: [], workerData: { nice } });
   // An idle pool never keeps the process alive; a pending check does (ref while anything is in flight).
-  worker.unref();
+  const worker = startHelperWorker(WORKER);
   const slot: Slot = { worker, pending: new Map() };
   const fail = (e: Error) => {
     if (slots[index] === slot) slots[index] = undefined;

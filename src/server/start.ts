@@ -12,7 +12,7 @@ import { secretCodecFactory } from "../core/secrets/secret-codec.js";
 import { sealPlaintextReminderNotes, type ReminderNoteSealingReport } from "../core/secrets/seal-reminder-notes.js";
 import { buildApp } from "./app.js";
 import { createServices, type Services } from "./services.js";
-import { setVerifyWorkerNice } from "../crypto/verify-pool.js";
+import { setHelperWorkerNice } from "../crypto/helper-workers.js";
 import { lowerHelperThreadPriority } from "./thread-priority.js";
 
 export interface ServerOptions {
@@ -100,7 +100,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   // Helper threads (thread pool, GC, checkpointer) yield to the event loop; KMS_HELPER_THREAD_NICE=0 turns it off.
   const nice = Number(process.env.KMS_HELPER_THREAD_NICE ?? 5);
   if (nice > 0) app.log.debug({ threads: await lowerHelperThreadPriority(Math.min(19, nice)) }, "helper threads yield to the event loop");
-  setVerifyWorkerNice(nice); // the CSR signature workers start later, on first use, and lower themselves
+  setHelperWorkerNice(nice); // the crypto workers (CSR checks, P-256 keys) start later, on first use, and lower themselves
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,

@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { publicKeyInputFromSpki } from "../../src/crypto/key-der.js";
-import { setVerifyWorkerNice, verifyOffThread } from "../../src/crypto/verify-pool.js";
+import { setHelperWorkerNice } from "../../src/crypto/helper-workers.js";
+import { verifyOffThread } from "../../src/crypto/verify-pool.js";
 import { REPO } from "../helpers/server.js";
 
 const data = Buffer.from("to be signed");
@@ -14,7 +15,7 @@ const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
 const spki = (k: { publicKey: import("node:crypto").KeyObject }) => k.publicKey.export({ format: "der", type: "spki" });
 
 test("verifies on a worker: good and bad signatures, RSA (JWK path), P-256 (JWK) and P-384 (DER)", async () => {
-  setVerifyWorkerNice(7);
+  setHelperWorkerNice(7);
   for (const [name, k, hash] of [["ec", ec, "sha256"], ["rsa", rsa, "sha256"], ["p384", p384, "sha384"]] as const) {
     const signature = sign(hash, data, k.privateKey);
     const key = publicKeyInputFromSpki(spki(k));
