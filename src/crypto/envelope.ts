@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import { EncryptionKeyMismatchError } from "../core/errors.js";
+import { pooledRandomBytes } from "./random-pool.js";
 
 /**
  * AES-256-GCM envelope encryption. Format of a ciphertext: `v1.<base64(iv ‖ tag ‖ ciphertext)>`.
@@ -11,7 +12,9 @@ const IV = 12;
 const TAG = 16;
 
 export const seal = (key: Buffer, plaintext: Buffer | string, aad: string): string => {
-  const iv = randomBytes(IV);
+  // A random 96-bit IV per encryption, from the pooled CSPRNG (random-pool.ts): the hot path seals every
+  // server-generated private key.
+  const iv = pooledRandomBytes(IV);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([cipher.update(typeof plaintext === "string" ? Buffer.from(plaintext, "utf8") : plaintext), cipher.final()]);
