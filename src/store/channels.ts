@@ -6,9 +6,9 @@ import pg from "pg";
  * A message sent while a listener is not listening (its connection lost and being re-established, or its
  * first LISTEN failed) is never seen by it, as NOTIFY keeps nothing for absent listeners; the listener
  * cannot tell which messages it missed, only that it may have, so it says so through `onResumed` once it
- * listens again. A message whose send fails is lost for every listener, and no listener can know: the
- * sender reports it (`onError`). Payloads must stay under PostgreSQL's 8,000 bytes. Used for the secret
- * change stream (core/secrets/change-feed.ts).
+ * listens again. A send that fails is retried, in order, until it goes through (or the channel closes, or
+ * 10,000 wait); each failure is reported (`onError`). Payloads must stay under PostgreSQL's 8,000 bytes.
+ * Used for the secret change stream (core/secrets/change-feed.ts).
  */
 export interface Channel {
   send(message: string): void;
@@ -24,6 +24,10 @@ export interface Channel {
   ready(): Promise<void>;
   close(): Promise<void>;
 }
+
+const SEND_RETRY_MS = 200;
+/** Messages waiting while the database is away; past this the oldest go (a secret change is ~200 bytes). */
+const OUTBOX_LIMIT = 10_000;
 
 export interface ChannelOptions {
   /**
@@ -131,9 +135,46 @@ export const postgresChannel = (
   };
   void connect();
 
+  // Sends go out one at a time, in order. One that fails (the database went away between a commit and its
+  // NOTIFY) is retried with backoff rather than lost: late beats never, and a repeat is harmless to listeners
+  // that may have got it after all. Only what is still waiting when the outbox overflows or the channel
+  // closes is dropped, and that is reported.
+  const outbox: string[] = [];
+  let draining = false;
+  let sendRetry: NodeJS.Timeout | undefined;
+  let sendDelayMs = SEND_RETRY_MS;
+  const drain = async () => {
+    if (draining || sendRetry) return;
+    draining = true;
+    try {
+      while (outbox.length && !stopped) {
+        try {
+          await pool.query("SELECT pg_notify($1, $2)", [name, outbox[0]]);
+          outbox.shift();
+          sendDelayMs = SEND_RETRY_MS;
+        } catch (e) {
+          if (stopped) break;
+          onError(`channel ${name}: ${(e as Error).message}; ${outbox.length} message(s) wait, sending again in ${sendDelayMs} ms`);
+          sendRetry = setTimeout(() => { sendRetry = undefined; void drain(); }, sendDelayMs);
+          sendRetry.unref();
+          sendDelayMs = Math.min(sendDelayMs * 2, 10_000);
+          return;
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
+
   return {
     send: (message) => {
-      pool.query("SELECT pg_notify($1, $2)", [name, message]).catch((e: Error) => onError(`channel ${name}: ${e.message}`));
+      if (stopped) return;
+      outbox.push(message);
+      if (outbox.length > OUTBOX_LIMIT) {
+        outbox.splice(0, outbox.length - OUTBOX_LIMIT);
+        onError(`channel ${name}: more than ${OUTBOX_LIMIT} messages wait to be sent; the oldest was dropped`);
+      }
+      void drain();
     },
     onMessage: (fn) => { handlers.push(fn); },
     onResumed: (fn) => { resumedHandlers.push(fn); },
@@ -141,6 +182,8 @@ export const postgresChannel = (
     close: async () => {
       stopped = true;
       clearTimeout(retry);
+      clearTimeout(sendRetry);
+      if (outbox.length) onError(`channel ${name}: closing with ${outbox.length} message(s) not sent`);
       await client?.end().catch(() => undefined);
       client = undefined;
     },

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
+import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
 import pg from "pg";
 import { postgresChannel, type Channel, type ChannelOptions } from "../../src/store/channels.js";
 import { createPgDatabase } from "../helpers/postgres.js";
@@ -130,4 +131,39 @@ test("a LISTEN connection that goes silent (no error, no answer) is found by the
   // Healthy connections keep answering the check: no further gaps while it runs a few more times.
   await new Promise((r) => setTimeout(r, 1_000));
   assert.equal(c.resumed.length, 1, "a healthy connection is never replaced");
+});
+
+test("a NOTIFY that fails (the database unreachable for the sender) is sent again, in order, instead of being lost", async (t) => {
+  if (!db) return t.skip("PostgreSQL missing (see above)");
+  const name = `kms_test_${randomBytes(4).toString("hex")}`;
+  const listener = open(db.url, name);
+  await listener.channel.ready();
+  // The sender reaches PostgreSQL through a port where nothing listens yet, then through a proxy there.
+  const port = await new Promise<number>((r) => { const s = createNetServer(); s.listen(0, "127.0.0.1", () => { const p = (s.address() as AddressInfo).port; s.close(() => r(p)); }); });
+  const target = new URL(db.url);
+  const viaProxy = new URL(db.url);
+  viaProxy.host = `127.0.0.1:${port}`;
+  const pool = new pg.Pool({ connectionString: viaProxy.toString(), max: 1 });
+  pools.push(pool);
+  const errors: string[] = [];
+  const relay = postgresChannel(pool, db.url, name, (m) => void errors.push(m));
+  channels.push(relay);
+  for (const m of ["one", "two", "three"]) relay.send(m);
+  await until(() => errors.some((e) => e.includes("sending again in")), 5_000, "the first send fails and is reported");
+  assert.ok(!listener.messages.includes("one"), "nothing went out while the database was unreachable");
+  const proxy = createNetServer((c) => {
+    const up = connect(Number(target.port || 5432), target.hostname);
+    c.pipe(up).pipe(c);
+    c.on("error", () => up.destroy());
+    up.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(port, "127.0.0.1", r));
+  try {
+    await until(() => listener.messages.includes("three"), 10_000, "every message once the database is back");
+    assert.deepEqual(listener.messages.filter((m) => ["one", "two", "three"].includes(m)), ["one", "two", "three"], "each once, in the order sent");
+  } finally {
+    await pool.end();
+    pools.splice(pools.indexOf(pool), 1);
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }
 });
