@@ -32,7 +32,9 @@ export const devCommand = (): Command =>
         });
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        const why = err.code === "EADDRINUSE" ? `port ${o.port} is in use: pass --port 0 (any free port) or another port` : err.message;
+        const why = err.code === "EADDRINUSE" ? `port ${o.port} is in use: pass --port 0 (any free port) or another port`
+          : /is in use by another kms server/.test(err.message) ? `${rel(dir)} is in use by another kms dev or kms server${/\(pid \d+\)/.exec(err.message)?.[0].replace(/^/, " ") ?? ""}: stop it first, or give this one its own --dir`
+          : err.message;
         process.stderr.write(`kms dev: cannot start the server: ${why}\n`);
         process.exit(1);
       }
