@@ -3,6 +3,7 @@ import { join, relative, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
 import { startServer } from "../server/start.js";
+import { DataDirInUseError } from "../store/db.js";
 import { provisionDemo } from "../dev/demo.js";
 import { demoAgentConfig } from "../dev/agent-config.js";
 import { loadCertAgentConfig } from "../config/cert-agent.js";
@@ -33,7 +34,7 @@ export const devCommand = (): Command =>
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         const why = err.code === "EADDRINUSE" ? `port ${o.port} is in use: pass --port 0 (any free port) or another port`
-          : /is in use by another kms server/.test(err.message) ? `${rel(dir)} is in use by another kms dev or kms server${/\(pid \d+\)/.exec(err.message)?.[0].replace(/^/, " ") ?? ""}: stop it first, or give this one its own --dir`
+          : e instanceof DataDirInUseError ? `${rel(dir)} is in use by another kms dev or kms server${e.pid ? ` (pid ${e.pid})` : ""}: stop it first, or give this one its own --dir`
           : err.message;
         process.stderr.write(`kms dev: cannot start the server: ${why}\n`);
         process.exit(1);

@@ -73,6 +73,13 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
   };
 };
 
+/** Another process holds the SQLite data directory (see lockDataDir). */
+export class DataDirInUseError extends Error {
+  constructor(readonly dir: string, readonly pid: number | undefined) {
+    super(`data directory ${dir} is in use by another kms server${pid ? ` (pid ${pid})` : ""}; one server per SQLite data directory (several servers share a PostgreSQL database instead)`);
+  }
+}
+
 /**
  * One server per SQLite data directory. A second one on the same file would work at the SQL level, but its
  * change streams would never hear of the first one's writes (there is no relay between processes on one
@@ -91,13 +98,13 @@ const lockDataDir = (dir: string): BetterSqlite3.Database => {
   } catch (e) {
     lock.close();
     if ((e as { code?: string }).code !== "SQLITE_BUSY") throw e;
-    let holder = "";
+    let pid: number | undefined;
     try {
-      holder = ` (pid ${Number.parseInt(readFileSync(join(dir, "kms.pid"), "utf8"), 10)})`;
+      pid = Number.parseInt(readFileSync(join(dir, "kms.pid"), "utf8"), 10) || undefined;
     } catch {
       // no pid file: the holder did not get that far
     }
-    throw new Error(`data directory ${dir} is in use by another kms server${holder}; one server per SQLite data directory (several servers share a PostgreSQL database instead)`);
+    throw new DataDirInUseError(dir, pid);
   }
   writeFileSync(join(dir, "kms.pid"), `${process.pid}\n`, { mode: 0o600 });
   return lock;
