@@ -44,7 +44,10 @@ export interface RunningServer {
 export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const { key } = loadRootKey(o.encryptionKey, o.dataDir);
   const root = rootKeyring(key);
-  const database = openDatabase({ databaseUrl: o.databaseUrl, dataDir: o.dataDir });
+  // Warnings before the app (and its logger) exists are kept and logged once it does.
+  const early: string[] = [];
+  let warn = (message: string): void => { early.push(message); };
+  const database = openDatabase({ databaseUrl: o.databaseUrl, dataDir: o.dataDir, onConnectionLost: (m) => warn(m) });
   let sealedNotes: ReminderNoteSealingReport | undefined;
   try {
     await migrateToLatest(database.db);
@@ -75,7 +78,6 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const hostForUrl = o.host.includes(":") ? `[${o.host}]` : o.host === "0.0.0.0" ? "127.0.0.1" : o.host;
   let publicUrl = o.publicUrl?.replace(/\/+$/, "") ?? "";
   // Several servers on one PostgreSQL database pass secret changes to each other's change streams.
-  let warn = (_message: string) => {};
   const changeRelay = database.channel?.("kms_secret_changes", (m) => warn(m));
   const services = createServices({ db: database.db, root, clock: o.clock, publicUrl: () => publicUrl, changeRelay });
   const app = buildApp(services, {
@@ -83,6 +85,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     https: tls,
   });
   warn = (m) => app.log.warn(m);
+  for (const m of early.splice(0)) warn(m);
   if (sealedNotes?.rows) app.log.info(sealedNotes, "reminder notes stored in the clear are now encrypted");
   // Listening before serving: a change made once this server answers reaches its streams.
   await changeRelay?.ready();

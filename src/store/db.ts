@@ -13,6 +13,11 @@ export interface OpenDatabaseOptions {
   /** A `postgres://` or `postgresql://` URL selects PostgreSQL; anything else means embedded SQLite. */
   databaseUrl?: string;
   dataDir: string;
+  /**
+   * PostgreSQL: a pooled connection that broke while idle (the database restarted, failed over, or ended it).
+   * The pool has already dropped it and the next query opens a new one; this only reports it.
+   */
+  onConnectionLost?: (message: string) => void;
 }
 
 export interface OpenedDatabase {
@@ -33,6 +38,9 @@ export const isPostgresUrl = (url: string | undefined): url is string => !!url &
 export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
   if (isPostgresUrl(opts.databaseUrl)) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // Without a listener, node-postgres re-emits an idle connection's error as an unhandled 'error' event,
+    // and the server process dies the first time the database ends an idle connection.
+    pool.on("error", (e) => opts.onConnectionLost?.(`PostgreSQL ended an idle pooled connection: ${e.message}; the next query opens a new one`));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.databaseUrl);
     const channels: Channel[] = [];
