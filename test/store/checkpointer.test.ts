@@ -28,10 +28,11 @@ test("under continuous writes the WAL is checkpointed off the event loop and res
     let written = 0;
     let walMax = 0;
     let firstSeq: number | undefined;
-    // ~48 MB in transactions of 20 rows, never pausing longer than a turn of the event loop; on a machine so
-    // busy that the checkpointer thread has not restarted the WAL by then, up to four times as much.
+    // ~144 MB in transactions of 20 rows, never pausing longer than a timer tick: long enough that how soon
+    // the first restart comes on a busy machine (the checkpointer thread shares two cores with the rest of
+    // the test run) does not decide the outcome, only whether the WAL keeps being restarted.
     let transactions = 0;
-    for (let i = 0; i < 2_400 && (i < 600 || walRestarts(wal) === firstSeq); i++) {
+    for (let i = 0; i < 1_800; i++) {
       transactions++;
       await d.db.transaction().execute(async (tx) => {
         for (let j = 0; j < 20; j++) await sql`INSERT INTO bulk (body) VALUES (${body})`.execute(tx);
@@ -48,8 +49,8 @@ test("under continuous writes the WAL is checkpointed off the event loop and res
     const restarts = walRestarts(wal) - firstSeq!;
     const rows = await sql<{ n: number }>`SELECT count(*) AS n FROM bulk`.execute(d.db);
     assert.equal(rows.rows[0]!.n, transactions * 20);
-    assert.ok(restarts >= 1, `the WAL restarted ${restarts} times while ${written} bytes were written`);
-    assert.ok(walMax < written * 0.75, `the WAL stayed bounded (largest ${walMax} bytes for ${written} written)`);
+    assert.ok(restarts >= 2, `the WAL restarted ${restarts} times while ${written} bytes were written`);
+    assert.ok(walMax < written * 0.5, `the WAL stayed bounded (largest ${walMax} bytes for ${written} written)`);
   } finally {
     await d.close();
   }
