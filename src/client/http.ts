@@ -1,5 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import type { IncomingMessage } from "node:http";
+import type { AgentOptions as HttpAgentOptions, IncomingMessage, RequestOptions } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { z } from "zod";
 import { apiErrorFor, KmsNetworkError, KmsResponseError } from "./errors.js";
@@ -74,7 +74,23 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_MS = 30_000;
 
 /** A timeout error with undici's code and message, so logs and callers read as they did. */
-const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { name: "TimeoutError", code });
+export const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { name: "TimeoutError", code });
+
+/** Sends a request through one keep-alive agent per scheme, each made on first use (https with `tls`). */
+export const agentsFor = (options: HttpAgentOptions, tls?: TransportTls) => {
+  let httpAgent: HttpAgent | undefined;
+  let httpsAgent: HttpsAgent | undefined;
+  return {
+    request: (url: URL, o: Omit<RequestOptions, "agent">) =>
+      url.protocol === "https:"
+        ? httpsRequest(url, { ...o, agent: (httpsAgent ??= new HttpsAgent({ ...options, ...tls })) })
+        : httpRequest(url, { ...o, agent: (httpAgent ??= new HttpAgent(options)) }),
+    destroy: () => {
+      httpAgent?.destroy();
+      httpsAgent?.destroy();
+    },
+  };
+};
 
 interface RawResponse {
   statusCode: number;
@@ -87,17 +103,13 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   // Idle keep-alive connections close after 30 s (the agent's `timeout` applies to free sockets), or
   // sooner when the server's Keep-Alive header says so.
-  const agentOptions = { keepAlive: true, maxSockets: 16, timeout: KEEP_ALIVE_MS, scheduling: "lifo" as const };
-  let httpAgent: HttpAgent | undefined;
-  let httpsAgent: HttpsAgent | undefined;
+  const agents = agentsFor({ keepAlive: true, maxSockets: 16, timeout: KEEP_ALIVE_MS, scheduling: "lifo" }, opts.tls);
   const now = opts.now ?? (() => Date.now());
 
   /** One exchange. Rejects with the transport's error; the caller maps it. */
   const exchange = (url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal | undefined) =>
     new Promise<RawResponse>((resolve, reject) => {
       const https = url.protocol === "https:";
-      const send = https ? httpsRequest : httpRequest;
-      const agent = https ? (httpsAgent ??= new HttpsAgent({ ...agentOptions, ...opts.tls })) : (httpAgent ??= new HttpAgent(agentOptions));
       let timer: NodeJS.Timeout | undefined;
       let done = false;
       const arm = (ms: number, code: string, message: string) => {
@@ -111,7 +123,7 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
         if (err) reject(err);
         else resolve(value!);
       };
-      const req = send(url, { method, headers, agent, signal });
+      const req = agents.request(url, { method, headers, signal });
       arm(timeoutMs, "UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error");
       req.on("socket", (socket) => {
         if (!socket.connecting) return;
@@ -182,10 +194,7 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
 
   return {
     call,
-    close: async () => {
-      httpAgent?.destroy();
-      httpsAgent?.destroy();
-    },
+    close: async () => agents.destroy(),
   };
 };
 

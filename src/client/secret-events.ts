@@ -1,8 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { apiErrorFor, KmsNetworkError } from "./errors.js";
-import { normalizeAddress, type TransportTls } from "./http.js";
+import { agentsFor, normalizeAddress, timeoutError, type TransportTls } from "./http.js";
 
 /**
  * Client of GET /api/v1/secrets/events (server-sent events, see src/server/routes/secret-events.ts).
@@ -70,26 +68,19 @@ export async function* parseEventStream(chunks: AsyncIterable<Buffer | string>):
 
 const HEADERS_TIMEOUT_MS = 30_000;
 
-/** A timeout error with the codes the JSON client uses (undici's), so logs read the same. */
-const timeoutError = (code: string, message: string) => Object.assign(new Error(message), { name: "TimeoutError", code });
-
 export const createSecretEventsClient = (opts: SecretEventsOptions) => {
   const base = normalizeAddress(opts.address);
   const idle = opts.idleTimeoutMs ?? 45_000;
   // A stream holds its connection for minutes; a finished one is not worth keeping open for long.
-  const agentOptions = { keepAlive: true, timeout: 1_000 };
-  let httpAgent: HttpAgent | undefined;
-  let httpsAgent: HttpsAgent | undefined;
+  const agents = agentsFor({ keepAlive: true, timeout: 1_000 }, opts.tls);
   const PATH = "/api/v1/secrets/events";
 
   /** Sends the request; resolves with the response once its headers arrived, with the idle timer running. */
   const send = (url: URL, headers: Record<string, string>, signal: AbortSignal | undefined) =>
     new Promise<{ res: IncomingMessage; touch: () => void; stop: () => void }>((resolve, reject) => {
-      const https = url.protocol === "https:";
-      const agent = https ? (httpsAgent ??= new HttpsAgent({ ...agentOptions, ...opts.tls })) : (httpAgent ??= new HttpAgent(agentOptions));
       let timer: NodeJS.Timeout | undefined;
       const stop = () => clearTimeout(timer);
-      const req = (https ? httpsRequest : httpRequest)(url, { method: "GET", headers, agent, signal });
+      const req = agents.request(url, { method: "GET", headers, signal });
       timer = setTimeout(() => req.destroy(timeoutError("UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error")), HEADERS_TIMEOUT_MS);
       req.on("error", (err) => { stop(); reject(err); });
       req.on("response", (res) => {
@@ -173,10 +164,7 @@ export const createSecretEventsClient = (opts: SecretEventsOptions) => {
 
   return {
     open,
-    close: async () => {
-      httpAgent?.destroy();
-      httpsAgent?.destroy();
-    },
+    close: async () => agents.destroy(),
   };
 };
 export type SecretEventsClient = ReturnType<typeof createSecretEventsClient>;

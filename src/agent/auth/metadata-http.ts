@@ -1,5 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { timeoutError } from "../../client/http.js";
 
 /**
  * One request to a cloud metadata service (AWS IMDS, Azure IMDS, the GCE metadata server) on node:http,
@@ -32,7 +33,7 @@ export const metadataRequest = (
     }
     const arm = (code: string, message: string) => {
       clearTimeout(timer);
-      timer = setTimeout(() => req.destroy(Object.assign(new Error(message), { name: "TimeoutError", code })), o.timeoutMs);
+      timer = setTimeout(() => req.destroy(timeoutError(code, message)), o.timeoutMs);
     };
     arm("UND_ERR_HEADERS_TIMEOUT", "Headers Timeout Error");
     req.on("error", (err) => finish(o.signal?.aborted ? (o.signal.reason as Error) : err));
