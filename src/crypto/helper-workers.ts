@@ -14,11 +14,26 @@ export const setHelperWorkerNice = (n: number) => { nice = Number.isInteger(n) &
 /**
  * Starts `source`, CommonJS for `eval: true` so that it runs in the bundle and from source alike. It lowers
  * its own priority first (Linux schedules threads one by one) and finds its other inputs in `workerData`.
+ * The listeners are attached before the worker is unreferenced: attaching a message listener references it
+ * again, and an idle helper must never keep the process alive. `gone` runs once if the worker fails or exits.
  */
-export const startHelperWorker = (source: string, data: Record<string, unknown> = {}): Worker => {
+export const startHelperWorker = (
+  source: string,
+  on: { message(m: unknown): void; gone(e: Error): void },
+  data: Record<string, unknown> = {},
+): Worker => {
   const preamble = `try { const n = require("node:worker_threads").workerData.nice; if (n > 0) require("node:os").setPriority(0, n); } catch {}\n`;
   // execArgv: [] so that flags such as --input-type=module never change how this CommonJS text is read.
   const worker = new Worker(preamble + source, { eval: true, execArgv: [], workerData: { ...data, nice } });
+  let ended = false;
+  const gone = (e: Error) => {
+    if (ended) return;
+    ended = true;
+    on.gone(e);
+  };
+  worker.on("message", on.message);
+  worker.on("error", gone);
+  worker.on("exit", (code) => gone(new Error(`helper worker exited (${code})`)));
   worker.unref();
   return worker;
 };

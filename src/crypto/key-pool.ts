@@ -51,18 +51,16 @@ const refill = () => {
   if (requested) return;
   requested = true;
   if (!worker) {
-    worker = startHelperWorker(WORKER);
-    worker.on("message", (batch: Uint8Array) => {
-      requested = false;
-      const all = Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
-      for (let i = 0; i < all.length; i += KEY_BYTES) ready.push(all.subarray(i, i + KEY_BYTES));
+    worker = startHelperWorker(WORKER, {
+      message: (m) => {
+        const batch = m as Uint8Array;
+        requested = false;
+        const all = Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
+        for (let i = 0; i < all.length; i += KEY_BYTES) ready.push(all.subarray(i, i + KEY_BYTES));
+      },
+      // Without a worker the callers generate on the event loop; the next take starts a new one.
+      gone: () => { worker = undefined; requested = false; },
     });
-    // Without a worker the callers generate on the event loop; the next take starts a new one.
-    const gone = () => { worker = undefined; requested = false; };
-    worker.on("error", gone);
-    worker.on("exit", gone);
-    // Listening for messages refs the worker again: a pool waiting for keys must not keep the process alive.
-    worker.unref();
   }
   worker.postMessage(BATCH);
 };

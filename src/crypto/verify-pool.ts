@@ -49,24 +49,24 @@ let next = 0;
 let ids = 0;
 
 const start = (index: number): Slot => {
+  const pending: Slot["pending"] = new Map();
   // An idle pool never keeps the process alive; a pending check does (ref while anything is in flight).
-  const worker = startHelperWorker(WORKER);
-  const slot: Slot = { worker, pending: new Map() };
-  const fail = (e: Error) => {
-    if (slots[index] === slot) slots[index] = undefined;
-    for (const p of slot.pending.values()) p.reject(e);
-    slot.pending.clear();
-  };
-  worker.on("message", (m: VerifyOutcome & { id: number }) => {
-    const p = slot.pending.get(m.id);
-    if (!p) return;
-    slot.pending.delete(m.id);
-    if (slot.pending.size === 0) worker.unref();
-    const { id: _id, ...outcome } = m;
-    p.resolve(outcome as VerifyOutcome);
+  const worker = startHelperWorker(WORKER, {
+    message: (m) => {
+      const { id, ...outcome } = m as VerifyOutcome & { id: number };
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      if (pending.size === 0) worker.unref();
+      p.resolve(outcome as VerifyOutcome);
+    },
+    gone: (e) => {
+      if (slots[index] === slot) slots[index] = undefined;
+      for (const p of pending.values()) p.reject(new Error(`signature worker: ${e.message}`));
+      pending.clear();
+    },
   });
-  worker.on("error", fail);
-  worker.on("exit", (code) => fail(new Error(`signature worker exited (${code})`)));
+  const slot: Slot = { worker, pending };
   return slot;
 };
 
