@@ -37,13 +37,18 @@ test("kms dev: embedded server, demo PKI and an agent that issues a real certifi
 
     // While one runs, a second on the same directory is refused before it touches anything.
     const running = spawn(process.execPath, [KMS_BIN, "dev", "--port", "0"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let runningOut = "";
-    await new Promise<void>((r) => { const on = (d: Buffer) => { runningOut += d; if (/certificate agent started/.test(runningOut)) r(); }; running.stdout.on("data", on); running.stderr.on("data", on); });
-    const clash = await runDev(cwd, /(?!)/); // exits by itself
-    assert.equal(clash.code, 1, clash.out);
-    assert.match(clash.out, new RegExp(`kms dev: cannot start the server: \\.kms-dev is in use by another kms dev or kms server \\(pid ${running.pid}\\): stop it first, or give this one its own --dir`));
-    running.kill("SIGINT");
-    await new Promise((r) => running.once("exit", r));
+    const stopped = new Promise((r) => running.once("exit", r));
+    try {
+      let runningOut = "";
+      await new Promise<void>((r) => { const on = (d: Buffer) => { runningOut += d; if (/certificate agent started/.test(runningOut)) r(); }; running.stdout.on("data", on); running.stderr.on("data", on); });
+      const clash = await runDev(cwd, /(?!)/); // exits by itself
+      assert.equal(clash.code, 1, clash.out);
+      assert.match(clash.out, new RegExp(`kms dev: cannot start the server: \\.kms-dev is in use by another kms dev or kms server \\(pid ${running.pid}\\): stop it first, or give this one its own --dir`));
+    } finally {
+      // Also when an assertion fails: a kms dev left running in a removed directory would outlive the test.
+      running.kill("SIGINT");
+      await stopped;
+    }
 
     const second = await runDev(cwd, /reusing certificate on disk/);
     assert.equal(second.code, 0, second.out);
