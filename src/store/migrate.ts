@@ -8,6 +8,7 @@ import * as m005 from "./migrations/005_workload_identity.js";
 import * as m006 from "./migrations/006_external_ca.js";
 import * as m007 from "./migrations/007_acme_replaces.js";
 import * as m008 from "./migrations/008_seal_reminder_notes.js";
+import * as m009 from "./migrations/009_certificates_by_serial.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "006_external_ca": m006,
   "007_acme_replaces": m007,
   "008_seal_reminder_notes": m008,
+  "009_certificates_by_serial": m009,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

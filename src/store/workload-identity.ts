@@ -52,7 +52,15 @@ export const workloadIdentityStore = (db: Kysely<Database>) => ({
   insertServiceCertificate: (row: ServiceCertificateTable) => db.insertInto("service_certificates").values(row).execute(),
   getServiceCertificate: (certificateId: string) =>
     db.selectFrom("service_certificates").selectAll().where("certificate_id", "=", certificateId).executeTakeFirst(),
-  getCertificateByFingerprint: (fingerprintSha256: string) =>
-    db.selectFrom("certificates").selectAll().where("fingerprint_sha256", "=", fingerprintSha256).executeTakeFirst(),
+  /**
+   * The certificate issued by one of our CAs with this serial (lowercase hex, as stored) and this SHA-256
+   * fingerprint. Goes through the (ca_id, serial_number) index once per CA: serials are random, so more than
+   * one row is as good as never, and the fingerprint picks the exact certificate.
+   */
+  getCaCertificateBySerial: async (serialHex: string, fingerprintSha256: string) =>
+    (await db.selectFrom("certificates").selectAll()
+      .where("ca_id", "in", db.selectFrom("certificate_authorities").select("id"))
+      .where("serial_number", "=", serialHex).execute())
+      .find((c) => c.fingerprint_sha256 === fingerprintSha256),
 });
 export type WorkloadIdentityStore = ReturnType<typeof workloadIdentityStore>;

@@ -198,9 +198,14 @@ describe("renewal with the certificate held (mTLS)", () => {
     await assert.rejects(refreshWith(c.certificate), new RegExp(`issued by a CA of another project \\('${B.projectSlug}'\\), not '${A.projectSlug}'`));
   });
 
-  test("refused: a certificate this server never issued; no certificate at all", async () => {
+  test("refused: a certificate this server never issued, also one with the serial of one it did; no certificate at all", async () => {
     opensslOk("req", "-x509", "-key", webKey.path, "-subj", `/CN=web.${A.projectSlug}.${DOMAIN}`, "-days", "1", "-out", join(dir, "self.crt"));
     await assert.rejects(refreshWith(readFileSync(join(dir, "self.crt"), "utf8")), /not issued by this server/);
+    // A look-alike with the serial of a certificate we did issue (the lookup goes by serial): the bytes differ.
+    const issued = new X509Certificate((await issueDirect()).certificate);
+    opensslOk("req", "-x509", "-key", webKey.path, "-subj", `/CN=web.${A.projectSlug}.${DOMAIN}`, "-days", "1", "-set_serial", `0x${issued.serialNumber}`, "-out", join(dir, "twin.crt"));
+    assert.equal(new X509Certificate(readFileSync(join(dir, "twin.crt"))).serialNumber, issued.serialNumber);
+    await assert.rejects(refreshWith(readFileSync(join(dir, "twin.crt"), "utf8")), /not issued by this server/);
     const r = await api(server.address, "POST", "/api/v1/auth/service-key/refresh", { body: { csr: await csrFor(webKey, "web", A.projectSlug) } });
     assert.equal(r.status, 401);
     assert.match(r.body.message, /no client certificate was presented/);

@@ -7,6 +7,7 @@ import type { PkiStore } from "../../store/pki.js";
 import type { ProjectStore } from "../../store/projects.js";
 import type { CertificateTable } from "../../store/schema.js";
 import type { WorkloadIdentityStore } from "../../store/workload-identity.js";
+import { certificateSerialHex } from "../pki/certificate.js";
 import { parseCsr } from "../pki/csr.js";
 import type { ServiceKeyService } from "./service-key-service.js";
 import type { TokenGrant } from "./token-service.js";
@@ -15,7 +16,7 @@ import { commaList, LoginRefused, pick, wildcardMatch, type WorkloadAuthKind, ty
 /**
  * Authentication with the certificate you hold (how Athenz and step-ca refresh): the client presents, over mTLS,
  * a certificate this server issued from a CA of the right project, still valid and not revoked. The TLS handshake
- * proves possession of its key; we look the exact certificate up by fingerprint, so only our own issuance counts.
+ * proves possession of its key; we look the exact certificate up by serial and fingerprint, so only our own issuance counts.
  * - login (`tls-cert` auth attached to an identity): an access token, so a host needs no universal-auth secret;
  * - refresh: a service certificate renewed for the same identity and names (`kms svccert --refresh`).
  */
@@ -41,8 +42,10 @@ export const tlsCertServiceFactory = (d: Deps) => {
   /** The issued certificate behind a presented one, or a LoginRefused saying what is wrong with it. */
   const presented = async (der: Buffer | undefined, projectId: string | null): Promise<CertificateTable> => {
     if (!der || der.length === 0) throw new LoginRefused(NO_CLIENT_CERT);
-    const cert = await d.store.getCertificateByFingerprint(createHash("sha256").update(der).digest("hex"));
-    if (!cert) throw new LoginRefused("the client certificate was not issued by this server");
+    let serial: string;
+    try { serial = certificateSerialHex(der); } catch { throw new LoginRefused("the client certificate is malformed"); }
+    const cert = await d.store.getCaCertificateBySerial(serial, createHash("sha256").update(der).digest("hex"));
+    if (!cert) throw new LoginRefused("the client certificate was not issued by this server's CAs");
     if (projectId && cert.project_id !== projectId) {
       const other = await d.projects.get(cert.project_id);
       throw new LoginRefused(`the client certificate was issued by a CA of another project${other ? ` ('${other.slug}')` : ""}`);
@@ -51,7 +54,7 @@ export const tlsCertServiceFactory = (d: Deps) => {
     const now = d.clock.now();
     if (Date.parse(cert.not_after) <= now) throw new LoginRefused(`the client certificate expired at ${cert.not_after}`);
     if (Date.parse(cert.not_before) > now) throw new LoginRefused("the client certificate is not valid yet");
-    if (!cert.ca_id || !cert.ca_cert_id) throw new LoginRefused("the client certificate is self-signed, not issued by a CA of the project");
+    if (!cert.ca_id || !cert.ca_cert_id) throw new LoginRefused("the client certificate's issuing CA certificate is not on record");
     const ca = await d.pki.getCa(cert.ca_id);
     if (!ca || ca.status !== "active") throw new LoginRefused("the CA that issued the client certificate is no longer active");
     // The fingerprint match already ties the certificate to our issuance; checking the signature too keeps a

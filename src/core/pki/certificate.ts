@@ -66,6 +66,16 @@ export const parseCertificate = (input: string | Uint8Array): ParsedCertificate 
   }
 };
 
+/**
+ * Only the serial number (lowercase hex, as the inventory stores it), without the rest of parseCertificate's
+ * work (which imports the public key). Throws DerError for malformed DER.
+ */
+export const certificateSerialHex = (der: Uint8Array): string => {
+  const root = expectTag(readRoot(der, "certificate"), TAG.SEQUENCE, "certificate");
+  const f = children(der, expectTag(children(der, root, "certificate")[0], TAG.SEQUENCE, "tbsCertificate"), "tbsCertificate");
+  return readSerialHex(der, f[f[0]?.tag === 0xa0 ? 1 : 0], "serialNumber");
+};
+
 const parseDer = (der: Buffer): ParsedCertificate => {
   const root = expectTag(readRoot(der, "certificate"), TAG.SEQUENCE, "certificate");
   const [tbs, sigAlg] = children(der, root, "certificate");
