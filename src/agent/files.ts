@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 
 /**
  * Atomic file replacement, the way DESIGN.md prescribes: temp file created 0600 in the same directory
@@ -17,10 +17,36 @@ export interface WriteOptions {
   mode: number;
 }
 
+/**
+ * `mkdir -p` that always ends. Node's own recursive mkdir of a relative path retries forever, on the thread
+ * pool, once the working directory has been removed (each attempt answers ENOENT): the agent then burns a
+ * core and never finishes a graceful stop. This one walks up one level per missing parent, so it fails with
+ * ENOENT instead, and says why when the path is relative.
+ */
+export const ensureDir = async (dir: string, mode = DIR_MODE): Promise<void> => {
+  try {
+    await mkdir(dir, { mode });
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && (await stat(dir)).isDirectory()) return;
+    if (code !== "ENOENT" || dirname(dir) === dir) throw err;
+  }
+  await ensureDir(dirname(dir), mode);
+  try {
+    await mkdir(dir, { mode });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EEXIST") return;
+    if (e.code === "ENOENT" && !isAbsolute(dir)) e.message += " (the working directory, which relative paths start from, no longer exists)";
+    throw e;
+  }
+};
+
 /** Writes `data` to a temp file beside `path` and returns the temp path, fsynced and chmod'ed, not yet renamed. */
 export const writeTemp = async (path: string, data: string | Uint8Array, opts: WriteOptions, tempPath?: string): Promise<string> => {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await ensureDir(dir);
   const tmp = tempPath ?? join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   // O_EXCL for random names (never follow someone else's file); a fixed pending name may be reused.
   const flags = tempPath ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
@@ -92,7 +118,7 @@ export const parseMode = (value: string | number): number | undefined => {
 /** Fails early when a directory cannot receive our files (STYLE rule 10: check surroundings first). */
 export const assertWritableDir = async (path: string): Promise<void> => {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await ensureDir(dir);
   const probe = join(dir, `.kms-write-check-${process.pid}-${randomBytes(4).toString("hex")}`);
   const fh = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   await fh.close();

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertWritableDir, parseMode, writeFileAtomic } from "../../src/agent/files.js";
+import { assertWritableDir, ensureDir, parseMode, writeFileAtomic } from "../../src/agent/files.js";
 
 const dir = () => mkdtempSync(join(tmpdir(), "kms-files-test-"));
 const modeOf = (p: string) => statSync(p).mode & 0o7777;
@@ -131,4 +131,36 @@ test("a replacement keeps the owner a hook gave the file (when we may set it)", 
   await writeFileAtomic(p, "new", { mode: 0o644 });
   assert.equal(statSync(p).uid, 1234);
   assert.equal(statSync(p).gid, 2345);
+});
+
+test("a relative path fails with a clear error once the working directory was removed, instead of hanging", async () => {
+  // Node's own recursive mkdir of a relative path retries forever once the working directory is gone.
+  const d = dir();
+  const cwd = join(d, "work");
+  mkdirSync(cwd);
+  const script = `
+    import { rmSync } from "node:fs";
+    import { writeFileAtomic } from ${JSON.stringify(new URL("../../src/agent/files.ts", import.meta.url).href)};
+    rmSync(${JSON.stringify(cwd)}, { recursive: true });
+    await writeFileAtomic("certs/live/web.crt", "pem", { mode: 0o644 }).then(() => console.log("written"), (e) => console.log(e.message));`;
+  // tsx by URL: the child's working directory is not the repository.
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", script], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (b) => { out += b; });
+  child.stderr.on("data", (b) => { out += b; });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  const code = await new Promise((r) => child.once("exit", r));
+  clearTimeout(timer);
+  assert.equal(code, 0, `the write never ended: ${out}`);
+  assert.match(out, /ENOENT: no such file or directory, mkdir 'certs' \(the working directory, which relative paths start from, no longer exists\)/);
+});
+
+test("ensureDir creates every missing level with the mode, accepts an existing directory, refuses a file", async () => {
+  const d = dir();
+  await ensureDir(join(d, "a", "b", "c"), 0o750);
+  for (const p of ["a", "a/b", "a/b/c"]) assert.equal(modeOf(join(d, p)) & ~process.umask(), 0o750 & ~process.umask());
+  await ensureDir(join(d, "a", "b"));
+  writeFileSync(join(d, "file"), "x");
+  await assert.rejects(ensureDir(join(d, "file")), /EEXIST/);
+  await assert.rejects(ensureDir(join(d, "file", "sub")), /ENOTDIR/);
 });

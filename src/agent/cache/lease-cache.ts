@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Clock } from "../../core/clock.js";
-import { writeFileAtomic } from "../files.js";
+import { ensureDir, writeFileAtomic } from "../files.js";
 import type { Logger } from "../log.js";
 import type { PersistentCacheConfig } from "./config.js";
 import type { LeaseRequest } from "../secrets/leases.js";
@@ -79,7 +79,7 @@ export const open = (key: Buffer, text: string): Buffer => {
 
 export const openLeaseCache = async (cfg: PersistentCacheConfig, deps: { clock: Clock; logger: Logger }): Promise<LeaseCache> => {
   const key = deriveCacheKey(await cacheKeyMaterial(cfg));
-  await mkdir(cfg.path, { recursive: true, mode: 0o700 });
+  await ensureDir(cfg.path, 0o700);
   const file = join(cfg.path, FILE);
   const live = (e: CachedLease) => e.expireAt > deps.clock.now();
   let writing: Promise<void> = Promise.resolve();
