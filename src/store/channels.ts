@@ -7,7 +7,7 @@ import pg from "pg";
  * first LISTEN failed) is never seen by it, as NOTIFY keeps nothing for absent listeners; the listener
  * cannot tell which messages it missed, only that it may have, so it says so through `onResumed` once it
  * listens again. A send that fails is retried, in order, until it goes through (or the channel closes, or
- * 10,000 wait); each failure is reported (`onError`). Payloads must stay under PostgreSQL's 8,000 bytes.
+ * 10,000 wait); each failure is reported (`onError`). close() sends what still waits first, for up to 2 s. Payloads must stay under PostgreSQL's 8,000 bytes.
  * Used for the secret change stream (core/secrets/change-feed.ts).
  */
 export interface Channel {
@@ -26,6 +26,8 @@ export interface Channel {
 }
 
 const SEND_RETRY_MS = 200;
+/** How long close() keeps sending what waits, while the database answers, before it gives the rest up. */
+const CLOSE_FLUSH_MS = 2_000;
 /** Messages waiting while the database is away; past this the oldest go (a secret change is ~200 bytes). */
 const OUTBOX_LIMIT = 10_000;
 
@@ -180,9 +182,27 @@ export const postgresChannel = (
     onResumed: (fn) => { resumedHandlers.push(fn); },
     ready: () => firstListen,
     close: async () => {
+      // A graceful stop sends what still waits first (the changes committed just before it), so other servers'
+      // agents hear of them now rather than at their next poll; a database that does not answer gets
+      // CLOSE_FLUSH_MS, then the rest is given up and reported.
+      clearTimeout(sendRetry);
+      sendRetry = undefined;
+      const deadline = Date.now() + CLOSE_FLUSH_MS;
+      while (draining && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (outbox.length && !draining && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("timed out")), deadline - Date.now()); });
+        try {
+          await Promise.race([pool.query("SELECT pg_notify($1, $2)", [name, outbox[0]]), late]);
+          outbox.shift();
+        } catch {
+          break;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
       stopped = true;
       clearTimeout(retry);
-      clearTimeout(sendRetry);
       if (outbox.length) onError(`channel ${name}: closing with ${outbox.length} message(s) not sent`);
       await client?.end().catch(() => undefined);
       client = undefined;

@@ -170,3 +170,28 @@ test("a NOTIFY that fails (the database unreachable for the sender) is sent agai
     await new Promise<void>((r) => proxy.close(() => r()));
   }
 });
+
+test("close() sends what still waits before it stops, and gives up within its bound when the database does not answer", async (t) => {
+  if (!db) return t.skip("PostgreSQL missing (see above)");
+  const name = `kms_test_${randomBytes(4).toString("hex")}`;
+  const listener = open(db.url, name);
+  await listener.channel.ready();
+  const sender = open(db.url, name);
+  const sent = Array.from({ length: 200 }, (_, i) => `m${i}`);
+  for (const m of sent) sender.channel.send(m);
+  await sender.channel.close();
+  await until(() => listener.messages.includes("m199"), 5_000, "the last message sent before close()");
+  assert.deepEqual(listener.messages.filter((m) => m.startsWith("m")), sent, "every message, once, in order");
+  assert.deepEqual(sender.errors.filter((e) => e.includes("not sent")), []);
+
+  // A sender whose database went away: close() reports what it could not send and returns within its bound.
+  const port = await new Promise<number>((r) => { const s = createNetServer(); s.listen(0, "127.0.0.1", () => { const p = (s.address() as AddressInfo).port; s.close(() => r(p)); }); });
+  const away = new URL(db.url);
+  away.host = `127.0.0.1:${port}`;
+  const stuck = open(away.toString(), name);
+  stuck.channel.send("lost");
+  const t0 = Date.now();
+  await stuck.channel.close();
+  assert.ok(Date.now() - t0 < 3_000, `close() took ${Date.now() - t0} ms`);
+  assert.ok(stuck.errors.some((e) => /closing with 1 message\(s\) not sent/.test(e)), stuck.errors.join("\n"));
+});
