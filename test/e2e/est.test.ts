@@ -137,6 +137,20 @@ describe("EST with curl and openssl against a real server", { concurrency: false
     assert.match(readFileSync(denied.body, "utf8"), /rogue\.example\.com/);
   });
 
+  test("serverkeygen refuses a CSR that asks for the key encrypted to a client key, rather than answering in the clear", () => {
+    const key = files.path("encrypt-me.key");
+    const config = files.write("encrypt-me.cnf", [
+      "[req]", "distinguished_name = dn", "attributes = attrs", "prompt = no",
+      "[dn]", "CN = keygen3.example.com", "[attrs]", "1.2.840.113549.1.9.16.2.37 = client-key-1", "",
+    ].join("\n"));
+    opensslOk("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-config", config,
+      "-addext", "subjectAltName=DNS:keygen3.example.com", "-outform", "DER", "-out", `${key}.csr.der`);
+    opensslOk("base64", "-in", `${key}.csr.der`, "-out", `${key}.csr.b64`);
+    const r = curl("devices/serverkeygen", { user: `k:${PASSPHRASE}`, csr: `${key}.csr.b64` });
+    assert.equal(r.status, 400);
+    assert.match(readFileSync(r.body, "utf8"), /asks for the private key encrypted \(DecryptKeyIdentifier\), which this server does not support/);
+  });
+
   test("the profile id works as the label too", () => {
     const r = curl(`${estProfileId}/simpleenroll`, { user: `x:${PASSPHRASE}`, csr: csr("device2.example.com").csr });
     assert.equal(r.status, 200, readFileSync(r.body, "utf8"));

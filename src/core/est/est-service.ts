@@ -53,6 +53,12 @@ export const decodePkcs10 = (body: Buffer | string | undefined): Buffer => {
   return Buffer.from(b64, "base64");
 };
 
+/** RFC 7030 4.4.1.1 and 4.4.1.2: CSR attributes asking serverkeygen to encrypt the key it returns. */
+const KEY_ENCRYPTION_REQUESTS: Readonly<Record<string, string>> = {
+  "1.2.840.113549.1.9.16.2.37": "DecryptKeyIdentifier",
+  "1.2.840.113549.1.9.16.2.54": "AsymmetricDecryptKeyIdentifier",
+};
+
 const sameNames = (a: CertificateTable, csrDer: Buffer) => {
   const cert = parseCertificate(a.certificate);
   const csr = parseCsr(csrDer);
@@ -136,12 +142,17 @@ export const estServiceFactory = ({ store, pki, cas, certificates, audit, clock 
    * /serverkeygen (RFC 7030 4.4): the CSR is a template, as for /simpleenroll its names and requested usages go
    * through the profile's policy, but the key pair is generated here (the CSR's key algorithm) and the private
    * key is returned with the certificate, over the TLS connection; it is also kept, encrypted, like every
-   * server-generated key. Requests to encrypt the returned key (DecryptKeyIdentifier) are not supported.
+   * server-generated key. A CSR that asks for the key encrypted to a client key (DecryptKeyIdentifier or
+   * AsymmetricDecryptKeyIdentifier, RFC 7030 4.4.1) is refused: we cannot encrypt it, and answering with the
+   * key in the clear would quietly give the client less than it asked for.
    */
   const serverKeygen = async (label: string, cred: EstCredentials, body: Buffer | string | undefined, from: RequestInfo): Promise<ServerKeygenResult> => {
     const p = await profileOf(label);
     const who = await authenticate(p, cred, from);
     const der = decodePkcs10(body);
+    const encryptTo = parseCsr(der).attributeTypes.filter((t) => t in KEY_ENCRYPTION_REQUESTS);
+    if (encryptTo.length)
+      throw new BadRequestError(`serverkeygen: the CSR asks for the private key encrypted (${encryptTo.map((t) => KEY_ENCRYPTION_REQUESTS[t]).join(", ")}), which this server does not support; send the CSR without that attribute to receive the key inside the TLS connection`);
     const r = await certificates.issueForProfile(null, p, { profileId: p.id, csr: toPem("CERTIFICATE REQUEST", der) }, undefined, { enrollment: "est", serverKeygen: true });
     if (!r.certificate.privateKey) throw new Error("serverkeygen: no private key was generated");
     await audit.recordAs(estActor(p, who), from, {

@@ -43,6 +43,8 @@ export interface ParsedCsr {
   readonly extendedKeyUsages?: readonly ExtendedKeyUsage[];
   /** Requested EKU OIDs with no api.md name. */
   readonly unknownExtendedKeyUsages: readonly string[];
+  /** The type of every attribute (PKCS#10 attributes, e.g. extensionRequest, challengePassword), as OIDs. */
+  readonly attributeTypes: readonly string[];
   readonly basicConstraints?: { readonly isCA: boolean; readonly pathLength?: number };
   /** OIDs of other requested extensions: never copied into a certificate, listed for information. */
   readonly otherExtensions: readonly string[];
@@ -92,11 +94,13 @@ const parseDer = (der: Buffer): ParsedCsr => {
   if (unused) throw new DerError("signature: unused bits");
 
   let extensions = new Map<string, { critical: boolean; value: Buffer }>();
+  const attributeTypes: string[] = [];
   if (attrsT) {
     expectTag(attrsT, 0xa0, "attributes");
     for (const attr of children(der, attrsT, "attributes")) {
       const [typeT, valuesT] = children(der, expectTag(attr, TAG.SEQUENCE, "attribute"), "attribute");
       const type = readOid(der, typeT, "attribute type");
+      attributeTypes.push(type);
       if (type !== EXTENSION_REQUEST && type !== MS_EXTENSION_REQUEST) continue;
       const values = children(der, expectTag(valuesT, TAG.SET, "extensionRequest"), "extensionRequest");
       if (values.length !== 1) throw new DerError("extensionRequest: expected exactly one value");
@@ -127,6 +131,7 @@ const parseDer = (der: Buffer): ParsedCsr => {
     unknownExtendedKeyUsages: ekus?.unknown ?? [],
     ...(bc && { basicConstraints: decodeBasicConstraints(bc) }),
     otherExtensions: [...extensions.keys()].filter((o) => !handled.has(o)),
+    attributeTypes,
     toBeSigned: Buffer.from(bytesOf(der, cri)),
     signature: Buffer.from(signature),
   };
