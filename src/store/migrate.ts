@@ -31,3 +31,14 @@ export const migrateToLatest = async (db: Kysely<any>): Promise<void> => {
   const failed = results?.find((r) => r.status === "Error");
   if (error) throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, { cause: error });
 };
+
+/**
+ * Runs the `down` of every migration after `name`, newest first, and un-records them: a database as the
+ * release that ended with `name` left it, for the tests of upgrades.
+ */
+export const migrateDownTo = async (db: Kysely<any>, name: string): Promise<void> => {
+  if (!(name in migrations)) throw new Error(`unknown migration ${name}`);
+  const { error, results } = await new Migrator({ db, provider }).migrateTo(name);
+  const failed = results?.find((r) => r.status === "Error");
+  if (error) throw new Error(`migrating down to ${name} failed at ${failed?.migrationName ?? "?"}: ${(error as Error).message}`, { cause: error });
+};

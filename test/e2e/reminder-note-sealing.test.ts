@@ -9,6 +9,7 @@ import { api, startServer, type TestServer } from "../helpers/server.js";
 import { needService } from "../helpers/services.js";
 import { createPgDatabase } from "../helpers/postgres.js";
 import { openDatabase } from "../../src/store/db.js";
+import { migrateDownTo } from "../../src/store/migrate.js";
 import type { SecretsDb } from "../../src/store/secrets.js";
 
 /**
@@ -130,7 +131,7 @@ const wireAnswers = async (s: TestServer, projects: string[]) => {
   return { answers, notes };
 };
 
-/** Puts every note back in the clear (except `keep`'s) and un-records migration 008: a database as the previous release left it. */
+/** Puts every note back in the clear (except `keep`'s) and undoes migration 008 and those after it: a database as the release before 008 left it. */
 const writeOldFormat = async (db: Kysely<SecretsDb>, plain: Map<string, string | null>, keep: string) => {
   const { secrets, versions } = await storedNotes(db);
   for (const s of secrets) {
@@ -143,6 +144,9 @@ const writeOldFormat = async (db: Kysely<SecretsDb>, plain: Map<string, string |
     await db.updateTable("secret_versions").set({ extra: JSON.stringify({ ...extra, reminderNote: plain.get(`${v.secret_id}@${v.version}`) }) })
       .where("id", "=", v.id).execute();
   }
+  // The migrations after 008 are undone by their own `down`; 008 has none (a conversion is not undone), so
+  // it is un-recorded by hand, with its mark.
+  await migrateDownTo(db, MIGRATION);
   await sql`DELETE FROM kysely_migration WHERE name = ${MIGRATION}`.execute(db);
   await db.deleteFrom("meta").where("key", "=", MARK).execute();
 };
