@@ -7,7 +7,8 @@ import pg from "pg";
  * first LISTEN failed) is never seen by it, as NOTIFY keeps nothing for absent listeners; the listener
  * cannot tell which messages it missed, only that it may have, so it says so through `onResumed` once it
  * listens again. A send that fails is retried, in order, until it goes through (or the channel closes, or
- * 10,000 wait); each failure is reported (`onError`). close() sends what still waits first, for up to 2 s. Payloads must stay under PostgreSQL's 8,000 bytes.
+ * 10,000 wait); each failure is reported (`onError`). close() sends what still waits first, for up to 2 s.
+ * Payloads must stay under PostgreSQL's 8,000 bytes.
  * Used for the secret change stream (core/secrets/change-feed.ts).
  */
 export interface Channel {

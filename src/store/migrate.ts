@@ -33,8 +33,9 @@ export const migrateToLatest = async (db: Kysely<any>): Promise<void> => {
 };
 
 /**
- * Runs the `down` of every migration after `name`, newest first, and un-records them: a database as the
- * release that ended with `name` left it, for the tests of upgrades.
+ * Runs the `down` of every migration after `name`, newest first, and un-records it: a database as the release
+ * that ended with `name` left it, for the tests of upgrades. Kysely skips a migration without a `down` (a
+ * conversion that cannot be undone) and leaves it recorded, so `name` should be that migration or a later one.
  */
 export const migrateDownTo = async (db: Kysely<any>, name: string): Promise<void> => {
   if (!(name in migrations)) throw new Error(`unknown migration ${name}`);

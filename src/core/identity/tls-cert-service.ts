@@ -16,7 +16,8 @@ import { commaList, LoginRefused, pick, wildcardMatch, type WorkloadAuthKind, ty
 /**
  * Authentication with the certificate you hold (how Athenz and step-ca refresh): the client presents, over mTLS,
  * a certificate this server issued from a CA of the right project, still valid and not revoked. The TLS handshake
- * proves possession of its key; we look the exact certificate up by serial and fingerprint, so only our own issuance counts.
+ * proves possession of its key; we look the exact certificate up by serial and fingerprint, so only our own
+ * issuance counts.
  * - login (`tls-cert` auth attached to an identity): an access token, so a host needs no universal-auth secret;
  * - refresh: a service certificate renewed for the same identity and names (`kms svccert --refresh`).
  */
