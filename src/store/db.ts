@@ -6,6 +6,7 @@ import pg from "pg";
 import type { Database } from "./schema.js";
 import { startCheckpointer } from "./checkpointer.js";
 import { postgresChannel, type Channel } from "./channels.js";
+import { usePostgresNamedStatements } from "./prepared.js";
 
 export type DatabaseKind = "sqlite" | "postgres";
 
@@ -42,6 +43,7 @@ export const openDatabase = (opts: OpenDatabaseOptions): OpenedDatabase => {
     // and the server process dies the first time the database ends an idle connection.
     pool.on("error", (e) => opts.onConnectionLost?.(`PostgreSQL ended an idle pooled connection: ${e.message}; the next query opens a new one`));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    usePostgresNamedStatements(db, pool);
     const u = new URL(opts.databaseUrl);
     const channels: Channel[] = [];
     return {

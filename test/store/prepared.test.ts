@@ -6,9 +6,11 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
-import { dialectOf, insertRowsQuery, prepare } from "../../src/store/prepared.js";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { dialectOf, insertRowsQuery, prepare, usePostgresNamedStatements } from "../../src/store/prepared.js";
 import { groupCommit } from "../../src/store/group-commit.js";
-import type { AuditLogTable } from "../../src/store/schema.js";
+import type { AuditLogTable, Database } from "../../src/store/schema.js";
 import { needService } from "../helpers/services.js";
 import { createPgDatabase } from "../helpers/postgres.js";
 
@@ -82,4 +84,46 @@ suite("PostgreSQL", async (t) => {
   const d = openDatabase({ dataDir: "", databaseUrl: pg.url });
   await migrateToLatest(d.db);
   return { d, done: async () => { await d.close(); pg.drop(); } };
+});
+
+describe("prepared queries on PostgreSQL go out as named statements", () => {
+  test("parsed once per connection; a changed table or a forgotten statement is recovered from, not failed", async (t) => {
+    if (!(await needService(t, "postgres"))) return;
+    const database = createPgDatabase();
+    // One connection, so every query below meets the statements the earlier ones prepared there.
+    const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await migrateToLatest(db);
+      usePostgresNamedStatements(db, pool);
+      await db.insertInto("audit_logs").values([row("a", { action: "x" }), row("b", { action: "x" })]).execute();
+      const byAction = prepare(db, (action: string) => db.selectFrom("audit_logs").selectAll().where("action", "=", action).orderBy("id"));
+      assert.deepEqual((await byAction.all("x")).map((r) => r.id), ["a", "b"]);
+      const prepared = async () => (await pool.query<{ name: string }>("SELECT name FROM pg_prepared_statements")).rows.map((r) => r.name);
+      const [name] = await prepared();
+      assert.match(name ?? "", /^kms_prepared_\d+$/, "the query was prepared under a name of ours");
+      assert.equal((await byAction.first("x"))?.id, "a");
+      assert.deepEqual(await prepared(), [name], "and used again, not prepared anew");
+
+      // Another server's migration adds a column: PostgreSQL refuses the cached plan; the query prepares again.
+      await pool.query("ALTER TABLE audit_logs ADD COLUMN extra_test text");
+      const after = await byAction.all("x");
+      assert.deepEqual(after.map((r) => r.id), ["a", "b"]);
+      assert.ok("extra_test" in after[0]!, "the new plan has the new column");
+      assert.ok((await prepared()).some((n) => n !== name), "prepared again under a fresh name");
+
+      // A pooler that resets connections forgets the statements: from then on the query goes out unnamed.
+      await pool.query("DEALLOCATE ALL");
+      assert.deepEqual((await byAction.all("x")).map((r) => r.id), ["a", "b"]);
+      assert.deepEqual((await byAction.all("x")).map((r) => r.id), ["a", "b"]);
+      assert.deepEqual(await prepared(), [], "nothing was prepared again");
+
+      // Other errors are the caller's, as they were.
+      const broken = prepare(db, (id: string) => db.selectFrom("audit_logs").select("id").where("id", "=", id).where(sql<boolean>`1/0 = 1`));
+      await assert.rejects(broken.all("a"), /division by zero/);
+    } finally {
+      await db.destroy();
+      database.drop();
+    }
+  });
 });
