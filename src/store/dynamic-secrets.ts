@@ -20,23 +20,27 @@ const dynamicSecretInScope = (db: Kysely<Database>, scope: DynamicSecretScope) =
   : eb("dynamic_secrets.folder_id", "in", folderIdsIn(db, scope.envId, scope.path));
 
 /**
- * Called inside the transaction that deletes `scope`, just before the delete: whether a dynamic-secret lease
- * is still recorded in it. The cascade would forget such a lease while its user still exists at the target,
- * so the caller deletes nothing then. On PostgreSQL the scope's own rows and its dynamic secrets are locked
- * first: the foreign-key check of a concurrent insert of a dynamic secret or lease waits for these locks and
- * then fails, so nothing slips in between this check and the delete. SQLite runs one transaction at a time.
+ * Called inside the transaction that deletes `scope`, just before the delete: the dynamic secrets the cascade
+ * is about to take (so each gets its own audit event, also one created while the delete was under way), or
+ * false while a dynamic-secret lease is still recorded in the scope. The cascade would forget such a lease
+ * while its user still exists at the target, so the caller deletes nothing then. On PostgreSQL the scope's own
+ * rows and its dynamic secrets are locked first: the foreign-key check of a concurrent insert of a dynamic
+ * secret or lease waits for these locks and then fails, so nothing slips in between this check and the delete.
+ * SQLite runs one transaction at a time.
  */
-export const leasesRemainIn = async (tx: Transaction<Database>, scope: DynamicSecretScope): Promise<boolean> => {
-  if (dialectOf(tx) === "postgres") {
+export const dynamicSecretsGoingWith = async (tx: Transaction<Database>, scope: DynamicSecretScope): Promise<DynamicSecretTable[] | false> => {
+  const postgres = dialectOf(tx) === "postgres";
+  if (postgres) {
     if (scope.kind === "project") await tx.selectFrom("projects").select("id").where("id", "=", scope.projectId).forUpdate().execute();
     else if (scope.kind === "environment") await tx.selectFrom("environments").select("id").where("id", "=", scope.envId).forUpdate().execute();
     else await folderIdsIn(tx, scope.envId, scope.path).forUpdate().execute();
-    await tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretInScope(tx, scope)).forUpdate().execute();
   }
+  const inScope = tx.selectFrom("dynamic_secrets").selectAll().where(dynamicSecretInScope(tx, scope));
+  const going = await (postgres ? inScope.forUpdate() : inScope).execute();
   const lease = await tx.selectFrom("dynamic_secret_leases").select("id")
     .where("dynamic_secret_id", "in", tx.selectFrom("dynamic_secrets").select("id").where(dynamicSecretInScope(tx, scope)))
     .limit(1).executeTakeFirst();
-  return lease !== undefined;
+  return lease === undefined && going;
 };
 
 export const dynamicSecretStore = (db: Kysely<Database>) => ({

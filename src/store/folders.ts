@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import { leasesRemainIn } from "./dynamic-secrets.js";
+import { dynamicSecretsGoingWith } from "./dynamic-secrets.js";
 import type { Database, EnvironmentTable, FolderTable, SecretImportTable } from "./schema.js";
 import { bumpGeneration, underPath, type SecretsDb } from "./secrets.js";
 
@@ -75,15 +75,17 @@ export const folderStore = (database: Kysely<Database>) => {
       }),
 
     /**
-     * Deletes the folder; sub-folders, their secrets, versions, imports and dynamic secrets cascade. False,
-     * deleting nothing, while a dynamic-secret lease is recorded in the subtree.
+     * Deletes the folder; sub-folders, their secrets, versions, imports and dynamic secrets cascade. Answers
+     * the dynamic secrets that went with it; false, deleting nothing, while a dynamic-secret lease is recorded
+     * in the subtree.
      */
     delete: (projectId: string, folder: Pick<FolderTable, "id" | "env_id" | "path">) =>
       db.transaction().execute(async (tx) => {
-        if (await leasesRemainIn(tx as unknown as Transaction<Database>, { kind: "folder", envId: folder.env_id, path: folder.path })) return false;
+        const going = await dynamicSecretsGoingWith(tx as unknown as Transaction<Database>, { kind: "folder", envId: folder.env_id, path: folder.path });
+        if (!going) return false;
         await tx.deleteFrom("folders").where("id", "=", folder.id).execute();
         await bumpGeneration(tx, projectId);
-        return true;
+        return going;
       }),
 
     // Secret imports ------------------------------------------------------------------------------

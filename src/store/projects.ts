@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Database, EnvironmentTable, FolderTable, MembershipTable, ProjectTable } from "./schema.js";
-import { leasesRemainIn } from "./dynamic-secrets.js";
+import { dynamicSecretsGoingWith } from "./dynamic-secrets.js";
 import { prepare } from "./prepared.js";
 
 export const projectStore = (db: Kysely<Database>) => {
@@ -30,12 +30,15 @@ export const projectStore = (db: Kysely<Database>) => {
       db.selectFrom("projects").innerJoin("memberships", "memberships.project_id", "projects.id")
         .selectAll("projects").where("memberships.identity_id", "=", identityId).orderBy("projects.created_at").execute(),
     update: (id: string, patch: Partial<ProjectTable>) => db.updateTable("projects").set(patch).where("id", "=", id).execute(),
-    /** Deletes the project with everything in it; false, deleting nothing, while a dynamic-secret lease is recorded in it. */
+    /**
+     * Deletes the project with everything in it and answers the dynamic secrets that went with it; false,
+     * deleting nothing, while a dynamic-secret lease is recorded in it.
+     */
     delete: (id: string) =>
       db.transaction().execute(async (tx) => {
-        if (await leasesRemainIn(tx, { kind: "project", projectId: id })) return false;
-        await tx.deleteFrom("projects").where("id", "=", id).execute();
-        return true;
+        const going = await dynamicSecretsGoingWith(tx, { kind: "project", projectId: id });
+        if (going) await tx.deleteFrom("projects").where("id", "=", id).execute();
+        return going;
       }),
 
     listEnvironments: (projectId: string) => db.selectFrom("environments").selectAll().where("project_id", "=", projectId).orderBy("position").execute(),
@@ -49,12 +52,15 @@ export const projectStore = (db: Kysely<Database>) => {
         await tx.insertInto("folders").values(root).execute();
       }),
     updateEnvironment: (id: string, patch: Partial<EnvironmentTable>) => db.updateTable("environments").set(patch).where("id", "=", id).execute(),
-    /** Deletes the environment with everything in it; false, deleting nothing, while a dynamic-secret lease is recorded in it. */
+    /**
+     * Deletes the environment with everything in it and answers the dynamic secrets that went with it; false,
+     * deleting nothing, while a dynamic-secret lease is recorded in it.
+     */
     deleteEnvironment: (id: string) =>
       db.transaction().execute(async (tx) => {
-        if (await leasesRemainIn(tx, { kind: "environment", envId: id })) return false;
-        await tx.deleteFrom("environments").where("id", "=", id).execute();
-        return true;
+        const going = await dynamicSecretsGoingWith(tx, { kind: "environment", envId: id });
+        if (going) await tx.deleteFrom("environments").where("id", "=", id).execute();
+        return going;
       }),
 
     getMembership: (projectId: string, identityId: string) =>

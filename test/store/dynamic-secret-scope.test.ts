@@ -9,7 +9,7 @@ import { newId } from "../../src/core/ids.js";
 import { rootKeyring } from "../../src/crypto/envelope.js";
 import { createServices } from "../../src/server/services.js";
 import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
-import { dynamicSecretStore, leasesRemainIn } from "../../src/store/dynamic-secrets.js";
+import { dynamicSecretStore, dynamicSecretsGoingWith } from "../../src/store/dynamic-secrets.js";
 import { folderStore } from "../../src/store/folders.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
 import { projectStore } from "../../src/store/projects.js";
@@ -51,8 +51,34 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
       const app = await mk("/", "app");
       const db = await mk("/app", "db");
       const sibling = await mk("/", "app_x");
-      return { projectId: p.id, envId: env.id, app, db, sibling };
+      return { projectId: p.id, envId: env.id, app, db, sibling, services, actor };
     };
+
+    test("every dynamic secret the cascade takes has its own audit event, also one created while the delete ran", async (t) => {
+      const o = await open(t);
+      if (!o) return;
+      try {
+        const { d } = o;
+        const ds = dynamicSecretStore(d.db);
+        const s = await setup(d);
+        const before = dsRow(s.projectId, s.envId, s.db.id, "before");
+        await ds.insert(before);
+        const newcomer = dsRow(s.projectId, s.envId, s.app.id, "newcomer");
+        const folders = folderStore(d.db);
+        // The service reads the scope's dynamic secrets, revokes their leases, then drops the scope: the
+        // newcomer arrives in between, with no lease yet.
+        await s.services.dynamicSecrets.secrets.removeAllIn(s.actor, {
+          projectId: s.projectId, scope: { kind: "folder", envId: s.envId, path: "/app" }, what: "Folder '/app'",
+          drop: async () => { await ds.insert(newcomer); return folders.delete(s.projectId, s.app); },
+        });
+        assert.equal(await ds.get(newcomer.id), undefined, "the newcomer went with the folder");
+        const events = await d.db.selectFrom("audit_logs").select(["resource_id", "metadata"]).where("action", "=", "delete-dynamic-secret").execute();
+        assert.deepEqual(events.map((e) => e.resource_id).sort(), [before.id, newcomer.id].sort());
+        for (const e of events) assert.equal(JSON.parse(e.metadata).reason, "folder-deleted");
+      } finally {
+        await o.done();
+      }
+    });
 
     test("a lease anywhere in the scope blocks the delete, which then deletes nothing; one outside does not", async (t) => {
       const o = await open(t);
@@ -79,7 +105,8 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
         assert.deepEqual((await ds.listInScope({ kind: "folder", envId: s.envId, path: "/app" })).map((r) => [r.name, r.folder_path]), [["deep", "/app/db"]]);
 
         await ds.deleteLease(lease.id);
-        assert.equal(await folders.delete(s.projectId, s.app), true, "the lease in /app_x is not in /app");
+        const went = await folders.delete(s.projectId, s.app);
+        assert.deepEqual(went && went.map((r) => r.id), [deep.id], "the lease in /app_x is not in /app; the dynamic secret in /app/db went");
         assert.equal(await folders.getByPath(s.envId, "/app/db"), undefined);
         assert.equal(await ds.get(deep.id), undefined, "the dynamic secret went with its folder");
         assert.ok(await ds.get(outside.id));
@@ -130,7 +157,8 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
         let lease: Promise<string> | undefined;
         let secret: Promise<string> | undefined;
         await d.db.transaction().execute(async (tx) => {
-          assert.equal(await leasesRemainIn(tx, { kind: "folder", envId: s.envId, path: "/app" }), false);
+          const going = await dynamicSecretsGoingWith(tx, { kind: "folder", envId: s.envId, path: "/app" });
+          assert.deepEqual(going && going.map((r) => r.name), ["existing"]);
           lease = settled(ds.insertLease(leaseRow(existing)));
           secret = settled(ds.insert(dsRow(s.projectId, s.envId, s.db.id, "newcomer")));
           const first = await Promise.race([lease, secret, new Promise((r) => setTimeout(() => r("waiting"), 300))]);

@@ -231,8 +231,10 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
         { failures },
       );
     }
-    if (!(await drop())) throw new BadRequestError(`${what} was not deleted: a dynamic-secret lease was created in it while it was being deleted; retry`);
-    for (const row of rows) await recordDeleted(actor, row, false, reason);
+    const went = await drop();
+    if (!went) throw new BadRequestError(`${what} was not deleted: a dynamic-secret lease was created in it while it was being deleted; retry`);
+    // What the cascade took, including a dynamic secret created after `rows` was read (it had no lease yet).
+    for (const row of went) await recordDeleted(actor, row, false, reason);
   };
 
   const listLeases = async (actor: Actor, ref: FolderRef, name: string) => {

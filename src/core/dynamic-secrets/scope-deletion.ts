@@ -1,5 +1,6 @@
 import type { Actor } from "../actor.js";
 import type { DynamicSecretScope } from "../../store/dynamic-secrets.js";
+import type { DynamicSecretTable } from "../../store/schema.js";
 
 /** Deleting a project, an environment or a folder subtree, which takes the dynamic secrets inside along. */
 export interface ScopeDeletion {
@@ -10,9 +11,10 @@ export interface ScopeDeletion {
   what: string;
   /**
    * Deletes it in one transaction whose cascade removes the dynamic-secret rows too, so a failure never
-   * leaves them half-deleted. False, deleting nothing, when a lease is recorded in it.
+   * leaves them half-deleted, and answers the dynamic secrets that went. False, deleting nothing, when a
+   * lease is recorded in it.
    */
-  drop: () => Promise<boolean>;
+  drop: () => Promise<readonly DynamicSecretTable[] | false>;
 }
 
 /**
