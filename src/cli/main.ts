@@ -2,7 +2,7 @@ import { Command } from "commander";
 
 /**
  * Each command is loaded only when it runs: an agent on every machine should not load the server's web
- * framework, database drivers and PKI engine. `kms --help` loads them all to list them.
+ * framework, database drivers and PKI engine. `kms --help` loads them all to list them; `kms --version` none.
  */
 const commands: Record<string, () => Promise<Command>> = {
   dev: async () => (await import("./dev.js")).devCommand(),
@@ -21,7 +21,7 @@ const program = new Command("kms")
   .showHelpAfterError();
 
 const wanted = process.argv[2];
-const load = wanted && Object.hasOwn(commands, wanted) ? [commands[wanted]!] : Object.values(commands);
+const load = wanted && Object.hasOwn(commands, wanted) ? [commands[wanted]!] : wanted === "--version" || wanted === "-V" ? [] : Object.values(commands);
 for (const command of await Promise.all(load.map((l) => l()))) program.addCommand(command);
 
 await program.parseAsync(process.argv);
