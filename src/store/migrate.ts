@@ -9,6 +9,7 @@ import * as m006 from "./migrations/006_external_ca.js";
 import * as m007 from "./migrations/007_acme_replaces.js";
 import * as m008 from "./migrations/008_seal_reminder_notes.js";
 import * as m009 from "./migrations/009_certificates_by_serial.js";
+import * as m010 from "./migrations/010_certificates_revoked.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   "007_acme_replaces": m007,
   "008_seal_reminder_notes": m008,
   "009_certificates_by_serial": m009,
+  "010_certificates_revoked": m010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

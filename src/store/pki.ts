@@ -132,6 +132,7 @@ export const pkiStore = (db: Kysely<Database>) => {
     },
     countCertificates: async (projectId: string) =>
       Number((await db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow()).n),
+    /** Through the partial index of revoked certificates (migration 010), not every certificate of the CA. */
     listRevoked: (caId: string) =>
       db.selectFrom("certificates").select(["serial_number", "revoked_at", "revocation_reason"]).where("ca_id", "=", caId).where("status", "=", "revoked").execute(),
     revokeCertificate: (id: string, at: string, reason: number) =>
