@@ -7,7 +7,18 @@ import { groupCommit } from "./group-commit.js";
 import { prepare } from "./prepared.js";
 import { certificateBlocks, joinPemBlocks } from "../crypto/der/pem.js";
 
+export interface CertificateFilter { status?: string; commonName?: string; expiringBefore?: string; now: string }
+
 export const pkiStore = (db: Kysely<Database>) => {
+  const certificatesMatching = (projectId: string, f: CertificateFilter) => {
+    let q = db.selectFrom("certificates").where("project_id", "=", projectId);
+    if (f.status === "revoked") q = q.where("status", "=", "revoked");
+    else if (f.status === "expired") q = q.where("status", "!=", "revoked").where("not_after", "<=", f.now);
+    else if (f.status === "active") q = q.where("status", "=", "active").where("not_after", ">", f.now);
+    if (f.commonName) q = q.where("common_name", "like", `%${f.commonName}%`);
+    if (f.expiringBefore) q = q.where("not_after", "<", f.expiringBefore);
+    return q;
+  };
   const issued = groupCommit(db);
   // Issuance reads these two on every request (hot path): compiled once.
   const caById = prepare(db, (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id));
@@ -121,17 +132,15 @@ export const pkiStore = (db: Kysely<Database>) => {
     getCertificate: async (id: string) => withChain(await db.selectFrom("certificates").selectAll().where("id", "=", id).executeTakeFirst()),
     getCertificateBySerial: async (caId: string, serial: string) =>
       withChain(await db.selectFrom("certificates").selectAll().where("ca_id", "=", caId).where("serial_number", "=", serial).executeTakeFirst()),
-    listCertificates: (projectId: string, f: { status?: string; commonName?: string; expiringBefore?: string; offset: number; limit: number; now: string }) => {
-      let q = db.selectFrom("certificates").selectAll().where("project_id", "=", projectId);
-      if (f.status === "revoked") q = q.where("status", "=", "revoked");
-      else if (f.status === "expired") q = q.where("status", "!=", "revoked").where("not_after", "<=", f.now);
-      else if (f.status === "active") q = q.where("status", "=", "active").where("not_after", ">", f.now);
-      if (f.commonName) q = q.where("common_name", "like", `%${f.commonName}%`);
-      if (f.expiringBefore) q = q.where("not_after", "<", f.expiringBefore);
-      return q.orderBy("not_after").limit(f.limit).offset(f.offset).execute().then((rows) => Promise.all(rows.map(withChain)));
+    /** One page of a project's certificates, soonest expiry first, and how many match the filters in all. */
+    listCertificates: async (projectId: string, f: CertificateFilter & { offset: number; limit: number }) => {
+      const matching = certificatesMatching(projectId, f);
+      const [rows, count] = await Promise.all([
+        matching.selectAll().orderBy("not_after").limit(f.limit).offset(f.offset).execute(),
+        matching.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow(),
+      ]);
+      return { certificates: await Promise.all(rows.map(withChain)), totalCount: Number(count.n) };
     },
-    countCertificates: async (projectId: string) =>
-      Number((await db.selectFrom("certificates").select((eb) => eb.fn.countAll().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow()).n),
     /** Through the partial index of revoked certificates (migration 010), not every certificate of the CA. */
     listRevoked: (caId: string) =>
       db.selectFrom("certificates").select(["serial_number", "revoked_at", "revocation_reason"]).where("ca_id", "=", caId).where("status", "=", "revoked").execute(),

@@ -127,8 +127,13 @@ describe("kms pki (real CLI, real server)", () => {
 
     const onlyRevoked = await json(["cert", "list", "--project", slug, "--status", "revoked"]);
     assert.deepEqual(onlyRevoked.certificates.map((c: { id: string }) => c.id), [id]);
-    const all = await json(["cert", "list", "--project", projectId, "--expiring-before", "8d"]);
+    const all = await json(["cert", "list", "--project", projectId]);
     assert.equal(all.totalCount, 3);
+    // --expiring-before narrows the list (the profile's default lifetime is longer than 8 days), and
+    // totalCount counts what it matches.
+    const soon = await json(["cert", "list", "--project", projectId, "--expiring-before", "8d"]);
+    assert.equal(soon.totalCount, soon.certificates.length);
+    assert.ok(soon.totalCount < all.totalCount);
     const table = await ok(["cert", "list", "--project", slug, "--common-name", "example.com"]);
     assert.match(table, /^ID\s+COMMON NAME\s+STATUS\s+NOT AFTER\s+SERIAL$/m);
     assert.match(table, /csr\.example\.com\s+revoked/);

@@ -209,11 +209,24 @@ describe("PKI end to end (real server, real openssl)", () => {
     }
   });
 
-  test("inventory: filtered by status, common name and expiring-before", async () => {
+  test("inventory: filtered by status, common name and expiring-before; totalCount counts what matches, for paging", async () => {
     const list = (q: string) => api(s.address, "GET", `/api/v1/cert-manager/certificates?projectId=${ec.projectId}&${q}`, { token });
     const revoked = await list("status=revoked");
     assert.ok(revoked.body.certificates.length >= 1);
     assert.ok(revoked.body.certificates.every((c: { status: string }) => c.status === "revoked"));
+    assert.equal(revoked.body.totalCount, revoked.body.certificates.length);
+    const all = (await list("limit=1000")).body;
+    assert.equal(all.totalCount, all.certificates.length);
+    assert.ok(all.totalCount > revoked.body.totalCount);
+    // Paging through the active ones: pages of 2 add up to totalCount, without repeats.
+    const active = (await list("status=active&limit=1000")).body;
+    const seen = new Set<string>();
+    for (let offset = 0; offset < active.totalCount; offset += 2) {
+      const page = (await list(`status=active&limit=2&offset=${offset}`)).body;
+      assert.equal(page.totalCount, active.totalCount);
+      for (const c of page.certificates as { id: string }[]) seen.add(c.id);
+    }
+    assert.equal(seen.size, active.totalCount);
     const byName = await list("commonName=chain.example.com");
     assert.ok(byName.body.certificates.length >= 2);
     assert.ok(byName.body.certificates.every((c: { commonName: string }) => c.commonName === "chain.example.com"));

@@ -378,11 +378,12 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
   const list = async (actor: Actor, projectId: string, q: { status?: string; commonName?: string; expiringBefore?: string; offset?: number; limit?: number }) => {
     await access.requireProject(actor, projectId, "viewer");
     if (q.expiringBefore && Number.isNaN(Date.parse(q.expiringBefore))) throw new BadRequestError(`expiringBefore: "${q.expiringBefore}" is not an ISO date`);
-    const rows = await store.listCertificates(projectId, {
+    const { certificates, totalCount } = await store.listCertificates(projectId, {
       status: q.status, commonName: q.commonName, expiringBefore: q.expiringBefore && new Date(q.expiringBefore).toISOString(),
       offset: q.offset ?? 0, limit: Math.min(q.limit ?? 100, 1000), now: isoNow(clock),
     });
-    return { certificates: rows.map(record), totalCount: await store.countCertificates(projectId) };
+    // totalCount counts what the filters match, so a client can page through them.
+    return { certificates: certificates.map(record), totalCount };
   };
 
   const request = async (actor: Actor, requestId: string) => {
