@@ -10,6 +10,7 @@ import * as m007 from "./migrations/007_acme_replaces.js";
 import * as m008 from "./migrations/008_seal_reminder_notes.js";
 import * as m009 from "./migrations/009_certificates_by_serial.js";
 import * as m010 from "./migrations/010_certificates_revoked.js";
+import * as m011 from "./migrations/011_certificate_requests_by_project.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
 const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   "008_seal_reminder_notes": m008,
   "009_certificates_by_serial": m009,
   "010_certificates_revoked": m010,
+  "011_certificate_requests_by_project": m011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

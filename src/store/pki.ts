@@ -8,6 +8,7 @@ import { prepare } from "./prepared.js";
 import { certificateBlocks, joinPemBlocks } from "../crypto/der/pem.js";
 
 export interface CertificateFilter { status?: string; commonName?: string; expiringBefore?: string; now: string }
+export interface RequestFilter { status?: string; from?: string; to?: string; profileIds?: readonly string[]; search?: string }
 
 export const pkiStore = (db: Kysely<Database>) => {
   const certificatesMatching = (projectId: string, f: CertificateFilter) => {
@@ -148,8 +149,33 @@ export const pkiStore = (db: Kysely<Database>) => {
       db.updateTable("certificates").set({ status: "revoked", revoked_at: at, revocation_reason: reason, updated_at: at }).where("id", "=", id).execute(),
     deleteCertificate: (id: string) => db.deleteFrom("certificates").where("id", "=", id).execute(),
     getRequest: (id: string) => db.selectFrom("certificate_requests").selectAll().where("id", "=", id).executeTakeFirst(),
-    listRequests: (projectId: string, offset: number, limit: number) =>
-      db.selectFrom("certificate_requests").selectAll().where("project_id", "=", projectId).orderBy("created_at", "desc").limit(limit).offset(offset).execute(),
+    /**
+     * One page of a project's certificate requests with their profile and certificate (if any), and how many
+     * match the filters in all. `search` matches the certificate's common name or SANs, or the requested
+     * common name of a request without one.
+     */
+    listRequests: async (projectId: string, f: RequestFilter & { offset: number; limit: number; newestFirst: boolean }) => {
+      let q = db.selectFrom("certificate_requests as r")
+        .leftJoin("certificate_profiles as p", "p.id", "r.profile_id")
+        .leftJoin("certificates as c", "c.id", "r.certificate_id")
+        .where("r.project_id", "=", projectId);
+      if (f.status) q = q.where("r.status", "=", f.status);
+      if (f.from) q = q.where("r.created_at", ">=", f.from);
+      if (f.to) q = q.where("r.created_at", "<=", f.to);
+      if (f.profileIds?.length) q = q.where("r.profile_id", "in", f.profileIds);
+      if (f.search) {
+        const like = `%${f.search}%`;
+        q = q.where((eb) => eb.or([eb("c.common_name", "like", like), eb("c.alt_names", "like", like), eb("r.attributes", "like", like)]));
+      }
+      const [rows, count] = await Promise.all([
+        q.select([
+          "r.id", "r.status", "r.profile_id", "r.certificate_id", "r.error_message", "r.attributes", "r.created_at", "r.updated_at",
+          "p.slug as profile_slug", "p.ca_id as profile_ca_id", "c.ca_id", "c.common_name", "c.alt_names", "c.serial_number", "c.status as certificate_status", "c.not_after",
+        ]).orderBy("r.created_at", f.newestFirst ? "desc" : "asc").orderBy("r.id", f.newestFirst ? "desc" : "asc").limit(f.limit).offset(f.offset).execute(),
+        q.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow(),
+      ]);
+      return { rows, totalCount: Number(count.n) };
+    },
   };
 };
 export type PkiStore = ReturnType<typeof pkiStore>;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer as createTlsServer, connect as tlsConnect } from "node:tls";
@@ -233,6 +234,56 @@ describe("PKI end to end (real server, real openssl)", () => {
     const soon = await list(`expiringBefore=${new Date(Date.now() + 3 * 86_400_000).toISOString()}`);
     assert.ok(soon.body.certificates.every((c: { notAfter: string }) => Date.parse(c.notAfter) < Date.now() + 3 * 86_400_000));
     assert.ok(soon.body.certificates.length >= 1);
+  });
+
+  test("certificate requests: listed newest first with their certificate, filtered, paged; no key material", async () => {
+    const list = (q: string, t = token) => api(s.address, "GET", `/api/v1/cert-manager/certificates/certificate-requests?${q}`, { token: t });
+    const mine = await issue({ profileId: ec.profileId, attributes: { commonName: "reqlist.example.com", altNames: [{ type: "dns_name", value: "reqlist.example.com" }], keyAlgorithm: "EC_prime256v1", ttl: "1d", keyUsages: ["digital_signature"] } });
+    assert.equal(mine.status, 200, mine.text);
+    const all = await list(`projectSlug=${ec.projectSlug}&limit=100`);
+    assert.equal(all.status, 200, all.text);
+    const first = all.body.certificateRequests[0];
+    assert.equal(first.id, mine.body.certificateRequestId, "newest first");
+    assert.deepEqual(
+      { status: first.status, commonName: first.commonName, altNames: first.altNames, profileId: first.profileId, profileName: first.profileName, caId: first.caId, certificateId: first.certificateId, approvalRequestId: first.approvalRequestId, errorMessage: first.errorMessage },
+      { status: "issued", commonName: "reqlist.example.com", altNames: "reqlist.example.com", profileId: ec.profileId, profileName: ec.profileSlug, caId: ec.intermediateCaId, certificateId: mine.body.certificate.certificateId, approvalRequestId: null, errorMessage: null },
+    );
+    assert.deepEqual(first.certificate, { id: mine.body.certificate.certificateId, serialNumber: mine.body.certificate.serialNumber, status: "active" });
+    assert.ok(!all.text.includes("PRIVATE KEY") && !all.text.includes("BEGIN CERTIFICATE"), "no PEMs in the list");
+    assert.equal(all.body.totalCount, all.body.certificateRequests.length);
+    assert.ok(all.body.totalCount >= 3);
+    const created = all.body.certificateRequests.map((r: { createdAt: string }) => r.createdAt);
+    assert.deepEqual(created, [...created].sort().reverse());
+
+    // By id, oldest first, paged: pages of 2 cover the whole list once.
+    const seen: string[] = [];
+    for (let offset = 0; offset < all.body.totalCount; offset += 2) {
+      const page = await list(`projectId=${ec.projectId}&sortOrder=asc&limit=2&offset=${offset}`);
+      assert.equal(page.body.totalCount, all.body.totalCount);
+      seen.push(...page.body.certificateRequests.map((r: { id: string }) => r.id));
+    }
+    assert.deepEqual(seen, all.body.certificateRequests.map((r: { id: string }) => r.id).reverse());
+
+    const found = await list(`projectSlug=${ec.projectSlug}&search=reqlist`);
+    assert.deepEqual(found.body.certificateRequests.map((r: { id: string }) => r.id), [mine.body.certificateRequestId]);
+    assert.equal(found.body.totalCount, 1);
+    assert.equal((await list(`projectSlug=${ec.projectSlug}&status=failed`)).body.totalCount, 0);
+    assert.equal((await list(`projectSlug=${ec.projectSlug}&status=issued`)).body.totalCount, all.body.totalCount);
+    assert.equal((await list(`projectSlug=${ec.projectSlug}&profileIds=${ec.profileId}`)).body.totalCount, all.body.totalCount);
+    assert.equal((await list(`projectSlug=${ec.projectSlug}&profileIds=${randomUUID()}`)).body.totalCount, 0);
+    const since = await list(`projectSlug=${ec.projectSlug}&fromDate=${encodeURIComponent(first.createdAt)}`);
+    assert.ok(since.body.certificateRequests.some((r: { id: string }) => r.id === first.id));
+    assert.ok(since.body.totalCount < all.body.totalCount);
+    assert.equal((await list(`projectSlug=${ec.projectSlug}&toDate=2000-01-01T00:00:00Z`)).body.totalCount, 0);
+
+    // Schema errors are 422 with zod's issues (api.md), each naming its field; a date that does not parse is a 400.
+    for (const [q, field, status] of [["limit=0", "limit", 422], ["limit=101", "limit", 422], ["profileIds=nope", "profileIds", 422], ["status=done", "status", 422], ["fromDate=yesterday", "fromDate", 400]] as const) {
+      const r = await list(`projectSlug=${ec.projectSlug}&${q}`);
+      assert.equal(r.status, status, q);
+      assert.match(JSON.stringify(r.body.message), new RegExp(field), q);
+    }
+    assert.equal((await list("limit=5")).status, 400, "a project is required");
+    assert.equal((await list("projectSlug=no-such-project")).status, 404);
   });
 
   test("a viewer cannot issue; an identity of another project cannot use the profile", async () => {

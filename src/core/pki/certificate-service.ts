@@ -45,7 +45,7 @@ interface StoredRequest { attributes: IssueAttributes; csr: boolean; keyAlgorith
 
 type Deps = {
   store: PkiStore;
-  access: Pick<ProjectAccess, "requireProject" | "requireLoaded">;
+  access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug" | "requireLoaded">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
   cas: Pick<CaService, "issuerFor">;
   policies: Pick<PolicyService, "rulesFor">;
@@ -404,6 +404,45 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     };
   };
 
-  return { issue, issueForProfile, get, bundle, certificateBody, privateKey, revoke, revokeForEnrollment, renew, remove, list, request, record };
+  /**
+   * A project's certificate requests, newest first unless asked otherwise (api.md 7.7, Infisical's shape). No
+   * key material: a request's certificate is named by id, serial and status; its PEMs are one poll away.
+   */
+  const requests = async (actor: Actor, ref: { projectId?: string; projectSlug?: string }, q: {
+    offset?: number; limit?: number; status?: string; search?: string; fromDate?: string; toDate?: string; profileIds?: string[]; sortOrder?: "asc" | "desc";
+  }) => {
+    const project = ref.projectId ? await access.requireProject(actor, ref.projectId, "viewer")
+      : ref.projectSlug ? await access.requireProjectBySlug(actor, ref.projectSlug, "viewer")
+      : (() => { throw new BadRequestError("projectSlug or projectId is required"); })();
+    const date = (v: string | undefined, field: string) => {
+      if (v === undefined) return undefined;
+      const t = Date.parse(v);
+      if (Number.isNaN(t)) throw new BadRequestError(`${field}: "${v}" is not an ISO date`);
+      return new Date(t).toISOString();
+    };
+    const now = clock.now();
+    const { rows, totalCount } = await store.listRequests(project.id, {
+      status: q.status, search: q.search?.trim() || undefined, from: date(q.fromDate, "fromDate"), to: date(q.toDate, "toDate"), profileIds: q.profileIds,
+      offset: q.offset ?? 0, limit: q.limit ?? 20, newestFirst: q.sortOrder !== "asc",
+    });
+    return {
+      certificateRequests: rows.map((r) => {
+        const attrs = JSON.parse(r.attributes) as IssueAttributes;
+        return {
+          id: r.id, status: r.status,
+          commonName: r.common_name ?? attrs.commonName ?? null,
+          altNames: r.alt_names ?? (attrs.altNames?.map((n) => n.value).join(",") || null),
+          profileId: r.profile_id, profileName: r.profile_slug ?? null, caId: r.ca_id ?? r.profile_ca_id ?? null, certificateId: r.certificate_id,
+          approvalRequestId: null, errorMessage: r.error_message, createdAt: r.created_at, updatedAt: r.updated_at,
+          certificate: r.certificate_id && r.serial_number !== null
+            ? { id: r.certificate_id, serialNumber: r.serial_number, status: r.certificate_status === "revoked" ? "revoked" : Date.parse(r.not_after!) <= now ? "expired" : "active" }
+            : null,
+        };
+      }),
+      totalCount,
+    };
+  };
+
+  return { issue, issueForProfile, get, bundle, certificateBody, privateKey, revoke, revokeForEnrollment, renew, remove, list, request, requests, record };
 };
 export type CertificateService = ReturnType<typeof certificateServiceFactory>;

@@ -18,6 +18,13 @@ const RequestParams = z.object({ requestId: z.string().uuid() });
 const Revoke = z.object({ revocationReason: z.string().default("UNSPECIFIED") });
 const Renew = z.object({ removeRootsFromChain: z.boolean().optional() });
 const num = z.string().regex(/^\d+$/).transform(Number);
+const RequestListQuery = z.object({
+  projectSlug: z.string().min(1).optional(), projectId: z.string().min(1).optional(), offset: num.optional(),
+  limit: num.refine((n) => n >= 1 && n <= 100, "must be 1 to 100").optional(), search: z.string().optional(),
+  status: z.enum(["pending", "issued", "failed"]).optional(), fromDate: z.string().optional(), toDate: z.string().optional(),
+  profileIds: z.string().transform((v) => v.split(",").map((id) => id.trim()).filter(Boolean)).pipe(z.array(z.string().uuid())).optional(),
+  sortOrder: z.enum(["asc", "desc"]).optional(),
+});
 const ListQuery = z.object({
   projectId: z.string().min(1), status: z.enum(["active", "expired", "revoked"]).optional(), commonName: z.string().optional(),
   expiringBefore: z.string().optional(), offset: num.optional(), limit: num.optional(),
@@ -30,6 +37,10 @@ export const registerCertificateRoutes = (r: Router, s: Services) => {
   r.authed("GET", base, async (req, _, actor) => {
     const q = parse(ListQuery, req.query, "querystring");
     return s.certificates.list(actor, q.projectId, q);
+  });
+  r.authed("GET", `${base}/certificate-requests`, async (req, _, actor) => {
+    const { projectSlug, projectId, ...q } = parse(RequestListQuery, req.query, "querystring");
+    return s.certificates.requests(actor, { projectSlug, projectId }, q);
   });
   r.authed("GET", `${base}/certificate-requests/:requestId`, async (req, _, actor) =>
     s.certificates.request(actor, parse(RequestParams, req.params, "params").requestId));
