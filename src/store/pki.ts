@@ -1,10 +1,10 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type {
   CaCertificateTable, CaCrlTable, CertificateAuthorityTable, CertificatePolicyTable, CertificateProfileTable,
   AuditLogTable, CertificateRequestTable, CertificateTable, Database,
 } from "./schema.js";
 import { groupCommit } from "./group-commit.js";
-import { prepare } from "./prepared.js";
+import { dialectOf, prepare } from "./prepared.js";
 import { certificateBlocks, joinPemBlocks } from "../crypto/der/pem.js";
 
 export interface CertificateFilter { status?: string; commonName?: string; expiringBefore?: string; now: string }
@@ -151,8 +151,8 @@ export const pkiStore = (db: Kysely<Database>) => {
     getRequest: (id: string) => db.selectFrom("certificate_requests").selectAll().where("id", "=", id).executeTakeFirst(),
     /**
      * One page of a project's certificate requests with their profile and certificate (if any), and how many
-     * match the filters in all. `search` matches the certificate's common name or SANs, or the requested
-     * common name of a request without one.
+     * match the filters in all. `search` matches the certificate's common name or SANs, or, for a request with
+     * no certificate yet, the common name it asked for.
      */
     listRequests: async (projectId: string, f: RequestFilter & { offset: number; limit: number; newestFirst: boolean }) => {
       let q = db.selectFrom("certificate_requests as r")
@@ -165,7 +165,8 @@ export const pkiStore = (db: Kysely<Database>) => {
       if (f.profileIds?.length) q = q.where("r.profile_id", "in", f.profileIds);
       if (f.search) {
         const like = `%${f.search}%`;
-        q = q.where((eb) => eb.or([eb("c.common_name", "like", like), eb("c.alt_names", "like", like), eb("r.attributes", "like", like)]));
+        const requestedName = dialectOf(db) === "postgres" ? sql<string>`(r.attributes::jsonb ->> 'commonName')` : sql<string>`json_extract(r.attributes, '$.commonName')`;
+        q = q.where((eb) => eb.or([eb("c.common_name", "like", like), eb("c.alt_names", "like", like), eb.and([eb("r.certificate_id", "is", null), eb(requestedName, "like", like)])]));
       }
       const [rows, count] = await Promise.all([
         q.select([

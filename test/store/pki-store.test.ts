@@ -27,7 +27,7 @@ const cert = (id: string, caId: string, status: string): CertificateTable => ({
 });
 
 const suite = (name: string, open: (t: TestContext, log: (q: { sql: string; parameters: readonly unknown[] }) => void) => Promise<{ db: Kysely<Database>; plan(q: { sql: string; parameters: readonly unknown[] }): Promise<string>; done(): Promise<void> } | undefined>) =>
-  describe(`certificate indexes (${name})`, () => {
+  describe(`certificate store queries (${name})`, () => {
     test("the CA's revoked certificates are read through the partial index, and only they come back", async (t) => {
       const seen: { sql: string; parameters: readonly unknown[] }[] = [];
       const o = await open(t, (q) => seen.push(q));
@@ -46,6 +46,34 @@ const suite = (name: string, open: (t: TestContext, log: (q: { sql: string; para
         await o.done();
       }
     });
+
+    test("listing requests: search matches the certificate's names, or the name a request without one asked for", async (t) => {
+      const o = await open(t, () => undefined);
+      if (!o) return;
+      try {
+        await o.db.insertInto("certificates").values({ ...cert("c1", "ca-a", "active"), common_name: "certname.example.org", alt_names: "san.example.org" }).execute();
+        const req = (id: string, status: string, certificateId: string | null, attributes: object, created: string) => ({
+          id, project_id: "p", profile_id: null, status, certificate_id: certificateId, error_message: null, attributes: JSON.stringify(attributes), created_at: created, updated_at: created,
+        });
+        await o.db.insertInto("certificate_requests").values([
+          req("r1", "issued", "c1", { commonName: "ignored.example.com" }, "2026-01-01T00:00:01.000Z"),
+          req("r2", "pending", null, { commonName: "pending.example.com", keyUsages: ["digital_signature"] }, "2026-01-01T00:00:02.000Z"),
+          req("r3", "failed", null, { altNames: [{ type: "dns_name", value: "x.example.com" }] }, "2026-01-01T00:00:03.000Z"),
+        ]).execute();
+        const ids = async (search: string) =>
+          (await pkiStore(o.db).listRequests("p", { search, offset: 0, limit: 10, newestFirst: true })).rows.map((r) => r.id);
+        assert.deepEqual(await ids("pending"), ["r2"]);
+        assert.deepEqual(await ids("certname"), ["r1"], "the certificate's common name");
+        assert.deepEqual(await ids("san.example"), ["r1"], "the certificate's SANs");
+        assert.deepEqual(await ids("ignored"), [], "an issued request is found by its certificate");
+        assert.deepEqual(await ids("digital"), [], "other attributes are not searched");
+        const all = await pkiStore(o.db).listRequests("p", { offset: 0, limit: 2, newestFirst: false });
+        assert.deepEqual(all.rows.map((r) => r.id), ["r1", "r2"]);
+        assert.equal(all.totalCount, 3);
+      } finally {
+        await o.done();
+      }
+    });
   });
 
 suite("SQLite", async (_t, log) => {
@@ -53,7 +81,7 @@ suite("SQLite", async (_t, log) => {
   const sqlite = new BetterSqlite3(join(dir, "kms.sqlite"));
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: (e) => { if (e.level === "query") log(e.query); } });
   await migrateToLatest(db);
-  sqlite.pragma("foreign_keys = OFF"); // certificate rows without their project
+  sqlite.pragma("foreign_keys = OFF"); // rows without their project, profile or CA
   return {
     db,
     plan: async (q) => sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...(q.parameters as unknown[])).map((r) => (r as { detail: string }).detail).join("\n"),
@@ -67,7 +95,10 @@ suite("PostgreSQL", async (t, log) => {
   const pool = new pg.Pool({ connectionString: database.url, max: 1 });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { if (e.level === "query") log(e.query); } });
   await migrateToLatest(db);
-  await sql`ALTER TABLE certificates DROP CONSTRAINT certificates_project_id_fkey`.execute(db);
+  // Rows without their project, profile or CA: drop the foreign keys of the two tables the tests write.
+  const fks = await sql<{ table: string; name: string }>`SELECT conrelid::regclass::text AS table, conname AS name FROM pg_constraint
+    WHERE contype = 'f' AND conrelid::regclass::text IN ('certificates', 'certificate_requests')`.execute(db);
+  for (const fk of fks.rows) await sql.raw(`ALTER TABLE ${fk.table} DROP CONSTRAINT ${fk.name}`).execute(db);
   return {
     db,
     // Tiny tables make a sequential scan the cheaper plan; what matters is that the index can serve the query.
