@@ -430,8 +430,9 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
         const attrs = JSON.parse(r.attributes) as IssueAttributes;
         return {
           id: r.id, status: r.status,
-          commonName: r.common_name ?? attrs.commonName ?? null,
-          altNames: r.alt_names ?? (attrs.altNames?.map((n) => n.value).join(",") || null),
+          // The certificate's names once there is one, else what was asked for; null for none, as Infisical.
+          commonName: (r.certificate_id ? r.common_name : attrs.commonName) || null,
+          altNames: (r.certificate_id ? r.alt_names : attrs.altNames?.map((n) => n.value).join(",")) || null,
           profileId: r.profile_id, profileName: r.profile_slug ?? null, caId: r.ca_id ?? r.profile_ca_id ?? null, certificateId: r.certificate_id,
           approvalRequestId: null, errorMessage: r.error_message, createdAt: r.created_at, updatedAt: r.updated_at,
           certificate: r.certificate_id && r.serial_number !== null
