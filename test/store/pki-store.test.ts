@@ -6,7 +6,7 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
-import { migrateToLatest } from "../../src/store/migrate.js";
+import { migrateDownTo, migrateToLatest } from "../../src/store/migrate.js";
 import { pkiStore } from "../../src/store/pki.js";
 import type { CertificateTable, Database } from "../../src/store/schema.js";
 import { createPgDatabase } from "../helpers/postgres.js";
@@ -113,4 +113,25 @@ suite("PostgreSQL", async (t, log) => {
     },
     done: async () => { await db.destroy(); database.drop(); },
   };
+});
+
+test("PostgreSQL: indexes built beforehand with CREATE INDEX CONCURRENTLY (server.md) leave migrations 010 and 011 nothing to do", async (t) => {
+  if (!(await needService(t, "postgres"))) return;
+  const database = createPgDatabase();
+  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrateToLatest(db);
+    await migrateDownTo(db, "009_certificates_by_serial");
+    const indexes = async () => (await pool.query<{ indexname: string }>(
+      "SELECT indexname FROM pg_indexes WHERE indexname IN ('certificates_revoked', 'certificate_requests_project_created') ORDER BY 1")).rows.map((r) => r.indexname);
+    assert.deepEqual(await indexes(), [], "a database as the release before 010 left it");
+    await pool.query("CREATE INDEX CONCURRENTLY IF NOT EXISTS certificates_revoked ON certificates (ca_id) WHERE status = 'revoked'");
+    await pool.query("CREATE INDEX CONCURRENTLY IF NOT EXISTS certificate_requests_project_created ON certificate_requests (project_id, created_at)");
+    await migrateToLatest(db);
+    assert.deepEqual(await indexes(), ["certificate_requests_project_created", "certificates_revoked"]);
+  } finally {
+    await db.destroy();
+    database.drop();
+  }
 });
