@@ -143,30 +143,35 @@ export const postgresChannel = (
   // that may have got it after all. Only what is still waiting when the outbox overflows or the channel
   // closes is dropped, and that is reported.
   const outbox: string[] = [];
-  let draining = false;
+  let running: Promise<void> | undefined;
+  let closing = false;
   let sendRetry: NodeJS.Timeout | undefined;
   let sendDelayMs = SEND_RETRY_MS;
-  const drain = async () => {
-    if (draining || sendRetry) return;
-    draining = true;
-    try {
-      while (outbox.length && !stopped) {
-        try {
-          await pool.query("SELECT pg_notify($1, $2)", [name, outbox[0]]);
-          outbox.shift();
-          sendDelayMs = SEND_RETRY_MS;
-        } catch (e) {
-          if (stopped) break;
-          onError(`channel ${name}: ${(e as Error).message}; ${outbox.length} message(s) wait, sending again in ${sendDelayMs} ms`);
-          sendRetry = setTimeout(() => { sendRetry = undefined; void drain(); }, sendDelayMs);
-          sendRetry.unref();
-          sendDelayMs = Math.min(sendDelayMs * 2, 10_000);
-          return;
+  /** Sends what waits; the promise of the pass under way, if one is. */
+  const drain = (): Promise<void> => {
+    if (running || sendRetry) return running ?? Promise.resolve();
+    running = (async () => {
+      try {
+        while (outbox.length && !stopped) {
+          try {
+            await pool.query("SELECT pg_notify($1, $2)", [name, outbox[0]]);
+            outbox.shift();
+            sendDelayMs = SEND_RETRY_MS;
+          } catch (e) {
+            // While closing, close() reports what is left; nothing is tried again.
+            if (stopped || closing) return;
+            onError(`channel ${name}: ${(e as Error).message}; ${outbox.length} message(s) wait, sending again in ${sendDelayMs} ms`);
+            sendRetry = setTimeout(() => { sendRetry = undefined; void drain(); }, sendDelayMs);
+            sendRetry.unref();
+            sendDelayMs = Math.min(sendDelayMs * 2, 10_000);
+            return;
+          }
         }
+      } finally {
+        running = undefined;
       }
-    } finally {
-      draining = false;
-    }
+    })();
+    return running;
   };
 
   return {
@@ -186,22 +191,13 @@ export const postgresChannel = (
       // A graceful stop sends what still waits first (the changes committed just before it), so other servers'
       // agents hear of them now rather than at their next poll; a database that does not answer gets
       // CLOSE_FLUSH_MS, then the rest is given up and reported.
+      closing = true;
       clearTimeout(sendRetry);
       sendRetry = undefined;
-      const deadline = Date.now() + CLOSE_FLUSH_MS;
-      while (draining && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      while (outbox.length && !draining && Date.now() < deadline) {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("timed out")), deadline - Date.now()); });
-        try {
-          await Promise.race([pool.query("SELECT pg_notify($1, $2)", [name, outbox[0]]), late]);
-          outbox.shift();
-        } catch {
-          break;
-        } finally {
-          clearTimeout(timer);
-        }
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const flushed = (async () => { await running; await drain(); })();
+      await Promise.race([flushed, new Promise((r) => { timer = setTimeout(r, CLOSE_FLUSH_MS); })]);
+      clearTimeout(timer);
       stopped = true;
       clearTimeout(retry);
       if (outbox.length) onError(`channel ${name}: closing with ${outbox.length} message(s) not sent`);
