@@ -289,7 +289,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     return c;
   };
 
-  const statusOf = (c: CertificateTable) => (c.status === "revoked" ? "revoked" : Date.parse(c.not_after) <= clock.now() ? "expired" : "active");
+  const statusOf = (c: Pick<CertificateTable, "status" | "not_after">) => (c.status === "revoked" ? "revoked" : Date.parse(c.not_after) <= clock.now() ? "expired" : "active");
 
   const record = (c: CertificateTable) => ({
     id: c.id, projectId: c.project_id, caId: c.ca_id, caCertId: c.ca_cert_id, profileId: c.profile_id, status: statusOf(c),
@@ -411,16 +411,14 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
   const requests = async (actor: Actor, ref: { projectId?: string; projectSlug?: string }, q: {
     offset?: number; limit?: number; status?: string; search?: string; fromDate?: string; toDate?: string; profileIds?: string[]; sortOrder?: "asc" | "desc";
   }) => {
-    const project = ref.projectId ? await access.requireProject(actor, ref.projectId, "viewer")
-      : ref.projectSlug ? await access.requireProjectBySlug(actor, ref.projectSlug, "viewer")
-      : (() => { throw new BadRequestError("projectSlug or projectId is required"); })();
+    if (!ref.projectId && !ref.projectSlug) throw new BadRequestError("projectSlug or projectId is required");
+    const project = ref.projectId ? await access.requireProject(actor, ref.projectId, "viewer") : await access.requireProjectBySlug(actor, ref.projectSlug!, "viewer");
     const date = (v: string | undefined, field: string) => {
       if (v === undefined) return undefined;
       const t = Date.parse(v);
       if (Number.isNaN(t)) throw new BadRequestError(`${field}: "${v}" is not an ISO date`);
       return new Date(t).toISOString();
     };
-    const now = clock.now();
     const { rows, totalCount } = await store.listRequests(project.id, {
       status: q.status, search: q.search?.trim() || undefined, from: date(q.fromDate, "fromDate"), to: date(q.toDate, "toDate"), profileIds: q.profileIds,
       offset: q.offset ?? 0, limit: q.limit ?? 20, newestFirst: q.sortOrder !== "asc",
@@ -436,7 +434,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
           profileId: r.profile_id, profileName: r.profile_slug ?? null, caId: r.ca_id ?? r.profile_ca_id ?? null, certificateId: r.certificate_id,
           approvalRequestId: null, errorMessage: r.error_message, createdAt: r.created_at, updatedAt: r.updated_at,
           certificate: r.certificate_id && r.serial_number !== null
-            ? { id: r.certificate_id, serialNumber: r.serial_number, status: r.certificate_status === "revoked" ? "revoked" : Date.parse(r.not_after!) <= now ? "expired" : "active" }
+            ? { id: r.certificate_id, serialNumber: r.serial_number, status: statusOf({ status: r.certificate_status!, not_after: r.not_after! }) }
             : null,
         };
       }),
