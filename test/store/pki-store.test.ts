@@ -4,12 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
-import pg from "pg";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import { migrateDownTo, migrateToLatest } from "../../src/store/migrate.js";
 import { pkiStore } from "../../src/store/pki.js";
 import type { CertificateTable, Database } from "../../src/store/schema.js";
-import { createPgDatabase } from "../helpers/postgres.js";
+import { openPgKysely } from "../helpers/postgres.js";
 import { needService } from "../helpers/services.js";
 
 /**
@@ -91,9 +90,7 @@ suite("SQLite", async (_t, log) => {
 
 suite("PostgreSQL", async (t, log) => {
   if (!(await needService(t, "postgres"))) return undefined;
-  const database = createPgDatabase();
-  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { if (e.level === "query") log(e.query); } });
+  const { db, pool, done } = openPgKysely({ log });
   await migrateToLatest(db);
   // Rows without their project, profile or CA: drop the foreign keys of the two tables the tests write.
   const fks = await sql<{ table: string; name: string }>`SELECT conrelid::regclass::text AS table, conname AS name FROM pg_constraint
@@ -111,15 +108,13 @@ suite("PostgreSQL", async (t, log) => {
         c.release();
       }
     },
-    done: async () => { await db.destroy(); database.drop(); },
+    done,
   };
 });
 
 test("PostgreSQL: indexes built beforehand with CREATE INDEX CONCURRENTLY (server.md) leave migrations 010 and 011 nothing to do", async (t) => {
   if (!(await needService(t, "postgres"))) return;
-  const database = createPgDatabase();
-  const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const { db, pool, done } = openPgKysely();
   try {
     await migrateToLatest(db);
     await migrateDownTo(db, "009_certificates_by_serial");
@@ -131,7 +126,6 @@ test("PostgreSQL: indexes built beforehand with CREATE INDEX CONCURRENTLY (serve
     await migrateToLatest(db);
     assert.deepEqual(await indexes(), ["certificate_requests_project_created", "certificates_revoked"]);
   } finally {
-    await db.destroy();
-    database.drop();
+    await done();
   }
 });

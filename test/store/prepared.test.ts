@@ -6,13 +6,12 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
-import { Kysely, PostgresDialect, sql } from "kysely";
-import pg from "pg";
+import { sql } from "kysely";
 import { dialectOf, insertRowsQuery, prepare, usePostgresNamedStatements } from "../../src/store/prepared.js";
 import { groupCommit } from "../../src/store/group-commit.js";
-import type { AuditLogTable, Database } from "../../src/store/schema.js";
+import type { AuditLogTable } from "../../src/store/schema.js";
 import { needService } from "../helpers/services.js";
-import { createPgDatabase } from "../helpers/postgres.js";
+import { createPgDatabase, openPgKysely } from "../helpers/postgres.js";
 
 const row = (id: string, extra: Partial<AuditLogTable> = {}): AuditLogTable => ({
   id, org_id: null, project_id: null, actor_type: "identity", actor_id: null, action: "test", resource_type: "test", resource_id: null,
@@ -89,10 +88,8 @@ suite("PostgreSQL", async (t) => {
 describe("prepared queries on PostgreSQL go out as named statements", () => {
   test("parsed once per connection; a changed table or a forgotten statement is recovered from, not failed", async (t) => {
     if (!(await needService(t, "postgres"))) return;
-    const database = createPgDatabase();
     // One connection, so every query below meets the statements the earlier ones prepared there.
-    const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const { db, pool, done } = openPgKysely();
     try {
       await migrateToLatest(db);
       usePostgresNamedStatements(db, pool);
@@ -122,8 +119,7 @@ describe("prepared queries on PostgreSQL go out as named statements", () => {
       const broken = prepare(db, (id: string) => db.selectFrom("audit_logs").select("id").where("id", "=", id).where(sql<boolean>`1/0 = 1`));
       await assert.rejects(broken.all("a"), /division by zero/);
     } finally {
-      await db.destroy();
-      database.drop();
+      await done();
     }
   });
 });
