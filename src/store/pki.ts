@@ -7,6 +7,9 @@ import { groupCommit } from "./group-commit.js";
 import { dialectOf, prepare } from "./prepared.js";
 import { certificateBlocks, joinPemBlocks } from "../crypto/der/pem.js";
 
+/** What issuance needs to know of a CA before it signs: read with the profile (getIssuanceContext). */
+export type CaState = Pick<CertificateAuthorityTable, "id" | "name" | "status" | "active_ca_cert_id">;
+
 export interface CertificateFilter { status?: string; commonName?: string; expiringBefore?: string; now: string }
 export interface RequestFilter { status?: string; from?: string; to?: string; profileIds?: readonly string[]; search?: string }
 
@@ -21,15 +24,19 @@ export const pkiStore = (db: Kysely<Database>) => {
     return q;
   };
   const issued = groupCommit(db);
-  // Issuance reads these two on every request (hot path): compiled once.
   const caById = prepare(db, (id: string) => db.selectFrom("certificate_authorities").selectAll().where("id", "=", id));
+  // Issuance reads this on every request (hot path), compiled once: the profile with what deciding on it
+  // takes (the caller's role in the project, when the policy last changed, the state of the profile's CA), so
+  // a request for a cached CA and policy costs one query before the certificate is signed.
   const issuanceContext = prepare(db, (profileId: string, identityId: string) =>
     db.selectFrom("certificate_profiles as p")
       .innerJoin("projects as pr", "pr.id", "p.project_id")
       .leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.project_id").on("m.identity_id", "=", identityId))
       .leftJoin("certificate_policies as po", "po.id", "p.policy_id")
+      .leftJoin("certificate_authorities as ca", "ca.id", "p.ca_id")
       .selectAll("p")
-      .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at"])
+      .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at",
+        "ca.name as ca_name", "ca.status as ca_status", "ca.active_ca_cert_id as ca_active_cert_id"])
       .where("p.id", "=", profileId));
   /**
    * A certificate issued by an internal CA is stored without its chain (`certificate_chain` ""): the chain is

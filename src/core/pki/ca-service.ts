@@ -7,6 +7,7 @@ import { exportPrivateKeyPem, generateKeyPair, isKeyAlgorithm, type KeyAlgorithm
 import { toPem } from "../../crypto/der/pem.js";
 import type { PkiStore } from "../../store/pki.js";
 import type { CaCertificateTable, CertificateAuthorityTable } from "../../store/schema.js";
+import type { CaState } from "../../store/pki.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { ProjectAccess } from "../projects/access.js";
 import type { ProjectKeys } from "../projects/project-keys.js";
@@ -91,22 +92,36 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     };
   };
 
+  type Signing = { issuer: IssuerContext; caCert: CaCertificateTable };
   /**
-   * The signing context of a CA (cached). Issuance needs an active CA; CRLs and OCSP answers are still
-   * signed for a disabled one, since its certificates stay out there until they expire.
+   * The signing context of a CA in the state given (cached by its active CA certificate). Issuance needs an
+   * active CA; CRLs and OCSP answers are still signed for a disabled one, since its certificates stay out
+   * there until they expire. `full` gives the whole row (the sealed key) the first time.
    */
-  const issuerFor = async (caId: string, opts: { forRevocation?: boolean } = {}): Promise<{ ca: CertificateAuthorityTable; issuer: IssuerContext; caCert: CaCertificateTable }> => {
-    const ca = await loadCa(caId);
+  const signingFor = async (ca: CaState, opts: { forRevocation?: boolean }, full: () => Promise<CertificateAuthorityTable>): Promise<Signing> => {
     if (ca.status !== "active" && !(opts.forRevocation && ca.status === "disabled"))
       throw new BadRequestError(`Certificate authority '${ca.name}' is ${ca.status}, not active`);
     const cached = ca.active_ca_cert_id ? issuers.get(ca.active_ca_cert_id) : undefined;
-    if (cached) return { ca, ...cached };
+    if (cached) return cached;
     const caCert = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
     if (!caCert) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate`);
-    const issuer = prepareIssuer({ certificate: caCert.certificate, privateKey: await privateKeyOf(ca), urls: await issuerUrls(ca, caCert.id) });
+    const row = await full();
+    const issuer = prepareIssuer({ certificate: caCert.certificate, privateKey: await privateKeyOf(row), urls: await issuerUrls(row, caCert.id) });
     issuers.set(caCert.id, { issuer, caCert });
-    return { ca, issuer, caCert };
+    return { issuer, caCert };
   };
+
+  /** The signing context of a CA, read afresh. */
+  const issuerFor = async (caId: string, opts: { forRevocation?: boolean } = {}): Promise<{ ca: CertificateAuthorityTable } & Signing> => {
+    const ca = await loadCa(caId);
+    return { ca, ...(await signingFor(ca, opts, async () => ca)) };
+  };
+
+  /**
+   * Issuance's: the CA's state was read with the profile in the same query (store/pki.ts getIssuanceContext),
+   * so a CA whose signing context is cached costs no query of its own.
+   */
+  const issuerOf = async (state: CaState): Promise<{ ca: CaState } & Signing> => ({ ca: state, ...(await signingFor(state, {}, () => loadCa(state.id))) });
 
   const forget = (ca: CertificateAuthorityTable) => { if (ca.active_ca_cert_id) issuers.delete(ca.active_ca_cert_id); };
 
@@ -269,6 +284,6 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     return { message: "Successfully imported certificate to CA", caId: ca.id };
   };
 
-  return { issuerFor, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, privateKeyOf };
+  return { issuerFor, issuerOf, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, privateKeyOf };
 };
 export type CaService = ReturnType<typeof caServiceFactory>;

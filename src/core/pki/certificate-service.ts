@@ -7,7 +7,7 @@ import { createLimiter } from "../limiter.js";
 import { isoNow } from "../time.js";
 import { KEY_SPECS, exportPrivateKeyPem, generateKeyMaterial, generateKeyPair, type KeyAlgorithm } from "../../crypto/keys.js";
 import { parseDuration } from "../../config/duration.js";
-import type { PkiStore } from "../../store/pki.js";
+import type { CaState, PkiStore } from "../../store/pki.js";
 import type { CertificateProfileTable, CertificateTable } from "../../store/schema.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { ProjectAccess } from "../projects/access.js";
@@ -47,7 +47,7 @@ type Deps = {
   store: PkiStore;
   access: Pick<ProjectAccess, "requireProject" | "requireProjectBySlug" | "requireLoaded">;
   keys: Pick<ProjectKeys, "encrypt" | "decryptText">;
-  cas: Pick<CaService, "issuerFor">;
+  cas: Pick<CaService, "issuerFor" | "issuerOf">;
   policies: Pick<PolicyService, "rulesFor">;
   profiles: Pick<ProfileService, "load">;
   crls: Pick<CrlService, "regenerate">;
@@ -145,6 +145,8 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     actor: Actor | null, profile: CertificateProfileTable, dto: IssueDto, renewedFrom?: CertificateTable,
     opts: {
       enrollment?: EnrollmentType; syncOnly?: boolean; policyUpdatedAt?: string | null;
+      /** The state of the profile's CA, when it was read with the profile (getIssuanceContext). */
+      caState?: CaState;
       /** The CSR is a template (EST serverkeygen): everything from it but the key, which the server generates. */
       serverKeygen?: boolean;
     } = {},
@@ -165,7 +167,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     // external-CA worker orders the certificate. Enrollment protocols answer synchronously and cannot use one.
     const external = externals ? await externals.forProfile(profile) : undefined;
     if (external && opts.syncOnly) throw new BadRequestError(`Certificate profile '${profile.slug}' issues from an external CA, which only API enrollment supports`);
-    const ca = profile.issuer_type === "ca" && !external ? await cas.issuerFor(profile.ca_id!) : undefined;
+    const ca = profile.issuer_type === "ca" && !external ? await (opts.caState ? cas.issuerOf(opts.caState) : cas.issuerFor(profile.ca_id!)) : undefined;
     // An ACME or EST client cannot say how long it wants: the default lifetime shrinks to what the policy and
     // the CA allow rather than failing every request of a profile whose policy is shorter than 90 days.
     if (opts.enrollment && a.ttl === undefined && a.notBefore === undefined && a.notAfter === undefined) {
@@ -277,9 +279,10 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
   const issue = async (actor: Actor, dto: IssueDto) => {
     const found = await store.getIssuanceContext(dto.profileId, actor.identityId);
     if (!found) throw new NotFoundError(`Certificate profile with ID ${dto.profileId} not found`);
-    const { project_org_id, member_role, policy_updated_at, ...profile } = found;
+    const { project_org_id, member_role, policy_updated_at, ca_name, ca_status, ca_active_cert_id, ...profile } = found;
     access.requireLoaded(actor, { id: profile.project_id, org_id: project_org_id }, member_role, "member");
-    return issueOrRequest(actor, profile, dto, undefined, { policyUpdatedAt: policy_updated_at });
+    const caState = profile.ca_id && ca_name !== null && ca_status !== null ? { id: profile.ca_id, name: ca_name, status: ca_status, active_ca_cert_id: ca_active_cert_id } : undefined;
+    return issueOrRequest(actor, profile, dto, undefined, { policyUpdatedAt: policy_updated_at, caState });
   };
 
   const loadCert = async (actor: Actor, id: string, role: "viewer" | "member" | "admin") => {
