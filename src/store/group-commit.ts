@@ -1,3 +1,4 @@
+import { CompiledQuery } from "kysely";
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.js";
 import { dialectOf, insertRowsQuery } from "./prepared.js";
@@ -20,6 +21,8 @@ interface Item { rows: InsertSet; resolve(): void; reject(err: unknown): void }
 
 /** Rows per INSERT statement: well under SQLite's limit of 32,766 bound parameters for our widest table. */
 const CHUNK = 100;
+/** Bound parameters in one PostgreSQL statement (its protocol allows 65,535). */
+const MAX_PG_PARAMETERS = 30_000;
 
 export interface GroupCommit {
   /** Inserts the rows (tables in the order given) with the next shared transaction; resolves after its commit. */
@@ -32,25 +35,52 @@ export const groupCommit = (db: Kysely<Database>): GroupCommit => {
   let flushing = false;
   let dialect: "sqlite" | "postgres" | undefined;
 
-  const write = (items: readonly Item[]) =>
-    db.transaction().execute(async (tx) => {
-      // Table by table in first-seen order, which keeps each item's own order (certificate before its request).
-      const byTable = new Map<Table, object[]>();
-      for (const item of items) for (const [table, row] of item.rows) {
-        let list = byTable.get(table);
-        if (!list) byTable.set(table, (list = []));
-        list.push(row);
+  /** The batch's rows by table, in first-seen order, which keeps each item's own order (certificate before its request). */
+  const chunksOf = (items: readonly Item[]): [Table, object[]][] => {
+    const byTable = new Map<Table, object[]>();
+    for (const item of items) for (const [table, row] of item.rows) {
+      let list = byTable.get(table);
+      if (!list) byTable.set(table, (list = []));
+      list.push(row);
+    }
+    const chunks: [Table, object[]][] = [];
+    for (const [table, rows] of byTable) for (let i = 0; i < rows.length; i += CHUNK) chunks.push([table, rows.slice(i, i + CHUNK)]);
+    return chunks;
+  };
+
+  /**
+   * PostgreSQL: the batch as ONE statement, its INSERTs as data-modifying CTEs (`WITH a AS (INSERT …) INSERT …`).
+   * A statement is atomic by itself and its foreign keys are checked at its end, so it needs no BEGIN/COMMIT:
+   * one round trip where a transaction takes five (each a socket write and a wake-up of the backend).
+   * Undefined when a chunk needs Kysely's builder or the parameters would pass PostgreSQL's limit.
+   */
+  const oneStatement = (chunks: readonly [Table, object[]][]): CompiledQuery | undefined => {
+    const parts: string[] = [];
+    const parameters: unknown[] = [];
+    for (const [table, rows] of chunks) {
+      const q = insertRowsQuery("postgres", table, rows, parameters.length + 1);
+      if (!q || parameters.length + q.parameters.length > MAX_PG_PARAMETERS) return undefined;
+      parts.push(q.sql);
+      parameters.push(...q.parameters);
+    }
+    const last = parts.pop()!;
+    return CompiledQuery.raw(parts.length ? `with ${parts.map((sql, i) => `s${i} as (${sql})`).join(", ")} ${last}` : last, parameters);
+  };
+
+  const write = async (items: readonly Item[]) => {
+    dialect ??= dialectOf(db);
+    const chunks = chunksOf(items);
+    const single = dialect === "postgres" ? oneStatement(chunks) : undefined;
+    if (single) return void (await db.executeQuery(single));
+    await db.transaction().execute(async (tx) => {
+      for (const [table, rows] of chunks) {
+        const query = insertRowsQuery(dialect!, table, rows);
+        // Kysely types values per table; the rows were typed by the store that queued them.
+        if (query) await tx.executeQuery(query);
+        else await tx.insertInto(table).values(rows as never).execute();
       }
-      dialect ??= dialectOf(db);
-      for (const [table, rows] of byTable)
-        for (let i = 0; i < rows.length; i += CHUNK) {
-          const chunk = rows.slice(i, i + CHUNK);
-          const query = insertRowsQuery(dialect, table, chunk);
-          // Kysely types values per table; the rows were typed by the store that queued them.
-          if (query) await tx.executeQuery(query);
-          else await tx.insertInto(table).values(chunk as never).execute();
-        }
     });
+  };
 
   const flush = async () => {
     scheduled = false;

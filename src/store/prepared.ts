@@ -74,8 +74,9 @@ export const prepare = <A extends readonly unknown[], R>(db: Kysely<Database>, b
  * Kysely's builder costs tens of microseconds per row here (a node per value); this is a string join.
  * Column names come from our own row objects (typed by the schema), never from input. Undefined when the
  * rows differ in their columns or leave one undefined (Kysely would omit it): then the caller uses the builder.
+ * PostgreSQL placeholders are numbered from `firstParameter`, for a statement that carries several INSERTs.
  */
-export const insertRowsQuery = (dialect: "sqlite" | "postgres", table: string, objects: readonly object[]): CompiledQuery | undefined => {
+export const insertRowsQuery = (dialect: "sqlite" | "postgres", table: string, objects: readonly object[], firstParameter = 1): CompiledQuery | undefined => {
   const rows = objects as readonly Record<string, unknown>[];
   const columns = Object.keys(rows[0]!);
   for (const row of rows) {
@@ -88,7 +89,7 @@ export const insertRowsQuery = (dialect: "sqlite" | "postgres", table: string, o
     const marks: string[] = [];
     for (const c of columns) {
       params.push(row[c]);
-      marks.push(dialect === "postgres" ? `$${params.length}` : "?");
+      marks.push(dialect === "postgres" ? `$${firstParameter - 1 + params.length}` : "?");
     }
     tuples.push(`(${marks.join(", ")})`);
   }

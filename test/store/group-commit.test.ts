@@ -1,12 +1,15 @@
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
-import { coalescingCounter, groupCommit } from "../../src/store/group-commit.js";
+import { coalescingCounter, groupCommit, type InsertSet } from "../../src/store/group-commit.js";
 import type { AuditLogTable } from "../../src/store/schema.js";
+import { openPgKysely } from "../helpers/postgres.js";
+import { needService } from "../helpers/services.js";
 
 const row = (id: string): AuditLogTable => ({
   id, org_id: null, project_id: null, actor_type: "identity", actor_id: null, action: "test", resource_type: "test", resource_id: null,
@@ -71,4 +74,35 @@ describe("group commit", () => {
     const r = await Promise.allSettled([failing("x"), failing("y")]);
     assert.deepEqual(r.map((x) => x.status), ["rejected", "rejected"]);
   });
+});
+
+test("PostgreSQL: a batch is one statement (its INSERTs as CTEs), foreign keys between its rows hold, and a failing set fails alone", async (t) => {
+  if (!(await needService(t, "postgres"))) return;
+  const statements: string[] = [];
+  const { db, done } = openPgKysely({ log: (q) => statements.push(q.sql) });
+  try {
+    await sql`CREATE TABLE parent (id text PRIMARY KEY)`.execute(db);
+    await sql`CREATE TABLE child (id text PRIMARY KEY, parent_id text NOT NULL REFERENCES parent (id))`.execute(db);
+    const batch = groupCommit(db);
+    // The tables are the test's own; group commit only needs their names and rows.
+    const set = (p: string, ...children: string[]) =>
+      [["parent", { id: p }], ...children.map((c) => ["child", { id: c, parent_id: p }])] as unknown as InsertSet;
+    statements.length = 0;
+    await Promise.all([batch.insert(set("p1", "c1", "c2")), batch.insert(set("p2", "c3"))]);
+    assert.equal(statements.length, 1, `one statement for the batch: ${statements.join(" | ")}`);
+    assert.match(statements[0]!, /^with s0 as \(insert into "parent"/);
+    statements.length = 0;
+    const results = await Promise.allSettled([
+      batch.insert(set("p3", "c4")),
+      batch.insert(set("p4", "c1")), // c1 exists: this whole set fails
+      batch.insert([["child", { id: "c5", parent_id: "nobody" }]] as unknown as InsertSet), // and this one's parent does not
+      batch.insert(set("p5")),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "rejected", "fulfilled"]);
+    const ids = async (table: string) => (await sql<{ id: string }>`SELECT id FROM ${sql.table(table)} ORDER BY id`.execute(db)).rows.map((r) => r.id);
+    assert.deepEqual(await ids("parent"), ["p1", "p2", "p3", "p5"], "a failed set leaves none of its rows");
+    assert.deepEqual(await ids("child"), ["c1", "c2", "c3", "c4"]);
+  } finally {
+    await done();
+  }
 });
