@@ -307,4 +307,22 @@ describe("PKI end to end (real server, real openssl)", () => {
     assert.match(bad.body.message, /validity\.max/);
     assert.ok(PERMISSIVE_POLICY);
   });
+  test("a disabled CA issues nothing, though its signing context is cached; enabled again, it issues at once", async () => {
+    const body = { profileId: ec.profileId, removeRootsFromChain: true, attributes: { commonName: "off.example.com", altNames: [{ type: "dns_name", value: "off.example.com" }],
+      keyUsages: ["digital_signature"], extendedKeyUsages: ["server_auth"], keyAlgorithm: "EC_prime256v1", ttl: "1d" } };
+    const setStatus = (status: string) => api(s.address, "PATCH", `/api/v1/pki/ca/internal/${ec.intermediateCaId}`, { token: s.adminToken, body: { status } });
+    assert.equal((await issue(body)).status, 200, "the CA's signing context is in use (cached)");
+    const recorded = await count(ec);
+    assert.equal((await setStatus("disabled")).status, 200);
+    try {
+      const r = await issue(body);
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.message, /Certificate authority '.+' is disabled, not active/);
+      assert.equal(await count(ec), recorded, "nothing recorded");
+    } finally {
+      assert.equal((await setStatus("active")).status, 200);
+    }
+    assert.equal((await issue(body)).status, 200);
+    assert.equal(await count(ec), recorded + 1);
+  });
 });
