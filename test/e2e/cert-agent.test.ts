@@ -272,6 +272,28 @@ certificates:
     }
   });
 
+  test("24 certificates from one agent: each issued once with a matching key, and no listener-leak warning", async () => {
+    const server = await startServer();
+    const agents = agentScope();
+    try {
+      const pki = await setupPki(server);
+      const dir = tmp("many");
+      const entries = Array.from({ length: 24 }, (_, i) => shortCert(pki, dir, { ttl: "1h", before: "10m", hooks: false })
+        .replaceAll("svc.example.com", `svc${i}.example.com`).replaceAll(`${dir}/svc.`, `${dir}/svc${i}.`).replaceAll(`${dir}/chain.crt`, `${dir}/chain${i}.crt`));
+      // Warnings on (the harness turns them off for the other tests): a user would see this one.
+      const agent = agents.spawn(["--config", writeConfig(dir, header(server.address, pki) + entries.join(""))], { NODE_NO_WARNINGS: "" });
+      await until(() => (agent.output().match(/certificate issued/g) ?? []).length === 24, 30_000, "24 issuances");
+      for (let i = 0; i < 24; i++) assert.ok(keyMatches(join(dir, `svc${i}.crt`), join(dir, `svc${i}.key`)), `svc${i}: key matches certificate`);
+      assert.equal(await inventoryCount(server, pki.projectId), 24);
+      assert.equal((await agent.stop()).code, 0);
+      // Every loop waits on the generation's abort signal: two dozen listeners are by design, not a leak.
+      assert.doesNotMatch(agent.output(), /MaxListenersExceededWarning|memory leak/);
+    } finally {
+      await agents.killAll();
+      await server.cleanup();
+    }
+  });
+
   test("server stopped: on-failure with ERROR_MESSAGE and byte-identical files; server back: renewal succeeds", async () => {
     const server = await startServer();
     const agents = agentScope();

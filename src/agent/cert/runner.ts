@@ -15,6 +15,7 @@ import { createCertificateLoop } from "./lifecycle.js";
 import type { CertificateLoop, CertLoopDeps } from "./lifecycle.js";
 import type { TargetCache } from "./obtain.js";
 import { createLimiter } from "../../core/limiter.js";
+import { sharedAbortController } from "../abort.js";
 
 /** Issuance calls one agent keeps in flight; measured with 100 certificates: the first lands sooner, the last no later. */
 const ISSUE_CONCURRENCY = 8;
@@ -90,7 +91,7 @@ export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions 
       random: opts.random,
       onAuthenticated: (v) => opts.metrics?.authenticated.set(v ? 1 : 0),
     });
-    const abort = new AbortController();
+    const abort = sharedAbortController();
     return { client, tokens, abort, loop: tokens.run(abort.signal) };
   };
 
@@ -101,7 +102,7 @@ export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions 
   };
 
   const launch = (config: CertAgentConfig): Generation => {
-    const abort = new AbortController();
+    const abort = sharedAbortController();
     const retry = retryPolicyFromConfig(config.kms["retry-strategy"]);
     const targets: TargetCache = new Map();
     const issueSlots = createLimiter(ISSUE_CONCURRENCY);

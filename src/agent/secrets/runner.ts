@@ -25,6 +25,7 @@ import type { SinkSet } from "./token-sinks.js";
 import { createLeaseManager } from "./leases.js";
 import type { LeaseManager } from "./leases.js";
 import { openLeaseCache } from "../cache/lease-cache.js";
+import { sharedAbortController } from "../abort.js";
 
 /**
  * The secrets agent's core: it only sequences (STYLE rule 9). Auth yields tokens, each handed to every
@@ -83,7 +84,7 @@ export const connect = (config: SecretsAgentConfig, opts: SecretsAgentOptions, l
   const tokens = createTokenManager({ client, method, clock, retry, logger: logger.child({ component: "auth" }), random: opts.random, onToken: seen });
   const source = createSecretSource({ client, tokens, retry, clock, logger: logger.child({ component: "secrets" }), random: opts.random });
   const streams = createChangeStreams({ events, tokens, clock, logger: logger.child({ component: "change-stream" }), random: opts.random });
-  const abort = new AbortController();
+  const abort = sharedAbortController();
   return {
     client, events, tokens, source, streams, abort,
     loop: tokens.run(abort.signal),
@@ -204,7 +205,7 @@ const affected = (loops: TemplateLoop[], n: ChangeNotice) =>
   );
 
 const launch = (config: SecretsAgentConfig, conn: Connection, parts: { sinks: SinkSet; loops: TemplateLoop[] }, logger: Logger): Generation => {
-  const abort = new AbortController();
+  const abort = sharedAbortController();
   const offToken = conn.onToken((t) => parts.sinks.deliver(t));
   const current = conn.token();
   if (current) parts.sinks.deliver(current);
