@@ -179,7 +179,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       const info = certInfo(certPem);
       if (baseTargets.key && mode !== "existing") {
         const keyPem = await readFile(baseTargets.key.path, "utf8");
-        if (!keyMatchesCertificate(keyPem, certPem)) {
+        if (!keyMatchesCertificate(keyPem, info.x509)) {
           log.warn("private key on disk does not match the certificate, issuing anew");
           return undefined;
         }
@@ -226,7 +226,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
         if (mode !== "existing") throw new Error("the server returned no private key");
         warnOnce("no-key", "certificate has no private key on the server; not writing the key file");
         targets.key = undefined;
-      } else if (!keyMatchesCertificate(key, m.certificate)) {
+      } else if (!keyMatchesCertificate(key, info.x509)) {
         throw new Error("the private key returned does not match the certificate");
       }
     }

@@ -34,9 +34,9 @@ export const certInfo = (pem: string): CertInfo => {
   return { serialNumber: x.serialNumber, notBefore: Date.parse(x.validFrom), notAfter: Date.parse(x.validTo), commonName: cn, x509: x };
 };
 
-export const keyMatchesCertificate = (keyPem: string, certPem: string): boolean => {
+export const keyMatchesCertificate = (keyPem: string, cert: string | X509Certificate): boolean => {
   try {
-    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+    return (typeof cert === "string" ? new X509Certificate(cert) : cert).checkPrivateKey(createPrivateKey(keyPem));
   } catch {
     return false;
   }
