@@ -16,6 +16,8 @@ if (files.length === 0) {
   console.error("no test files found under", roots.join(" "));
   process.exit(1);
 }
+// NODE_NO_WARNINGS is for the runner and tsx; the kms processes the tests start turn warnings back on
+// (test/helpers/server.ts, kms-process.ts), since a warning there is one a user would see.
 const r = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],

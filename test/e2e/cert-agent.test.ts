@@ -280,8 +280,7 @@ certificates:
       const dir = tmp("many");
       const entries = Array.from({ length: 24 }, (_, i) => shortCert(pki, dir, { ttl: "1h", before: "10m", hooks: false })
         .replaceAll("svc.example.com", `svc${i}.example.com`).replaceAll(`${dir}/svc.`, `${dir}/svc${i}.`).replaceAll(`${dir}/chain.crt`, `${dir}/chain${i}.crt`));
-      // Warnings on (the harness turns them off for the other tests): a user would see this one.
-      const agent = agents.spawn(["--config", writeConfig(dir, header(server.address, pki) + entries.join(""))], { NODE_NO_WARNINGS: "" });
+      const agent = agents.spawn(["--config", writeConfig(dir, header(server.address, pki) + entries.join(""))]);
       await until(() => (agent.output().match(/certificate issued/g) ?? []).length === 24, 30_000, "24 issuances");
       for (let i = 0; i < 24; i++) assert.ok(keyMatches(join(dir, `svc${i}.crt`), join(dir, `svc${i}.key`)), `svc${i}: key matches certificate`);
       assert.equal(await inventoryCount(server, pki.projectId), 24);

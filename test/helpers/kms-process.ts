@@ -11,11 +11,14 @@ export interface KmsProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `kms ARGS…` as a user would (bin/kms.js), collecting everything it prints. */
+/**
+ * Runs `kms ARGS…` as a user would (bin/kms.js), collecting everything it prints, Node's warnings included
+ * (the test runner turns them off for itself: scripts/test.mjs): a warning a user would see is a finding.
+ */
 export const spawnKms = (args: string[], env: Record<string, string> = {}, defaultTimeoutMs = 30_000, nodeFlags: string[] = []): KmsProcess => {
   const proc = spawn(process.execPath, [...nodeFlags, KMS_BIN, ...args], {
     cwd: REPO,
-    env: { ...process.env, NODE_NO_WARNINGS: "1", ...env },
+    env: { ...process.env, NODE_NO_WARNINGS: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

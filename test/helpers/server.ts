@@ -37,7 +37,8 @@ const spawnServer = (dataDir: string, port: number, opts: StartOptions) =>
     const nodeArgs = process.env.KMS_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
     const args = [...nodeArgs, KMS_BIN, "server", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...(opts.args ?? [])];
     if (opts.databaseUrl) args.push("--database-url", opts.databaseUrl);
-    const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    // Node's warnings on, as a user would see them (scripts/test.mjs turns them off for the test runner only).
+    const proc = spawn(process.execPath, args, { env: { ...process.env, NODE_NO_WARNINGS: "", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     const out: string[] = [];
     let settled = false;
     const timer = setTimeout(() => { if (!settled) { settled = true; proc.kill("SIGKILL"); rej(new Error(`server did not start:\n${out.join("")}`)); } }, 30_000);
