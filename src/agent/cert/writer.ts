@@ -1,6 +1,6 @@
-import { access, unlink } from "node:fs/promises";
+import { access, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { commitTemp, writeTemp } from "../files.js";
+import { commitTemp, fsyncDir, writeTemp } from "../files.js";
 import { readState, writeState } from "./state.js";
 import type { CertRecordState, PendingFile, ReadState, StateFile } from "./state.js";
 
@@ -62,17 +62,19 @@ export const writeSet = async (
   }
   if (targets.chain) plan.push([targets.chain, content.chain ?? ""]);
   plan.push([targets.certificate, content.certificate]);
-  try {
-    for (const [t, data] of plan) {
-      const temp = await writeTemp(t.path, data, { mode: t.mode }, pendingPathFor(t.path));
-      files.push({ temp, path: t.path });
-    }
-  } catch (err) {
+  // The temps are independent: written and fsynced side by side.
+  const written = await Promise.allSettled(plan.map(([t, data]) => writeTemp(t.path, data, { mode: t.mode }, pendingPathFor(t.path))));
+  for (const [i, r] of written.entries()) if (r.status === "fulfilled") files.push({ temp: r.value, path: plan[i]![0].path });
+  const failed = written.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
     await Promise.all(files.map((f) => unlink(f.temp).catch(() => {})));
-    throw err;
+    throw failed.reason;
   }
   await writeState(statePath, { version: 1, pending: { event, files, next } });
-  for (const f of files) await commitTemp(f.temp, f.path);
+  // Renamed in order (a reader sees the certificate last), then each directory made durable once: the journal
+  // is already durable, so after a crash recoverSet finishes whichever renames did not survive.
+  for (const f of files) await rename(f.temp, f.path);
+  await Promise.all([...new Set(files.map((f) => dirname(f.path)))].map(fsyncDir));
   const done: StateFile = { version: 1, current: next };
   await writeState(statePath, done);
   return done;
