@@ -7,11 +7,13 @@
  * keys do go through JWK, which is much cheaper than the DER decoder and does not hang: measured on this
  * machine kind, RSA from DER ~100-150 µs, from JWK ~5 µs; P-256 from DER ~105-175 µs, from JWK ~55-90 µs.
  * P-384/P-521 JWK imports are slower than DER (~370 / ~950 µs), so those stay on DER.
+ * Reading a public key out of DER (a PKCS#8 key's own, a certificate's) costs microseconds, where OpenSSL 3
+ * builds a whole key object first: the certificate agent compares them that way before it installs a set.
  */
 import { createPublicKey } from "node:crypto";
 import type { JsonWebKey, KeyObject } from "node:crypto";
-import { DerError, children, contentOf, expectTag, readBitString, readOid, readRoot } from "./der/reader.js";
-import { TAG } from "./der/writer.js";
+import { DerError, bytesOf, children, contentOf, expectTag, readBitString, readOctetString, readOid, readRoot } from "./der/reader.js";
+import { TAG, bitString, sequence } from "./der/writer.js";
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
@@ -94,3 +96,35 @@ export const publicKeyInputFromSpki = (spki: Buffer): PublicKeyInput => {
 
 const minimalPositive = (b: Buffer): boolean => !(b[0]! & 0x80) && !(b[0] === 0 && b.length > 1 && !(b[1]! & 0x80));
 const stripZero = (b: Buffer): Buffer => (b.length > 1 && b[0] === 0 ? b.subarray(1) : b);
+
+/**
+ * The SubjectPublicKeyInfo a PKCS#8 PrivateKeyInfo carries within itself: an EC key's optional publicKey field
+ * (OpenSSL and this server write it), an RSA key's modulus and exponent. Undefined for other keys and for an EC
+ * key without its public key; DerError for what our reader does not follow.
+ */
+export const pkcs8EmbeddedSpki = (der: Buffer): Buffer | undefined => {
+  const [, algT, keyT] = children(der, expectTag(readRoot(der, "PrivateKeyInfo"), TAG.SEQUENCE, "PrivateKeyInfo"), "PrivateKeyInfo");
+  const alg = bytesOf(der, expectTag(algT, TAG.SEQUENCE, "algorithm"));
+  const oid = readOid(der, children(der, algT!, "algorithm")[0], "algorithm");
+  const inner = readOctetString(der, keyT, "privateKey");
+  const fields = children(inner, expectTag(readRoot(inner, "privateKey"), TAG.SEQUENCE, "privateKey"), "privateKey");
+  if (oid === EC_PUBLIC_KEY) {
+    // ECPrivateKey: version, privateKey, [0] parameters OPTIONAL, [1] publicKey OPTIONAL
+    const pub = fields.find((f) => f.tag === 0xa1);
+    return pub && sequence([alg, bytesOf(inner, expectTag(children(inner, pub, "publicKey")[0], TAG.BIT_STRING, "publicKey"))]);
+  }
+  if (oid === RSA_ENCRYPTION) {
+    // RSAPrivateKey: version, modulus, publicExponent, …
+    const [, n, e] = fields;
+    return sequence([alg, bitString(sequence([bytesOf(inner, expectTag(n, TAG.INTEGER, "modulus")), bytesOf(inner, expectTag(e, TAG.INTEGER, "exponent"))]))]);
+  }
+  return undefined;
+};
+
+/** A certificate's SubjectPublicKeyInfo, read from its DER (cheaper than OpenSSL's export of its key). */
+export const certificateSpki = (der: Buffer): Buffer => {
+  const [tbsT] = children(der, readRoot(der, "Certificate"), "Certificate");
+  const tbs = children(der, expectTag(tbsT, TAG.SEQUENCE, "tbsCertificate"), "tbsCertificate");
+  // version [0] is optional; then serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+  return bytesOf(der, expectTag(tbs[tbs[0]?.tag === 0xa0 ? 6 : 5], TAG.SEQUENCE, "subjectPublicKeyInfo"));
+};

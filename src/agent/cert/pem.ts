@@ -1,11 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { fromPemAll } from "../../crypto/der/pem.js";
-import { bytesOf, children, expectTag, readOctetString, readOid, readRoot } from "../../crypto/der/reader.js";
-import { TAG, bitString, sequence } from "../../crypto/der/writer.js";
-
-const EC_PUBLIC_KEY = "1.2.840.10045.2.1";
-const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
+import { certificateSpki, pkcs8EmbeddedSpki } from "../../crypto/key-der.js";
 
 /**
  * Certificate material checks, with node:crypto and a few reads of DER: split PEM bundles, recognise
@@ -41,43 +37,7 @@ export const certInfo = (pem: string): CertInfo => {
 };
 
 /**
- * The SubjectPublicKeyInfo a PKCS#8 key carries within itself: an EC key's optional publicKey field (OpenSSL
- * and this server write it), an RSA key's modulus and exponent. Undefined for anything else (other labels,
- * an EC key without its public key, something our reader does not follow).
- */
-const embeddedSpki = (keyPem: string): Buffer | undefined => {
-  const block = fromPemAll(keyPem).find((b) => b.label === "PRIVATE KEY");
-  if (!block) return undefined;
-  const der = block.der;
-  const [, algT, keyT] = children(der, expectTag(readRoot(der, "PrivateKeyInfo"), TAG.SEQUENCE, "PrivateKeyInfo"), "PrivateKeyInfo");
-  const alg = bytesOf(der, expectTag(algT, TAG.SEQUENCE, "algorithm"));
-  const oid = readOid(der, children(der, algT!, "algorithm")[0], "algorithm");
-  const inner = readOctetString(der, keyT, "privateKey");
-  const fields = children(inner, expectTag(readRoot(inner, "privateKey"), TAG.SEQUENCE, "privateKey"), "privateKey");
-  if (oid === EC_PUBLIC_KEY) {
-    // ECPrivateKey: version, privateKey, [0] parameters OPTIONAL, [1] publicKey OPTIONAL
-    const pub = fields.find((f) => f.tag === 0xa1);
-    return pub && sequence([alg, bytesOf(inner, expectTag(children(inner, pub, "publicKey")[0], TAG.BIT_STRING, "publicKey"))]);
-  }
-  if (oid === RSA_ENCRYPTION) {
-    // RSAPrivateKey: version, modulus, publicExponent, …
-    const [, n, e] = fields;
-    return sequence([alg, bitString(sequence([bytesOf(inner, expectTag(n, TAG.INTEGER, "modulus")), bytesOf(inner, expectTag(e, TAG.INTEGER, "exponent"))]))]);
-  }
-  return undefined;
-};
-
-/** The certificate's SubjectPublicKeyInfo, read from its DER (cheaper than OpenSSL's export of its key). */
-const certificateSpki = (x: X509Certificate): Buffer => {
-  const der = x.raw;
-  const [tbsT] = children(der, readRoot(der, "Certificate"), "Certificate");
-  const tbs = children(der, expectTag(tbsT, TAG.SEQUENCE, "tbsCertificate"), "tbsCertificate");
-  // version [0] is optional; then serial, signature, issuer, validity, subject, subjectPublicKeyInfo
-  return bytesOf(der, expectTag(tbs[tbs[0]?.tag === 0xa0 ? 6 : 5], TAG.SEQUENCE, "subjectPublicKeyInfo"));
-};
-
-/**
- * Whether the private key belongs to the certificate. When the key carries its public key (embeddedSpki) and
+ * Whether the private key belongs to the certificate. When the key carries its public key (pkcs8EmbeddedSpki) and
  * that is byte for byte the certificate's, it does: the comparison OpenSSL's own check makes, without building
  * an OpenSSL key from the PEM (~0.4 ms each in OpenSSL 3, paid for every certificate an agent installs).
  * Every other case, a mismatch included, is OpenSSL's to decide.
@@ -93,7 +53,8 @@ export const keyMatchesCertificate = (keyPem: string, cert: string | X509Certifi
 
 const sameEmbeddedKey = (keyPem: string, x: X509Certificate): boolean => {
   try {
-    return embeddedSpki(keyPem)?.equals(certificateSpki(x)) ?? false;
+    const block = fromPemAll(keyPem).find((b) => b.label === "PRIVATE KEY");
+    return (block && pkcs8EmbeddedSpki(block.der)?.equals(certificateSpki(x.raw))) ?? false;
   } catch {
     return false; // not ours to read: OpenSSL decides
   }
