@@ -12,7 +12,10 @@ import * as m009 from "./migrations/009_certificates_by_serial.js";
 import * as m010 from "./migrations/010_certificates_revoked.js";
 import * as m011 from "./migrations/011_certificate_requests_by_project.js";
 
-// Migrations are listed here rather than read from disk, so a bundled `kms` carries them.
+// Migrations are listed here rather than read from disk, so a bundled `kms` carries them. Kysely runs them
+// in the order of their names and records each name in the database, so a name never changes once released:
+// that is why two are numbered 003 (written side by side, released together; "003_dynamic_secrets" runs
+// first). New migrations take the next free number.
 const migrations: Record<string, Migration> = {
   "001_core": m001,
   "002_pki": m002,
