@@ -67,10 +67,10 @@ export const pkiStore = (db: Kysely<Database>) => {
         if (crl) await tx.insertInto("ca_crls").values(crl).execute();
       }),
     /** Installs a CA certificate (intermediate import, renewal) and makes it the active one. */
-    activateCaCertificate: (caId: string, cert: CaCertificateTable, crl: CaCrlTable | null, now: string) =>
+    activateCaCertificate: (caId: string, cert: CaCertificateTable, crl: CaCrlTable | null, now: string, configuration?: string, status: "active" | "disabled" = "active") =>
       db.transaction().execute(async (tx) => {
         await tx.insertInto("ca_certificates").values(cert).execute();
-        await tx.updateTable("certificate_authorities").set({ active_ca_cert_id: cert.id, status: "active", updated_at: now }).where("id", "=", caId).execute();
+        await tx.updateTable("certificate_authorities").set({ active_ca_cert_id: cert.id, status, updated_at: now, ...(configuration && { configuration }) }).where("id", "=", caId).execute();
         if (crl) await tx.insertInto("ca_crls").values(crl).onConflict((oc) => oc.column("ca_id").doNothing()).execute();
       }),
     getCa: (id: string) => caById.first(id),
@@ -80,6 +80,8 @@ export const pkiStore = (db: Kysely<Database>) => {
     updateCa: (id: string, patch: Partial<CertificateAuthorityTable>) => db.updateTable("certificate_authorities").set(patch).where("id", "=", id).execute(),
     deleteCa: (id: string) => db.deleteFrom("certificate_authorities").where("id", "=", id).execute(),
     getCaCertificate: (id: string) => db.selectFrom("ca_certificates").selectAll().where("id", "=", id).executeTakeFirst(),
+    /** CA certificates (of any CA) with this serial: finding which CA signed an imported certificate. */
+    findCaCertificatesBySerial: (serialHex: string) => db.selectFrom("ca_certificates").selectAll().where("serial_number", "=", serialHex).execute(),
     listCaCertificates: (caId: string) => db.selectFrom("ca_certificates").selectAll().where("ca_id", "=", caId).orderBy("version").execute(),
 
     // CRLs --------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ import { BadRequestError, NotFoundError } from "../errors.js";
 import { newId } from "../ids.js";
 import { isoNow } from "../time.js";
 import { exportPrivateKeyPem, generateKeyPair, isKeyAlgorithm, type KeyAlgorithm, loadPrivateKey, spkiDerOf } from "../../crypto/keys.js";
-import { toPem } from "../../crypto/der/pem.js";
+import { certificateBlocks, joinPemBlocks, toPem } from "../../crypto/der/pem.js";
+import { X509Certificate } from "node:crypto";
 import type { PkiStore } from "../../store/pki.js";
 import type { CaCertificateTable, CertificateAuthorityTable } from "../../store/schema.js";
 import type { CaState } from "../../store/pki.js";
@@ -16,9 +17,9 @@ import { parseCertificate } from "./certificate.js";
 import { prepareIssuer, type IssuerContext } from "./issuer.js";
 import { formatDn, type SubjectFields } from "./name.js";
 import type { CrlRows } from "./crl-service.js";
+import { addPolicyDuration } from "./policy-rules.js";
 
 export const CA_STATUSES = ["active", "disabled", "pending-certificate"] as const;
-const TEN_YEARS = 10 * 365.25 * 86_400_000;
 
 /** The `configuration` object of api.md 7.2, as stored (JSON) and returned. */
 export interface CaConfiguration {
@@ -140,7 +141,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     if (!Object.values(subject).some(Boolean)) throw new BadRequestError("configuration: at least one of commonName, organization, ou, country, province, locality must be set");
     const now = clock.now();
     const notBefore = c.notBefore ? Date.parse(c.notBefore) : now;
-    const notAfter = c.notAfter ? Date.parse(c.notAfter) : now + TEN_YEARS;
+    const notAfter = c.notAfter ? Date.parse(c.notAfter) : addPolicyDuration(now, { amount: 10, unit: "y" }); // ten calendar years
     if (Number.isNaN(notBefore)) throw new BadRequestError(`configuration.notBefore: "${c.notBefore}" is not an ISO date`);
     if (Number.isNaN(notAfter)) throw new BadRequestError(`configuration.notAfter: "${c.notAfter}" is not an ISO date`);
     const id = newId();
@@ -270,17 +271,57 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     };
   };
 
+  /**
+   * Installs the certificate someone else signed for this CA's key (external-sign flow, or a renewal of it) and
+   * makes it the active one. Checked first, so a wrong file cannot leave an active CA that fails every issuance
+   * or hands out a chain that does not verify: the key is this CA's; it is a CA certificate whose KeyUsage
+   * allows signing certificates and CRLs; it is valid now; each certificate of the chain signed the one before
+   * it. On a CA that already has a certificate, only a renewal is accepted: the same subject, a later notAfter.
+   */
   const importCertificate = async (actor: Actor, caId: string, dto: { certificate: string; certificateChain: string }) => {
     const ca = await requireCa(actor, caId, "admin");
+    const config = JSON.parse(ca.configuration) as CaConfiguration;
+    if (config.type === "root") throw new BadRequestError("A root CA signs its own certificate; only an intermediate imports one");
     const parsed = parseCertificate(dto.certificate);
     const privateKey = await privateKeyOf(ca);
     if (!spkiDerOf(privateKey).equals(parsed.spkiDer)) throw new BadRequestError("certificate: its public key does not match this CA's key pair");
     if (!parsed.basicConstraints?.isCA) throw new BadRequestError("certificate: not a CA certificate (BasicConstraints cA is not true)");
+    const missing = (["key_cert_sign", "crl_sign"] as const).filter((u) => !parsed.keyUsages?.includes(u));
+    if (missing.length) throw new BadRequestError(`certificate: its KeyUsage ${parsed.keyUsages ? `lacks ${missing.join(" and ")}` : "extension is missing"}; a CA certificate needs keyCertSign (to sign certificates) and cRLSign (to sign its CRL)`);
+    const now = clock.now();
+    if (parsed.notAfter.getTime() <= now) throw new BadRequestError(`certificate: expired on ${parsed.notAfter.toISOString()}`);
+    const chain = certificateBlocks(dto.certificateChain ?? "");
+    if (!chain.length) throw new BadRequestError("certificateChain: required: the certificate of the CA that signed this one, then its own chain up to the root");
+    let child = new X509Certificate(parsed.der);
+    for (const [i, pem] of chain.entries()) {
+      let parent: X509Certificate;
+      try { parent = new X509Certificate(pem); } catch (e) { throw new BadRequestError(`certificateChain[${i}]: not a certificate (${(e as Error).message})`); }
+      const what = i === 0 ? "certificate" : `certificateChain[${i - 1}]`;
+      if (!parent.ca) throw new BadRequestError(`certificateChain[${i}]: not a CA certificate (${parent.subject.replace(/\n/g, ", ")})`);
+      if (!child.checkIssued(parent) || !child.verify(parent.publicKey))
+        throw new BadRequestError(`certificateChain[${i}]: did not sign ${what}; the chain must start with the issuer of the certificate and go up to the root in order`);
+      child = parent;
+    }
+    const current = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
+    if (current) {
+      const was = parseCertificate(current.certificate);
+      if (!was.subjectDer.equals(parsed.subjectDer) || parsed.notAfter <= was.notAfter)
+        throw new BadRequestError("certificate: this CA already has a certificate; another is accepted only as its renewal (the same subject and a later notAfter)");
+    }
+    // The parent, when the KMS holds it (sign-intermediate): the CA whose certificate is the first of the chain.
+    const issuerDer = new X509Certificate(chain[0]!).raw;
+    const parentCa = (await store.findCaCertificatesBySerial(parseCertificate(chain[0]!).serialHex))
+      .find((c) => parseCertificate(c.certificate).der.equals(issuerDer));
     const versions = await store.listCaCertificates(ca.id);
-    const row = caCertRow(ca.id, versions.length + 1, toPem("CERTIFICATE", parsed.der), dto.certificateChain ?? "", parsed.serialHex, parsed.notBefore, parsed.notAfter);
-    await store.activateCaCertificate(ca.id, row, crls.newCrlRow(ca.id), isoNow(clock));
+    const row = caCertRow(ca.id, versions.length + 1, toPem("CERTIFICATE", parsed.der), joinPemBlocks(chain), parsed.serialHex, parsed.notBefore, parsed.notAfter);
+    // What the CA's configuration shows comes from the certificate now, not from what was asked at creation.
+    const configuration: CaConfiguration = {
+      ...config, notBefore: parsed.notBefore.toISOString(), notAfter: parsed.notAfter.toISOString(),
+      maxPathLength: parsed.basicConstraints.pathLength ?? -1, serialNumber: parsed.serialHex, parentCaId: parentCa?.ca_id ?? null,
+    };
+    await store.activateCaCertificate(ca.id, row, crls.newCrlRow(ca.id), isoNow(clock), JSON.stringify(configuration), ca.status === "disabled" ? "disabled" : "active");
     forget(ca);
-    await audit.record(actor, { action: "import-ca-certificate", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id });
+    await audit.record(actor, { action: "import-ca-certificate", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { serialNumber: parsed.serialHex, renewal: !!current } });
     return { message: "Successfully imported certificate to CA", caId: ca.id };
   };
 
