@@ -10,6 +10,12 @@ import type { ProjectAccess } from "../projects/access.js";
 import { hashPassword } from "../../crypto/hash.js";
 import { fromPemAll } from "../../crypto/der/pem.js";
 import { parseCertificate } from "./certificate.js";
+import {
+  assertSignatureCompatible, keyFamily, normalizeExtendedKeyUsages, normalizeKeyUsages, requireKeyAlgorithm, requireSignatureAlgorithm, signatureFamily,
+} from "./algorithms.js";
+import { isKeyAlgorithm, type KeyAlgorithm } from "./algorithms.js";
+import { validateSubject, type SubjectFields } from "./name.js";
+import { addPolicyDuration, normalizePolicy, parsePolicyDuration } from "./policy-rules.js";
 
 export const ENROLLMENT_TYPES = ["api", "est", "acme"] as const;
 export type EnrollmentType = (typeof ENROLLMENT_TYPES)[number];
@@ -78,6 +84,64 @@ const resolveAcmeConfig = (dto: Record<string, unknown>, stored: StoredAcmeConfi
   return c;
 };
 
+const SUBJECT_DEFAULTS = ["commonName", "organization", "organizationalUnit", "country", "state", "locality"] as const;
+
+/**
+ * A profile's `defaults` (api.md 7.6) fill in every request that leaves a value out, so a wrong one would fail
+ * (or quietly not apply to) every issuance of the profile: each is checked when the profile is written, against
+ * the issuer's key and the policy's longest validity. Names are stored as given (either spelling).
+ */
+const checkDefaults = (d: unknown, issuerKey: KeyAlgorithm | undefined, policyMax: string | undefined): void => {
+  if (d === null || d === undefined) return;
+  if (typeof d !== "object" || Array.isArray(d)) throw invalid("defaults", "must be an object or null");
+  const o = d as Record<string, unknown>;
+  const at = (k: string) => `defaults.${k}`;
+  const list = (k: string) => {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw invalid(at(k), "must be a list of strings");
+    return v as string[];
+  };
+  // The shared checks throw "field: message"; as a 422 the field goes into the issue's path.
+  const rethrow = <T>(field: string, f: () => T): T => {
+    try { return f(); } catch (e) { throw invalid(field, (e as Error).message.replace(`${field}: `, "")); }
+  };
+  const text = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+  if (o.ttlDays !== undefined && o.ttlDays !== null) {
+    if (typeof o.ttlDays !== "number" || !Number.isInteger(o.ttlDays) || o.ttlDays < 1) throw invalid(at("ttlDays"), `must be a whole number of days, 1 or more (got ${JSON.stringify(o.ttlDays)})`);
+    if (policyMax) {
+      const now = Date.now();
+      if (now + o.ttlDays * 86_400_000 > addPolicyDuration(now, parsePolicyDuration(policyMax)))
+        throw invalid(at("ttlDays"), `${o.ttlDays} days exceeds the policy's maximum validity ${policyMax}`);
+    }
+  }
+  for (const k of SUBJECT_DEFAULTS) {
+    if (typeof o[k] === "string") rethrow(at(k), () => validateSubject({ [k]: o[k] } as SubjectFields, "defaults"));
+    else if (o[k] !== undefined && o[k] !== null) throw invalid(at(k), "must be a string or null");
+  }
+  const keyUsages = list("keyUsages");
+  if (keyUsages) rethrow(at("keyUsages"), () => normalizeKeyUsages(keyUsages, at("keyUsages")));
+  const ekus = list("extendedKeyUsages");
+  if (ekus) rethrow(at("extendedKeyUsages"), () => normalizeExtendedKeyUsages(ekus, at("extendedKeyUsages")));
+  const keyAlg = o.keyAlgorithm === undefined || o.keyAlgorithm === null ? undefined
+    : rethrow(at("keyAlgorithm"), () => requireKeyAlgorithm(text(o.keyAlgorithm), at("keyAlgorithm")));
+  if (o.signatureAlgorithm !== undefined && o.signatureAlgorithm !== null) {
+    const sig = rethrow(at("signatureAlgorithm"), () => requireSignatureAlgorithm(text(o.signatureAlgorithm), at("signatureAlgorithm")));
+    // A CA signs with its own key; a self-signed certificate with the key it certifies.
+    if (issuerKey) rethrow(at("signatureAlgorithm"), () => assertSignatureCompatible(sig, issuerKey, at("signatureAlgorithm")));
+    else if (keyAlg && signatureFamily(sig) !== keyFamily(keyAlg))
+      throw invalid(at("signatureAlgorithm"), `${sig} cannot be made by the self-signed certificate's own ${keyAlg} key (defaults.keyAlgorithm)`);
+  }
+  const bc = o.basicConstraints;
+  if (bc !== undefined && bc !== null) {
+    if (typeof bc !== "object" || Array.isArray(bc)) throw invalid(at("basicConstraints"), "must be an object {isCA, pathLength?}");
+    const { isCA, pathLength } = bc as Record<string, unknown>;
+    if (typeof isCA !== "boolean") throw invalid(at("basicConstraints.isCA"), "must be a boolean");
+    if (pathLength !== undefined && pathLength !== null && (typeof pathLength !== "number" || !Number.isInteger(pathLength) || pathLength < 0))
+      throw invalid(at("basicConstraints.pathLength"), "must be a whole number, 0 or more");
+  }
+};
+
 export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }: Deps) => {
   const view = (p: CertificateProfileTable) => ({
     id: p.id, projectId: p.project_id, caId: p.ca_id, certificatePolicyId: p.policy_id, certificateTemplateId: p.policy_id, slug: p.slug,
@@ -129,6 +193,14 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     }
   };
 
+  /** checkDefaults with what the profile issues from: the CA's key (none for self-signed or an external CA) and the policy's maximum. */
+  const checkDefaultsFor = async (defaults: unknown, caId: string | null | undefined, policyId: string) => {
+    const ca = caId ? await store.getCa(caId) : undefined;
+    const keyAlgorithm = ca?.type === "internal" ? (JSON.parse(ca.configuration) as { keyAlgorithm?: string }).keyAlgorithm : undefined;
+    const policy = await store.getPolicy(policyId);
+    checkDefaults(defaults, keyAlgorithm && isKeyAlgorithm(keyAlgorithm) ? keyAlgorithm : undefined, policy ? normalizePolicy(JSON.parse(policy.rules)).validity?.max : undefined);
+  };
+
   const create = async (actor: Actor, dto: ProfileDto) => {
     await access.requireProject(actor, dto.projectId, "admin");
     const policyId = dto.certificatePolicyId ?? dto.certificateTemplateId;
@@ -140,6 +212,7 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     const enrollment = dto.enrollmentType ?? "api";
     const issuer = dto.issuerType ?? "ca";
     await checkShape(dto.projectId, enrollment, issuer, dto.caId, dto);
+    await checkDefaultsFor(dto.defaults, issuer === "ca" ? dto.caId : null, policyId);
     const now = isoNow(clock);
     const row: CertificateProfileTable = {
       id: newId(), project_id: dto.projectId, ca_id: issuer === "ca" ? dto.caId! : null, policy_id: policyId, slug: dto.slug,
@@ -168,12 +241,19 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
       if (!p) throw new NotFoundError(`Certificate profile with slug '${slug}' not found`);
       return view(p);
     }
+    // Without a project, the slug must name one profile among the projects the caller can read: picking the
+    // first of several would issue from whichever CA the database happened to list first.
+    const readable: { profile: (typeof found)[number]; projectSlug: string }[] = [];
     const found = await store.findProfilesBySlugInOrg(actor.orgId, slug);
     for (const p of found) {
       try {
-        await access.requireProject(actor, p.project_id, "viewer");
-        return view(p);
+        readable.push({ profile: p, projectSlug: (await access.requireProject(actor, p.project_id, "viewer")).slug });
       } catch { /* not this caller's project: keep looking */ }
+    }
+    if (readable.length === 1) return view(readable[0]!.profile);
+    if (readable.length > 1) {
+      const projects = readable.map((r) => `'${r.projectSlug}'`).sort().join(", ");
+      throw new BadRequestError(`Certificate profile slug '${slug}' exists in several of your projects (${projects}): name the project (projectId)`);
     }
     throw new NotFoundError(`Certificate profile with slug '${slug}' not found`);
   };
@@ -213,6 +293,8 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
       patch.issuer_type = issuer;
       patch.ca_id = issuer === "ca" ? caId : null;
     }
+    if (dto.defaults !== undefined || patch.ca_id !== undefined || patch.policy_id !== undefined)
+      await checkDefaultsFor(dto.defaults !== undefined ? dto.defaults : p.defaults ? JSON.parse(p.defaults) : null, patch.ca_id !== undefined ? patch.ca_id : p.ca_id, patch.policy_id ?? p.policy_id);
     await store.updateProfile(id, patch);
     await audit.record(actor, { action: "update-certificate-profile", resourceType: "certificate-profile", resourceId: id, projectId: p.project_id });
     return view({ ...p, ...patch });
