@@ -42,6 +42,9 @@ export interface IssueDto { profileId: string; csr?: string; attributes?: IssueA
 
 /** What a renewal repeats: the request as the client made it (no key material). */
 interface StoredRequest { attributes: IssueAttributes; csr: boolean; keyAlgorithm: KeyAlgorithm | null; lifetimeMs: number }
+/** The attributes a renewal repeats, with the chain choice wherever the request made it (top level or in attributes). */
+const storedAttributes = (a: IssueAttributes, removeRoots: boolean): IssueAttributes =>
+  removeRoots === (a.removeRootsFromChain ?? false) ? a : { ...a, removeRootsFromChain: removeRoots };
 
 type Deps = {
   store: PkiStore;
@@ -201,7 +204,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     // Self-signed certificates are signed by their own key, so the signature must fit that key, not an issuer's.
     checkPolicy(policy, contents);
     if (external) {
-      const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
+      const stored: StoredRequest = { attributes: storedAttributes(a, removeRoots), csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
       const pending = await externals!.submit(external, profile, {
         contents, csrPem: dto.csr, keyAlgorithm, attributes: { ...a, removeRootsFromChain: removeRoots }, storedRequest: stored, renewedFromId: renewedFrom?.id ?? null,
       });
@@ -243,7 +246,7 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
     const id = newTimeOrderedId();
     const requestId = newTimeOrderedId();
     const stamp = isoNow(clock);
-    const stored: StoredRequest = { attributes: a, csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
+    const stored: StoredRequest = { attributes: storedAttributes(a, removeRoots), csr: !!dto.csr, keyAlgorithm, lifetimeMs: notAfter - notBefore };
     const row: CertificateTable = {
       id, project_id: profile.project_id, ca_id: ca?.ca.id ?? null, ca_cert_id: ca?.caCert.id ?? null, profile_id: profile.id, status: "active",
       serial_number: serial, common_name: contents.subject.commonName ?? "", alt_names: contents.sans.map((s) => s.value).join(","),
