@@ -53,6 +53,18 @@ export const canonicalIp = (s: string): string | undefined => {
   return b && bytesToIp(b);
 };
 
+/** Why `pattern` is not an IP policy value (an address, a CIDR range, or `*`); undefined when it is one. */
+export const ipPatternProblem = (pattern: string): string | undefined => {
+  if (pattern === "*") return undefined;
+  const [net, bitsText, extra] = pattern.split("/");
+  const bytes = ipToBytes(net!);
+  if (!bytes) return `${JSON.stringify(pattern)} is not an IP address or CIDR range (IP rules take no wildcards other than a lone *)`;
+  if (bitsText === undefined) return undefined;
+  if (extra !== undefined || !/^\d+$/.test(bitsText) || Number(bitsText) > bytes.length * 8)
+    return `${JSON.stringify(pattern)}: the prefix length must be 0 to ${bytes.length * 8}`;
+  return undefined;
+};
+
 /** `10.0.0.0/8` or `2001:db8::/32` contains `ip`; false for a malformed range or mixed families. */
 export const cidrContains = (cidr: string, ip: string): boolean => {
   const [net, bitsText, extra] = cidr.split("/");

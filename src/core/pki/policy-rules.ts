@@ -10,6 +10,7 @@ import { BadRequestError } from "../errors.js";
 import {
   SAN_TYPES, SUBJECT_ATTRIBUTE_TYPES, normalizeExtendedKeyUsages, normalizeKeyUsages, requireKeyAlgorithm, requireSignatureAlgorithm,
 } from "./algorithms.js";
+import { ipPatternProblem } from "./ip.js";
 import type { ExtendedKeyUsage, KeyAlgorithm, KeyUsage, SanType, SignatureAlgorithm, SubjectAttributeType } from "./algorithms.js";
 
 export interface ValueRule<T extends string = string> {
@@ -73,7 +74,7 @@ const valueRule = <T extends string>(v: unknown, field: string, normalize: (l: s
   return out;
 };
 
-const typedRules = <T extends string>(v: unknown, field: string, types: readonly T[]): Array<{ type: T } & ValueRule> | undefined => {
+const typedRules = <T extends string>(v: unknown, field: string, types: readonly T[], checkIps: boolean): Array<{ type: T } & ValueRule> | undefined => {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw new BadRequestError(`${field}: must be a list of rules`);
   return v.map((r, i) => {
@@ -81,7 +82,12 @@ const typedRules = <T extends string>(v: unknown, field: string, types: readonly
     if (!isObject(r) || typeof r.type !== "string" || !(types as readonly string[]).includes(r.type)) {
       throw new BadRequestError(`${f}.type: must be one of ${types.join(", ")}`);
     }
-    return { type: r.type as T, ...valueRule(r, f, (l) => l) };
+    // An IP value that is no address or range could never match: refuse it here rather than deny every request.
+    const check = checkIps && r.type === "ip_address" ? (l: string[], lf: string) => {
+      l.forEach((p, j) => { const why = ipPatternProblem(p); if (why) throw new BadRequestError(`${lf}[${j}]: ${why}`); });
+      return l;
+    } : (l: string[]) => l;
+    return { type: r.type as T, ...valueRule(r, f, check) };
   });
 };
 
@@ -91,17 +97,19 @@ const usageList = <T extends string>(normalize: (l: readonly string[], f: string
 /**
  * Validates a policy body (api.md 7.4 shape) and normalises it: both spellings of key usages, EKUs and
  * algorithms are accepted and stored in request spelling. BadRequestError names the first bad field.
+ * `written`: the body is being created or changed, so checks added since older policies were stored apply
+ * (IP values must be addresses or ranges); a stored policy is read as it was accepted.
  */
-export const normalizePolicy = (input: unknown): CertificatePolicy => {
+export const normalizePolicy = (input: unknown, { written = false }: { written?: boolean } = {}): CertificatePolicy => {
   if (!isObject(input)) throw new BadRequestError("policy: must be an object");
   const out: {
     subject?: Array<{ type: SubjectAttributeType } & ValueRule>; sans?: Array<{ type: SanType } & ValueRule>;
     keyUsages?: ValueRule<KeyUsage | "*">; extendedKeyUsages?: ValueRule<ExtendedKeyUsage | "*">;
     algorithms?: { signature?: SignatureAlgorithm[]; keyAlgorithm?: KeyAlgorithm[] }; validity?: { max?: string };
   } = {};
-  const subject = typedRules(input.subject, "subject", SUBJECT_ATTRIBUTE_TYPES);
+  const subject = typedRules(input.subject, "subject", SUBJECT_ATTRIBUTE_TYPES, false);
   if (subject) out.subject = subject;
-  const sans = typedRules(input.sans, "sans", SAN_TYPES);
+  const sans = typedRules(input.sans, "sans", SAN_TYPES, written);
   if (sans) out.sans = sans;
   if (input.keyUsages != null) out.keyUsages = valueRule(input.keyUsages, "keyUsages", usageList(normalizeKeyUsages));
   if (input.extendedKeyUsages != null) out.extendedKeyUsages = valueRule(input.extendedKeyUsages, "extendedKeyUsages", usageList(normalizeExtendedKeyUsages));

@@ -61,7 +61,7 @@ export const policyServiceFactory = ({ store, access, audit, clock }: Deps) => {
     if (!NAME.test(dto.name)) throw new BadRequestError(`name: "${dto.name}" may only contain letters, digits, "-" and "_"`);
     if (await store.getPolicyByName(dto.projectId, dto.name)) throw new BadRequestError(`A certificate policy named '${dto.name}' already exists in this project`);
     const rules = rulesOf(dto);
-    normalizePolicy(rules);
+    normalizePolicy(rules, { written: true });
     const now = isoNow(clock);
     const row: CertificatePolicyTable = { id: newId(), project_id: dto.projectId, name: dto.name, description: dto.description ?? null, rules: JSON.stringify(rules), created_at: now, updated_at: now };
     await store.insertPolicy(row);
@@ -86,7 +86,7 @@ export const policyServiceFactory = ({ store, access, audit, clock }: Deps) => {
     const p = await load(id);
     await access.requireProject(actor, p.project_id, "admin");
     const rules = { ...(JSON.parse(p.rules) as object), ...rulesOf(dto) };
-    normalizePolicy(rules);
+    normalizePolicy(rules, { written: true });
     const patch: Partial<CertificatePolicyTable> = { rules: JSON.stringify(rules), updated_at: isoNow(clock) };
     if (dto.name !== undefined && dto.name !== p.name) {
       if (!NAME.test(dto.name)) throw new BadRequestError(`name: "${dto.name}" may only contain letters, digits, "-" and "_"`);

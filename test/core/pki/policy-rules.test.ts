@@ -34,10 +34,20 @@ const bad: { name: string; input: unknown; error: RegExp }[] = [
   { name: "validity in weeks", input: { validity: { max: "2w" } }, error: /validity\.max: "2w" is not/ },
   { name: "validity zero", input: { validity: { max: "0d" } }, error: /validity\.max: must be greater than zero/ },
   { name: "validity as a number", input: { validity: { max: 90 } }, error: /validity\.max: must be a string/ },
+  { name: "IP range past 32 bits", input: { sans: [{ type: "ip_address", allowed: ["10.0.0.0/33"] }] }, error: /sans\[0\]\.allowed\[0\]: "10\.0\.0\.0\/33": the prefix length must be 0 to 32/ },
+  { name: "IP with a wildcard", input: { sans: [{ type: "ip_address", denied: ["10.0.0.1", "*.1"] }] }, error: /sans\[0\]\.denied\[1\]: "\*\.1" is not an IP address or CIDR range/ },
+  { name: "IP that is a name", input: { sans: [{ type: "ip_address", required: ["localhost"] }] }, error: /sans\[0\]\.required\[0\]: "localhost" is not an IP address/ },
 ];
+
+test("IP rules take addresses, CIDR ranges of either family, and a lone *", () => {
+  const p = normalizePolicy({ sans: [{ type: "ip_address", allowed: ["*", "127.0.0.1", "10.0.0.0/8", "::1", "2001:db8::/32", "0.0.0.0/0"] }] });
+  assert.equal(p.sans![0]!.allowed!.length, 6);
+  // A policy stored before IP values were checked is still read (its bad values just never match).
+  assert.equal(normalizePolicy({ sans: [{ type: "ip_address", allowed: ["10.0.0.0/33", "10.0.0.0/8"] }] }).sans![0]!.allowed!.length, 2);
+});
 for (const c of bad) {
   test(`refused: ${c.name}`, () => {
-    assert.throws(() => normalizePolicy(c.input), (e: unknown) => e instanceof BadRequestError && c.error.test((e as Error).message));
+    assert.throws(() => normalizePolicy(c.input, { written: true }), (e: unknown) => e instanceof BadRequestError && c.error.test((e as Error).message));
   });
 }
 
