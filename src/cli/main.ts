@@ -21,6 +21,12 @@ const program = new Command("kms")
   .showHelpAfterError();
 
 const wanted = process.argv[2];
+
+// A one-shot command piped into a reader that stops early (`kms pki cert list | head`) ends quietly, as
+// Unix tools do, instead of an unhandled EPIPE stack trace. Long-running commands keep their own handling.
+if (!["server", "agent", "cert-manager", "dev"].includes(wanted ?? "")) {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(0); else throw e; });
+}
 const load = wanted && Object.hasOwn(commands, wanted) ? [commands[wanted]!] : wanted === "--version" || wanted === "-V" ? [] : Object.values(commands);
 for (const command of await Promise.all(load.map((l) => l()))) program.addCommand(command);
 

@@ -5,6 +5,7 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KMS_BIN, api, startServer, type TestServer } from "../helpers/server.js";
 import { openssl, opensslOk, scratch } from "../helpers/openssl.js";
+import { dateOrDuration } from "../../src/cli/pki/common.js";
 
 /** The real `kms pki` against a real server, verified with openssl. */
 
@@ -137,6 +138,38 @@ describe("kms pki (real CLI, real server)", () => {
     const table = await ok(["cert", "list", "--project", slug, "--common-name", "example.com"]);
     assert.match(table, /^ID\s+COMMON NAME\s+STATUS\s+NOT AFTER\s+SERIAL$/m);
     assert.match(table, /csr\.example\.com\s+revoked/);
+    // The footer says what the count is: what the filters match, or the whole project.
+    assert.match(await ok(["cert", "list", "--project", slug, "--common-name", "csr.example"]), /^1 shown, 1 matches$/m);
+    assert.match(await ok(["cert", "list", "--project", slug]), /^3 shown, 3 in the project$/m);
+
+    // get and revoke take --project like every other command; the certificate must be in it.
+    assert.equal((await json(["cert", "get", id, "--project", slug])).id, id);
+    const elsewhere = await api(s.address, "POST", "/api/v1/projects", { token: s.adminToken, body: { projectName: "cli-pki-other", slug: "cli-pki-other", type: "cert-manager" } });
+    assert.equal(elsewhere.status, 200, elsewhere.text);
+    for (const args of [["cert", "get", id], ["cert", "revoke", issued.certificate.certificateId]]) {
+      const wrong = await kms([...args, "--project", "cli-pki-other"]);
+      assert.equal(wrong.code, 2, wrong.stderr);
+      assert.match(wrong.stderr, /is not in the project given/);
+    }
+    assert.equal((await json(["cert", "get", issued.certificate.certificateId])).status, "active", "nothing was revoked");
+  });
+
+  test("--not-after and --expiring-before: years are calendar years, as in policies", () => {
+    const now = Date.parse("2026-11-23T08:00:00.000Z");
+    assert.equal(dateOrDuration("--not-after", "10y", now), "2036-11-23T08:00:00.000Z");
+    assert.equal(dateOrDuration("--not-after", "1y", Date.parse("2028-02-29T00:00:00.000Z")), "2029-02-28T00:00:00.000Z");
+    assert.equal(dateOrDuration("--not-after", "90d", now), "2027-02-21T08:00:00.000Z");
+    assert.equal(dateOrDuration("--not-after", "2030-01-01", now), "2030-01-01T00:00:00.000Z");
+    assert.throws(() => dateOrDuration("--not-after", "10q", now), /neither an ISO date nor a duration/);
+  });
+
+  test("output piped into a reader that stops early ends quietly, without a stack trace", async () => {
+    const r = await new Promise<Run>((resolve) => {
+      execFile("sh", ["-c", `"${process.execPath}" "${KMS_BIN}" pki cert issue --project ${slug} --profile web --common-name pipe.example.com --dns pipe.example.com | true`], {
+        env: { ...process.env, KMS_ADDRESS: s.address, KMS_TOKEN: s.adminToken }, encoding: "utf8",
+      }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+    assert.equal(r.stderr, "");
   });
 
   test("errors: the server's message and exit 1; usage errors exit 2 and send nothing", async () => {

@@ -5,7 +5,7 @@ import type { CertificateRecord } from "../../client/admin.js";
 import { KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../../client/types.js";
 import type { IssueCertificateAttributes, IssueCertificateRequest, SanType } from "../../client/types.js";
 import { commitTemp, writeTemp } from "../../agent/files.js";
-import { UsageError, action, addCommonOptions, collect, dateOrDuration, intOption, keyValues, shortDate, table } from "./common.js";
+import { UsageError, action, addCommonOptions, collect, dateOrDuration, intOption, keyValues, shortDate, table, type Context } from "./common.js";
 import { resolveProfile } from "./profile.js";
 
 /** `kms pki cert issue|get|revoke|list` (api.md 7.6, 7.8). */
@@ -126,11 +126,16 @@ const issueCommand = () => {
 export const certCommand = (): Command => {
   const cmd = new Command("cert").description("certificates: issue, inspect, revoke, list the inventory");
 
-  const getCmd = addCommonOptions(new Command("get"), { project: false })
+  // A certificate id is unique across projects; --project (or KMS_PROJECT), when given, must be the certificate's.
+  const inProject = async (ctx: Context, projectId: string | undefined, id: string) => {
+    if (ctx.hasProject() && (await ctx.projectId()) !== projectId) throw new UsageError(`certificate ${id} is not in the project given (--project or KMS_PROJECT)`);
+  };
+  const getCmd = addCommonOptions(new Command("get"), { project: true })
     .description("show one certificate of the inventory")
     .argument("<id>", "certificate id")
     .option("--pem", "print the certificate and its chain (PEM) instead of the details");
   getCmd.action(action(async (ctx, id: string) => {
+    if (ctx.hasProject()) await inProject(ctx, (await ctx.client.getCertificate(id)).projectId, id);
     if (getCmd.opts().pem) {
       const pem = await ctx.client.getCertificatePem(id);
       if (ctx.output === "json") return ctx.json(pem);
@@ -141,13 +146,14 @@ export const certCommand = (): Command => {
     ctx.print(keyValues(recordDetails(c)));
   }));
 
-  const revokeCmd = addCommonOptions(new Command("revoke"), { project: false })
+  const revokeCmd = addCommonOptions(new Command("revoke"), { project: true })
     .description("revoke a certificate; the CA's CRL and OCSP answers show it at once")
     .argument("<id>", "certificate id")
     .option("--reason <reason>", `one of ${REVOCATION_REASONS.join(", ")} (any case, - or _)`, "UNSPECIFIED");
   revokeCmd.action(action(async (ctx, id: string) => {
     const reason = String(revokeCmd.opts().reason).toUpperCase().replace(/-/g, "_");
     if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) throw new UsageError(`--reason: "${revokeCmd.opts().reason}" is not one of ${REVOCATION_REASONS.join(", ")}`);
+    if (ctx.hasProject()) await inProject(ctx, (await ctx.client.getCertificate(id)).projectId, id);
     const r = await ctx.client.revokeCertificate(id, reason);
     if (ctx.output === "json") return ctx.json(r);
     ctx.print(keyValues([["revoked", id], ["serial", r.serialNumber], ["revoked at", shortDate(r.revokedAt)], ["reason", reason]]));
@@ -169,7 +175,8 @@ export const certCommand = (): Command => {
     if (ctx.output === "json") return ctx.json(r);
     if (r.certificates.length === 0) return ctx.print("No certificates match.");
     ctx.print(table(["id", "common name", "status", "not after", "serial"], r.certificates.map((c) => [c.id, c.commonName, c.status, shortDate(c.notAfter), c.serialNumber])));
-    ctx.print(`${r.certificates.length} shown, ${r.totalCount} in the project`);
+    const filtered = o.status !== undefined || o.commonName !== undefined || o.expiringBefore !== undefined;
+    ctx.print(`${r.certificates.length} shown, ${r.totalCount} ${filtered ? (r.totalCount === 1 ? "matches" : "match") : "in the project"}`);
   }));
 
   return cmd.addCommand(issueCommand()).addCommand(getCmd).addCommand(revokeCmd).addCommand(listCmd);

@@ -3,6 +3,7 @@ import { createAdminClient, looksLikeId } from "../../client/admin.js";
 import type { AdminClient } from "../../client/admin.js";
 import { KmsApiError, KmsNetworkError, KmsResponseError } from "../../client/errors.js";
 import { parseDuration } from "../../config/duration.js";
+import { addPolicyDuration } from "../../core/pki/policy-rules.js";
 
 /**
  * What every `kms pki` command shares: the connection options, the output format, how a reference
@@ -39,6 +40,8 @@ export interface Context {
   output: OutputFormat;
   /** The project id for `--project` (an id is used as is, a slug is looked up); a usage error when absent. */
   projectId(): Promise<string>;
+  /** Whether a project was given (--project or KMS_PROJECT). */
+  hasProject(): boolean;
   print(text: string): void;
   json(value: unknown): void;
 }
@@ -61,6 +64,7 @@ const contextOf = (o: CommonOptions): Context => {
       project ??= looksLikeId(ref) ? Promise.resolve(ref) : client.getProject(ref).then((p) => p.id);
       return project;
     },
+    hasProject: () => !!o.project,
     print: (text) => process.stdout.write(text.endsWith("\n") ? text : text + "\n"),
     json: (value) => process.stdout.write(JSON.stringify(value, null, 2) + "\n"),
   };
@@ -144,6 +148,10 @@ export const dateOrDuration = (name: string, value: string, now = Date.now()): s
     if (Number.isNaN(t)) throw new UsageError(`${name}: "${value}" is not a date`);
     return new Date(t).toISOString();
   }
+  // Years are calendar years, as in policies (`validity.max`) and the server's ten-year default; the duration
+  // parser's fixed 365-day year would end a "10y" CA two or three days early.
+  const years = /^(\d{1,4})y$/.exec(value);
+  if (years) return new Date(addPolicyDuration(now, { amount: Number(years[1]), unit: "y" })).toISOString();
   try {
     return new Date(now + parseDuration(value)).toISOString();
   } catch (e) {
