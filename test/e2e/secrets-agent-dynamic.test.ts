@@ -52,7 +52,7 @@ describe("kms agent dynamic secrets (PostgreSQL)", () => {
   let skip = false;
   const agents: AgentProcess[] = [];
 
-  const createDs = async (name: string, defaultTTL: string, maxTTL: string | null) => {
+  const createDs = async (name: string, defaultTTL: string, maxTTL: string | null, inputs: Record<string, string> = {}) => {
     const r = await api(s.address, "POST", "/api/v1/dynamic-secrets", {
       token: s.adminToken,
       body: {
@@ -63,6 +63,7 @@ describe("kms agent dynamic secrets (PostgreSQL)", () => {
             client: "postgres", host: "127.0.0.1", port: 5432, database: db, username: "postgres", password: "x",
             creationStatement: `CREATE ROLE "{{username}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT SELECT ON t TO "{{username}}";`,
             revocationStatement: `REVOKE ALL ON t FROM "{{username}}"; DROP ROLE "{{username}}";`,
+            ...inputs,
           },
         },
       },
@@ -166,6 +167,73 @@ ${template("pg-rotate", "2s")}    destination-path: ${dest}
     assert.match(a.output(), /dynamic secret lease renewed[\s\S]*lease renewal refused, replacing the lease|dynamic secret lease renewed[\s\S]*rotated/);
     const live = await leases("pg-rotate");
     assert.equal(live.length, 1);
+    await a.stop();
+  });
+
+  test("two leases in one template, renewed while each renewal takes longer than the gap between them: neither expires", async (t) => {
+    if (skip) return t.skip("postgres unavailable");
+    // A renewal that takes 400 ms: the second lease, due a few ms after the first, is overdue when it returns.
+    const slow = { renewStatement: `ALTER ROLE "{{username}}" VALID UNTIL '{{expiration}}'; SELECT pg_sleep(0.4);` };
+    await createDs("pg-two-a", "2s", "1h", slow);
+    await createDs("pg-two-b", "2s", "1h", slow);
+    const dest = join(f.dir, "two");
+    const cfg = writeConfig(f, `kms:
+  address: ${s.address}
+${authYaml(f)}templates:
+  - template-content: |
+      {{ with dynamic_secret "${f.projectSlug}" "dev" "/" "pg-two-a" "2s" }}user={{ .DB_USERNAME }}
+      password={{ .DB_PASSWORD }}{{ end }}
+      {{ with dynamic_secret "${f.projectSlug}" "dev" "/" "pg-two-b" "2s" }}user={{ .DB_USERNAME }}
+      password={{ .DB_PASSWORD }}{{ end }}
+    destination-path: ${dest}
+`, "two.yaml");
+    const a = start(cfg);
+    const both = (text: string | undefined) => [...(text ?? "").matchAll(/user=(\S+)\npassword=(\S+)/g)].map((m) => ({ user: m[1]!, password: m[2]! }));
+    await waitUntil(a, () => both(read(dest)).length === 2, 20_000, "first render");
+    const first = read(dest);
+    // Four lease lifetimes: each lease renewed at 2/3 of its 2 s, several times over.
+    await new Promise((r) => setTimeout(r, 8_000));
+    assert.equal(read(dest), first, "the same credentials all along");
+    for (const c of both(first)) {
+      assert.ok(await roleExists(c.user), `${c.user} was dropped: its lease expired\n${a.output()}`);
+      assert.ok(await canRead(c.user, c.password));
+    }
+    assert.deepEqual([(await leases("pg-two-a")).length, (await leases("pg-two-b")).length], [1, 1]);
+    assert.doesNotMatch(a.output(), /expired/);
+    const renewals = a.output().match(/dynamic secret lease renewed/g) ?? [];
+    assert.ok(renewals.length >= 6, `${renewals.length} renewals\n${a.output()}`);
+    await a.stop();
+  });
+
+  test("a lease that expired while the agent was stopped (SIGSTOP) is replaced as soon as it runs again: new credentials, the command once", async (t) => {
+    if (skip) return t.skip("postgres unavailable");
+    await createDs("pg-sleep", "2s", "1h");
+    const dest = join(f.dir, "sleep");
+    const counter = join(f.dir, "sleep-runs");
+    const cfg = writeConfig(f, `kms:
+  address: ${s.address}
+${authYaml(f)}templates:
+${template("pg-sleep", "2s")}    destination-path: ${dest}
+    config:
+      polling-interval: 5m
+      execute:
+        command: echo run >> ${counter}
+`, "sleep.yaml");
+    const a = start(cfg);
+    await waitUntil(a, () => creds(read(dest)) !== undefined, 20_000, "first render");
+    const first = creds(read(dest))!;
+    a.proc.kill("SIGSTOP");
+    try {
+      // The server's sweeper drops the expired lease's user while the agent cannot run.
+      await until(async () => !(await roleExists(first.user)), 10_000, "the expired lease swept");
+    } finally {
+      a.proc.kill("SIGCONT");
+    }
+    await waitUntil(a, () => creds(read(dest)) !== undefined && creds(read(dest))!.user !== first.user, 10_000, "new credentials");
+    const second = creds(read(dest))!;
+    assert.ok(await canRead(second.user, second.password));
+    await until(() => runs(counter) === 1, 5_000, "the command ran");
+    assert.match(a.output(), /dynamic secret lease expired; making a new one/);
     await a.stop();
   });
 

@@ -95,8 +95,10 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
     const now = clock.now();
     const createdAt = res.lease.createdAt ? Date.parse(res.lease.createdAt) : now;
     const max = ttlMs(res.dynamicSecret?.maxTTL);
+    // Only the request's fields: a rotation passes the old lease, whose retryAt must not carry over.
+    const { projectSlug, environment, secretPath, name, ttl, principals } = r;
     return {
-      ...r, key, leaseId: res.lease.id, data: res.data, expireAt: Date.parse(res.lease.expireAt), createdAt,
+      projectSlug, environment, secretPath, name, ttl, principals, key, leaseId: res.lease.id, data: res.data, expireAt: Date.parse(res.lease.expireAt), createdAt,
       ...(max !== undefined && { maxExpireAt: createdAt + max }),
       since: now, owners, failures: 0,
     };
@@ -147,6 +149,22 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
     return { ...c, expireAt, since: clock.now(), owners, failures: 0 };
   };
 
+  /**
+   * Makes the lease for `key` once, however many ask at the same time (renders, a rotation): a second
+   * lease made in parallel would be left to expire unused, a database user nobody revokes.
+   */
+  const track = (key: string, make: () => Promise<Held>): Promise<Held> => {
+    const p = (async () => {
+      const got = await make();
+      held.set(key, got);
+      await persist();
+      wake?.();
+      return got;
+    })().finally(() => inflight.delete(key));
+    inflight.set(key, p);
+    return p;
+  };
+
   const valid = (h: Held) => h.expireAt - clock.now() > Math.min(REUSE_MARGIN_MS, (h.expireAt - h.since) / 10);
 
   /** The lease's credentials for `owner` (a template), creating or reusing a lease as needed. */
@@ -157,9 +175,8 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
       h.owners.add(owner);
       return { ...h.data };
     }
-    let p = inflight.get(key);
-    if (!p) {
-      p = (async () => {
+    const got = await (inflight.get(key) ??
+      track(key, async () => {
         const owners = new Set(h?.owners ?? []);
         cachedP ??= (deps.cache ? deps.cache.read() : Promise.resolve(new Map<string, CachedLease>())).then((m) => (cached = m));
         await cachedP;
@@ -167,14 +184,8 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
         cached.delete(key);
         const got = (c && (await fromCache(c, owners, signal))) || (await create(r, key, owners, signal));
         if (h && h.leaseId !== got.leaseId) void revoke(h, "replaced after expiry");
-        held.set(key, got);
-        await persist();
-        wake?.();
         return got;
-      })().finally(() => inflight.delete(key));
-      inflight.set(key, p);
-    }
-    const got = await p;
+      }));
     got.owners.add(owner);
     return { ...got.data };
   };
@@ -185,24 +196,35 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
     return h.maxExpireAt === undefined || now + want <= h.maxExpireAt;
   };
 
+  /** A new lease, then the owners render with it, then the old one is revoked; also for an expired lease. */
   const rotate = async (h: Held, signal: AbortSignal): Promise<void> => {
-    if (h.owners.size === 0) {
-      // No template uses it any more (a reload dropped it): let it expire rather than make new ones.
-      h.retryAt = h.expireAt;
-      return;
-    }
-    const next = await create(h, h.key, h.owners, signal);
-    held.set(h.key, next);
-    await persist();
-    logger.info("dynamic secret lease rotated: rendering its templates before revoking the old one", { ...label(next), old: h.leaseId });
+    // A render that found the lease expired may be making the new one already: join it.
+    const expired = h.expireAt <= clock.now();
+    const pending = inflight.get(h.key);
+    const next = await (pending ?? track(h.key, () => create(h, h.key, h.owners, signal)));
+    logger.info(
+      expired ? "dynamic secret lease replaced after it expired: rendering its templates" : "dynamic secret lease rotated: rendering its templates before revoking the old one",
+      { ...label(next), old: h.leaseId },
+    );
     await deps.onRotated?.([...next.owners]).catch((e: Error) => logger.warn("templates did not all render after a rotation", { error: e.message }));
-    await revoke(h, "rotated");
+    // A render that made the new lease revoked the old one itself.
+    if (!pending) await revoke(h, expired ? "expired" : "rotated");
   };
 
   const maintain = async (h: Held, signal: AbortSignal): Promise<void> => {
     const now = clock.now();
+    const expired = h.expireAt <= now;
+    if (expired && h.owners.size === 0) {
+      held.delete(h.key);
+      logger.warn("dynamic secret lease expired", label(h));
+      await persist();
+      return;
+    }
     try {
-      if (renewable(h, now)) {
+      if (expired) {
+        // Every renewal failed, or the machine slept through them: the file holds dead credentials.
+        logger.warn("dynamic secret lease expired; making a new one", label(h));
+      } else if (renewable(h, now)) {
         try {
           const res = await call("lease renewal", (token) => deps.client.renewLease(h.leaseId, { ...folder(h), ...(h.ttl && { ttl: h.ttl }) }, { token, signal }), signal);
           h.expireAt = Date.parse(res.lease.expireAt);
@@ -217,34 +239,45 @@ export const createLeaseManager = (deps: LeaseManagerDeps) => {
           logger.info("lease renewal refused, replacing the lease", { ...label(h), error: (err as Error).message });
         }
       }
+      if (h.owners.size === 0) {
+        // No template uses it any more (a reload dropped it): let it expire rather than make new ones.
+        h.retryAt = h.expireAt;
+        return;
+      }
       await rotate(h, signal);
       h.failures = 0;
     } catch (err) {
       if (signal.aborted) return;
       const delay = backoffDelay(h.failures++, { baseDelayMs: 1_000, maxDelayMs: 60_000 }, deps.random);
-      h.retryAt = Math.min(clock.now() + delay, h.expireAt);
+      // Woken at expiry at the latest, which makes a new lease; past it, backoff alone.
+      h.retryAt = h.expireAt > clock.now() ? Math.min(clock.now() + delay, h.expireAt) : clock.now() + delay;
       logger.error("cannot keep the dynamic secret lease alive, retrying", { ...label(h), error: (err as Error).message, retryInMs: Math.round(delay) });
     }
   };
 
   const dueAt = (h: Held) => h.retryAt ?? h.since + (h.expireAt - h.since) * RENEW_AT_FRACTION;
 
-  /** Renews and rotates leases until `signal` aborts. */
+  /**
+   * Renews and rotates leases until `signal` aborts. Leases made in one render fall due milliseconds
+   * apart, so one is often overdue by the time another's renewal returns: each pass handles every
+   * lease that is due when it looks, looking again after each one, and never sleeps past an overdue one.
+   */
   const run = async (signal: AbortSignal): Promise<void> => {
     while (!signal.aborted) {
-      const now = clock.now();
-      for (const h of [...held.values()]) {
-        if (h.expireAt > now) continue;
-        // Expired (unused, or every attempt failed): a template that needs it again makes a new one.
-        held.delete(h.key);
-        logger.warn("dynamic secret lease expired", label(h));
-        await persist();
+      const handled = new Set<Held>();
+      for (;;) {
+        const now = clock.now();
+        const h = [...held.values()].find((x) => !handled.has(x) && (dueAt(x) <= now || x.expireAt <= now));
+        if (!h || signal.aborted) break;
+        handled.add(h);
+        await maintain(h, signal);
       }
-      for (const h of [...held.values()].filter((x) => dueAt(x) <= now)) await maintain(h, signal);
-      const next = Math.min(...[...held.values()].map(dueAt).filter((t) => t > clock.now()), clock.now() + 3_600_000);
+      const now = clock.now();
+      // A lease still due after its turn (a clock skewed against the server's) waits a second, not a spin.
+      const next = Math.min(...[...held.values()].map((h) => (handled.has(h) ? Math.max(dueAt(h), now + 1_000) : dueAt(h))), now + 3_600_000);
       // AbortSignal.any also covers a signal that was aborted while we were busy above.
       const timer = new AbortController();
-      await Promise.race([clock.sleep(Math.max(0, next - clock.now()), AbortSignal.any([signal, timer.signal])).catch(() => {}), new Promise<void>((r) => (wake = r))]);
+      await Promise.race([clock.sleep(Math.max(0, next - now), AbortSignal.any([signal, timer.signal])).catch(() => {}), new Promise<void>((r) => (wake = r))]);
       wake = undefined;
       timer.abort();
     }

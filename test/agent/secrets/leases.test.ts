@@ -135,3 +135,78 @@ test("the cache: a restarted manager reuses a lease the server still has; one it
   assert.deepEqual(srv.log, ["create lease-1", "create lease-2", "revoke lease-2", "create lease-3"]);
   assert.equal(leaseKey(req), leaseKey({ ...req, name: "PG" }), "names are case-insensitive, as on the server");
 });
+
+test("leases made in one render fall due milliseconds apart: a renewal that takes longer than that does not make the loop skip the next one", async () => {
+  const clock = new FakeClock();
+  const srv = fakeLeaseServer(clock, { ttlMs: 30_000, maxTtlMs: 3_600_000 });
+  // Each call takes 50 ms of (virtual) time: the second lease is overdue when the first one's renewal returns.
+  const slow = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A) => {
+    clock.t += 50;
+    return fn(...a);
+  };
+  const client = { ...srv.client, createLease: slow(srv.client.createLease), renewLease: slow(srv.client.renewLease) };
+  const m = createLeaseManager({ client, tokens, retry, clock, logger: silentLogger });
+  await m.acquire(req, "templates[0]");
+  await m.acquire({ ...req, name: "other" }, "templates[0]");
+  const abort = new AbortController();
+  clock.sleepers = 1;
+  const running = m.run(abort.signal);
+  // Three renewal rounds (the last due at about 60 s) and nothing expires in between.
+  await clock.runUntil(() => srv.log.filter((l) => l.startsWith("renew")).length >= 6, { maxVirtualMs: 65_000 });
+  abort.abort();
+  await running;
+  assert.deepEqual(srv.log.filter((l) => l !== "renew lease-1" && l !== "renew lease-2"), ["create lease-1", "create lease-2"], "no lease was replaced");
+  assert.equal(srv.log.filter((l) => l === "renew lease-2").length, 3);
+  for (const l of srv.leases.values()) assert.ok(l.expireAt > clock.now(), "every lease is alive");
+});
+
+test("an expired lease (the machine slept through its renewals) is replaced at once and its templates render", async () => {
+  const clock = new FakeClock();
+  const srv = fakeLeaseServer(clock, { ttlMs: 30_000, maxTtlMs: 3_600_000 });
+  const rendered: string[][] = [];
+  const m = createLeaseManager({
+    client: srv.client, tokens, retry, clock, logger: silentLogger,
+    onRotated: async (owners) => {
+      rendered.push(owners);
+    },
+  });
+  await m.acquire(req, "templates[0]");
+  clock.t += 45_000;
+  const abort = new AbortController();
+  clock.sleepers = 1;
+  const running = m.run(abort.signal);
+  await clock.runUntil(() => rendered.length > 0, { maxVirtualMs: 1_000 });
+  abort.abort();
+  await running;
+  assert.deepEqual(srv.log, ["create lease-1", "create lease-2", "revoke lease-1"]);
+  assert.deepEqual(rendered, [["templates[0]"]]);
+  assert.equal(m.leases()[0]!.leaseId, "lease-2");
+  assert.equal((await m.acquire(req, "templates[0]")).DB_USERNAME, "user-2");
+});
+
+test("an expired lease whose replacement fails is retried with backoff, not in a busy loop", async () => {
+  const clock = new FakeClock();
+  const srv = fakeLeaseServer(clock, { ttlMs: 30_000, maxTtlMs: 3_600_000 });
+  let refuse = 3;
+  const client = {
+    ...srv.client,
+    createLease: async () => {
+      if (srv.log.length > 0 && refuse-- > 0) throw apiErrorFor({ method: "POST", path: "/lease", status: 400, serverMessage: "quota" });
+      return srv.client.createLease();
+    },
+  };
+  const rendered: string[][] = [];
+  const m = createLeaseManager({ client, tokens, retry, clock, logger: silentLogger, random: () => 0.5, onRotated: async (o) => void rendered.push(o) });
+  await m.acquire(req, "templates[0]");
+  clock.t += 45_000;
+  const start = clock.now();
+  const abort = new AbortController();
+  clock.sleepers = 1;
+  const running = m.run(abort.signal);
+  await clock.runUntil(() => rendered.length > 0, { maxVirtualMs: 60_000 });
+  abort.abort();
+  await running;
+  assert.deepEqual(srv.log, ["create lease-1", "create lease-2", "revoke lease-1"]);
+  // Three refusals: 1 s, 2 s and 4 s of backoff before the fourth attempt.
+  assert.ok(clock.now() - start >= 7_000, `replaced after ${clock.now() - start} ms`);
+});
