@@ -173,6 +173,20 @@ templates:
     await until(() => read(out.flat)?.includes("DB_HOST=db2.internal") === true, 3_000, "others still render");
   });
 
+  test("a template error that prints a secret (range over one, eq on two) logs [REDACTED] in its place, at every retry", async () => {
+    const value = `p@ss'w"rd-e2e`;
+    await setSecret(s, f.projectId, "SPECIAL", value);
+    const tpl = join(f.dir, "broken.tpl");
+    writeFileSync(tpl, `{{ range getSecretByName "${f.projectId}" "dev" "/" "SPECIAL" }}{{ end }}\n`);
+    const seen = agent.output().length;
+    await until(() => (agent.output().slice(seen).match(/range can't iterate over \{SPECIAL .*\[REDACTED\]/g) ?? []).length >= 2, 8_000, "two redacted failures").catch((e: Error) => {
+      throw new Error(`${e.message}\n${agent.output().slice(seen)}`);
+    });
+    writeFileSync(tpl, `{{ $a := getSecretByName "${f.projectId}" "dev" "/" "SPECIAL" }}{{ eq $a $a }}\n`);
+    await agent.waitFor(/non-comparable type \{SPECIAL .*\[REDACTED\]/, 8_000);
+    assert.ok(!agent.output().includes("p@ss"), agent.output().slice(seen));
+  });
+
   test("revoke-credentials-on-shutdown: on SIGTERM the token stops working and the sinks are emptied", async () => {
     const token = read(out.token)!;
     assert.equal((await api(s.address, "GET", `/api/v4/secrets?projectId=${f.projectId}&environment=dev`, { token })).status, 200);

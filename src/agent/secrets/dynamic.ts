@@ -16,7 +16,9 @@ export const dynamicSecretFunctions = (current: () => RenderContext): FuncMap =>
     if (!ctx.leases) throw new Error("dynamic secrets are not available here (a preview does not create leases)");
     const [projectSlug, environment, secretPath, name, ttl = "", principals = ""] = args as [string, string, string, string, string?, string?];
     ctx.usedLeases.add(name);
-    return ctx.leases.acquire({ projectSlug, environment, secretPath, name, ttl, principals }, ctx.owner ?? "", ctx.signal);
+    const data = await ctx.leases.acquire({ projectSlug, environment, secretPath, name, ttl, principals }, ctx.owner ?? "", ctx.signal);
+    for (const v of Object.values(data)) if (typeof v === "string") ctx.fetched.add(v);
+    return data;
   });
   return { dynamic_secret: fn, dynamicSecret: fn };
 };

@@ -39,10 +39,12 @@ export interface RenderContext {
   owner?: string;
   /** Dynamic secrets this render used. */
   usedLeases: Set<string>;
+  /** Every value the render fetched (secrets, lease credentials): scrubbed from its errors (redact.ts). */
+  fetched: Set<string>;
 }
 
 export const newRenderContext = (source: SecretSource, signal?: AbortSignal, extra: Pick<RenderContext, "leases" | "owner"> = {}): RenderContext => ({
-  source, signal, reads: new Map(), projectIds: new Map(), usedLeases: new Set(), ...extra,
+  source, signal, reads: new Map(), projectIds: new Map(), usedLeases: new Set(), fetched: new Set(), ...extra,
 });
 
 /** Go's models.Tag. */
@@ -156,7 +158,9 @@ const listFor = async (ctx: RenderContext, projectId: string, environment: strin
   const res = await ctx.source.list({ projectId, environment, secretPath, ...opts }, ctx.signal);
   // An imported folder's changes matter too: subscribe to it (chains of imports arrive flattened).
   for (const imp of res.imports ?? []) record(ctx, { projectId, environment: imp.environment, secretPath: imp.secretPath, recursive: false });
-  return withGoType(withImports(res.secrets, res.imports), "[]models.SingleEnvironmentVariable");
+  const items = withImports(res.secrets, res.imports);
+  for (const i of items) ctx.fetched.add(i.Value);
+  return withGoType(items, "[]models.SingleEnvironmentVariable");
 };
 
 const LIST_SIGNATURE = { in: ["string", "string", "string", "string"], variadic: true, out: "[]models.SingleEnvironmentVariable", err: true };
@@ -184,7 +188,9 @@ export const secretFunctions = (current: () => RenderContext): FuncMap => {
     async (projectId: string, environment: string, secretPath: string, secretName: string) => {
       const ctx = current();
       record(ctx, { projectId, environment, secretPath, recursive: false });
-      return toItem(await ctx.source.get({ projectId, environment, secretPath, secretName }, ctx.signal));
+      const item = toItem(await ctx.source.get({ projectId, environment, secretPath, secretName }, ctx.signal));
+      ctx.fetched.add(item.Value);
+      return item;
     },
   );
   return { secret: listSecrets, listSecrets, listSecretsByProjectSlug, getSecretByName };

@@ -9,6 +9,7 @@ import { DEFAULT_EXECUTE_TIMEOUT_MS } from "./config.js";
 import type { TemplateEntry } from "./config.js";
 import { newRenderContext } from "./functions.js";
 import type { SecretScope } from "./functions.js";
+import { redactError } from "./redact.js";
 import { createRenderer } from "./render.js";
 import type { RendererOptions } from "./render.js";
 import type { SecretSource } from "./source.js";
@@ -110,7 +111,7 @@ export const createTemplateLoop = (deps: TemplateLoopDeps) => {
       // Keep watching what it did read: the fix may well be a secret that appears there.
       if (ctx.reads.size > 0) reads = mergeReads(reads, [...ctx.reads.values()]);
       deps.onReads?.(reads);
-      const e = err as Error;
+      const e = redactError(err as Error, ctx.fetched);
       logger.error(`template ${renderer.name} failed to render; the previous output stays`, { ...errorLocation(e.message), error: e.message });
       return { ok: false, error: e };
     }

@@ -189,3 +189,33 @@ test("a stop that arrives while a render is finishing does not wait for the next
   await running;
   assert.ok(Date.now() - t0 < 2_000, `stopped after ${Date.now() - t0} ms`);
 });
+
+test("a failed render's error reaches the log and the caller without the secret values and lease credentials it fetched", async () => {
+  const value = `p@ss'w"rd`;
+  for (const text of [
+    '{{ range getSecretByName "P" "dev" "/" "K" }}{{ end }}',
+    '{{ $a := getSecretByName "P" "dev" "/" "K" }}{{ eq $a $a }}',
+    '{{ range secret "P" "dev" "/" }}{{ range . }}{{ end }}{{ end }}',
+    '{{ $d := dynamic_secret "app" "dev" "/" "pg" }}{{ range $d.DB_PASSWORD }}{{ end }}',
+  ]) {
+    const dir = tmp();
+    const entry = TemplateEntry.parse({ "template-content": text, "destination-path": join(dir, "out") });
+    const { s, state } = source();
+    state.value = value;
+    const logs: string[] = [];
+    const loop = createTemplateLoop({
+      entry, index: 0, source: s, clock: systemClock,
+      logger: createLogger({ stream: { write: (l: string) => (logs.push(l), true) } }),
+      leases: { acquire: async () => ({ DB_USERNAME: "lease-user-1", DB_PASSWORD: "lease-pw-1" }) },
+    });
+    const r = await loop.renderOnce();
+    assert.equal(r.ok, false, text);
+    const error = (r as { error: Error }).error;
+    for (const secret of [value, "lease-pw-1", "lease-user-1"]) {
+      assert.ok(!logs.join("").includes(secret), `${text}: ${logs.join("")}`);
+      assert.ok(!error.message.includes(secret), `${text}: ${error.message}`);
+    }
+    assert.match(logs.join(""), /\[REDACTED\]/, text);
+    assert.match(error.message, /^template: literalTemplate:1:\d+: executing/);
+  }
+});
