@@ -31,6 +31,7 @@ import { registerAcmeRoutes } from "./routes/acme.js";
 import { registerAcmeEabRoutes } from "./routes/acme-eab.js";
 import { registerEstRoutes } from "./routes/est.js";
 import { registerExternalCaRoutes } from "./routes/pki-external.js";
+import { registerKmsKeyRoutes } from "./routes/kms-keys.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -108,5 +109,6 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   registerAcmeEabRoutes(r, services);
   registerEstRoutes(r, services);
   registerExternalCaRoutes(r, services);
+  registerKmsKeyRoutes(r, services);
   return app;
 };

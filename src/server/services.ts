@@ -48,6 +48,8 @@ import { enrollmentStore } from "../store/enrollment.js";
 import { acmeModule } from "../core/acme/module.js";
 import { acmeOptionsFromEnv } from "../core/acme/options.js";
 import { estServiceFactory } from "../core/est/est-service.js";
+import { kmsKeyStore } from "../store/kms-keys.js";
+import { kmsKeyServiceFactory } from "../core/kms-keys/kms-key-service.js";
 
 export interface ServiceOptions {
   db: Kysely<Database>;
@@ -106,10 +108,11 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   const enrollment = enrollmentStore(db);
   const acme = acmeModule({ store: enrollment, pki: stores.pki, profiles, certificates, access, keys, audit, clock, publicUrl, options: acmeOptionsFromEnv(process.env) });
   const est = estServiceFactory({ store: enrollment, pki: stores.pki, cas, certificates, audit, clock });
+  const kmsKeys = kmsKeyServiceFactory({ store: kmsKeyStore(db), access, keys, audit, clock });
   return {
     clock, publicUrl, root, audit, tokens, identities, universalAuth, bootstrap, access, keys, projects,
     cas, crls, ocsp, policies, profiles, certificates, acme, est, externalCas, externalOrders,
-    dynamicSecrets,
+    dynamicSecrets, kmsKeys,
     secrets, folders, secretImports, tags, secretChanges,
     workloadAuth, workloadKinds, serviceKeys, instanceTokens, tlsCert,
   };

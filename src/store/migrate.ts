@@ -11,6 +11,7 @@ import * as m008 from "./migrations/008_seal_reminder_notes.js";
 import * as m009 from "./migrations/009_certificates_by_serial.js";
 import * as m010 from "./migrations/010_certificates_revoked.js";
 import * as m011 from "./migrations/011_certificate_requests_by_project.js";
+import * as m012 from "./migrations/012_kms_keys.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them. Kysely runs them
 // in the order of their names and records each name in the database, so a name never changes once released:
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   "009_certificates_by_serial": m009,
   "010_certificates_revoked": m010,
   "011_certificate_requests_by_project": m011,
+  "012_kms_keys": m012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

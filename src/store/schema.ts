@@ -218,6 +218,25 @@ export interface ExternalOrderTable {
 
 export interface ExternalHttpChallengeTable { token: string; request_id: string; key_authorization: string; created_at: string }
 
+/** A customer-managed key (api.md 6); its material is in kms_key_versions. */
+export interface KmsKeyTable {
+  id: string; org_id: string; project_id: string; name: string; description: string; is_disabled: Bool;
+  /** encrypt-decrypt | sign-verify */
+  key_usage: string;
+  /** aes-256-gcm | aes-128-gcm | RSA_4096 | ECC_NIST_P256 */
+  algorithm: string;
+  /** The version new ciphertext and signatures use. */
+  version: number; created_at: string; updated_at: string;
+}
+
+export interface KmsKeyVersionTable {
+  kms_key_id: string; version: number;
+  /** AES key bytes or a PKCS#8 DER private key, sealed with the project key. */
+  encrypted_material: string;
+  /** Base64 SPKI DER of a sign-verify key (public, so not sealed); null for encrypt-decrypt keys. */
+  public_key: string | null; created_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   organizations: OrganizationTable;
@@ -259,4 +278,6 @@ export interface Database {
   external_cas: ExternalCaTable;
   external_orders: ExternalOrderTable;
   external_http_challenges: ExternalHttpChallengeTable;
+  kms_keys: KmsKeyTable;
+  kms_key_versions: KmsKeyVersionTable;
 }
