@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/clock.js";
-import { systemClock } from "../../core/clock.js";
+import { agentClock } from "../clock.js";
 import { createKmsClient } from "../../client/kms-client.js";
 import type { KmsClient } from "../../client/kms-client.js";
 import { createSecretEventsClient } from "../../client/secret-events.js";
@@ -239,7 +239,7 @@ export interface SecretsAgentHandle {
 }
 
 export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: SecretsAgentOptions = {}): Promise<SecretsAgentHandle> => {
-  const clock = opts.clock ?? systemClock;
+  const clock = opts.clock ?? agentClock;
   const logger = opts.logger ?? silentLogger;
   opts = { ...opts, authDeps: opts.authDeps ?? { remembered: new Map() } };
   let conn = connect(initial, opts, logger, clock);
