@@ -210,6 +210,33 @@ test("two certificates writing the same file is a problem", () => {
   assert.deepEqual(p.map((x) => x.path), ["certificates[1].file-output.certificate.path"]);
 });
 
+test("every output file is compared, across entries and within one, by absolute path, at the conflicting key's line", () => {
+  const entry = (key: string, cert: string, chain?: string) =>
+    `  - profile-name: p\n    project-slug: s\n    file-output:\n      private-key:\n        path: ${key}\n      certificate:\n        path: ${cert}\n${chain ? `      chain:\n        path: ${chain}\n` : ""}`;
+  const cwd = process.cwd();
+  const cases: { name: string; certs: string; path: string; line: number; message: RegExp }[] = [
+    { name: "key of one is the certificate of another", certs: entry("a.key", "a.crt") + entry("b.key", "a.key"), path: "certificates[1].file-output.certificate.path", line: 24, message: /same file as certificates\[0\]\.file-output\.private-key\.path/ },
+    { name: "chain of one is the key of another", certs: entry("a.key", "a.crt") + entry("b.key", "b.crt", "a.key"), path: "certificates[1].file-output.chain.path", line: 26, message: /certificates\[0\]\.file-output\.private-key\.path/ },
+    { name: "relative and absolute spellings of one file", certs: entry("a.key", "a.crt") + entry("b.key", `${cwd}/./x/../a.crt`), path: "certificates[1].file-output.certificate.path", line: 24, message: new RegExp(`\\(${cwd}/a\\.crt\\)`) },
+    { name: "key path equals certificate path in one entry", certs: entry("same.pem", "same.pem"), path: "certificates[0].file-output.certificate.path", line: 17, message: /certificates\[0\]\.file-output\.private-key\.path/ },
+    { name: "chain equals key in one entry", certs: entry("k.pem", "c.pem", "k.pem"), path: "certificates[0].file-output.chain.path", line: 19, message: /private-key\.path/ },
+    { name: "a key written over another certificate's state file", certs: entry("a.key", "a.crt") + entry("a.crt.kms-state.json", "b.crt"), path: "certificates[1].file-output.private-key.path", line: 22, message: /the state file of certificates\[0\]/ },
+  ];
+  for (const c of cases) {
+    const p = problemsOf(minimal(c.certs));
+    assert.deepEqual(p.map((x) => [x.path, x.line]), [[c.path, c.line]], c.name);
+    assert.match(p[0]!.message, c.message, c.name);
+  }
+});
+
+test("a CSR file that an entry would overwrite is a problem", () => {
+  const csr = join(dir, "shared.csr");
+  writeFileSync(csr, "x");
+  const p = problemsOf(minimal(`  - profile-name: p\n    project-slug: s\n    csr-path: ${csr}\n    file-output:\n      certificate: { path: c.pem }\n  - profile-name: p\n    project-slug: s\n    file-output:\n      private-key: { path: k }\n      certificate: { path: ${csr} }\n`));
+  assert.deepEqual(p.map((x) => x.path), ["certificates[0].csr-path"]);
+  assert.match(p[0]!.message, /overwritten/);
+});
+
 test("wrong types, bad enums and bad addresses are located", () => {
   const p = problemsOf(`kms:\n  address: ftp://x\nauth:\n  type: universal-auth\n  config:\n    client-id: 1\n    client-secret: s\ncertificates:\n  - profile-name: p\n    project-slug: s\n    attributes:\n      key-algorithm: RSA_1024\n      alt-names: a.example.com\n    file-output:\n      private-key: { path: k }\n      certificate: { path: c }\n    post-hooks:\n      on-renewal:\n        command: x\n        timeout: soon\n`);
   assert.deepEqual(

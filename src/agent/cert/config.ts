@@ -1,8 +1,10 @@
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_ADDRESS, kmsAddressSchema } from "../../client/address.js";
 import { durationSchema, parseDuration } from "../../config/duration.js";
-import type { PathProblem } from "../../config/yaml.js";
+import { formatPath } from "../../config/yaml.js";
+import type { PathProblem, PathSegment } from "../../config/yaml.js";
 import { KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../../client/types.js";
 import { AuthConfig } from "../auth/index.js";
 import { parseMode } from "../files.js";
@@ -151,7 +153,18 @@ const exists = (p: string): boolean => {
 export const checkCertificates = (rawCerts: unknown): PathProblem[] => {
   const problems: PathProblem[] = [];
   if (!Array.isArray(rawCerts)) return problems;
-  const certPaths = new Map<string, number>();
+  // Every file the agent writes, by absolute path (relative paths start from the working directory, as the
+  // agent opens them), with what writes it: two writers of one file would replace each other's content forever.
+  const written = new Map<string, string>();
+  const claim = (file: string | undefined, path: PathSegment[], what = formatPath(path)): boolean => {
+    if (!file) return true;
+    const abs = resolve(file);
+    const prev = written.get(abs);
+    if (prev === undefined) return written.set(abs, what), true;
+    problems.push({ path, message: `writes the same file as ${prev} (${abs})`, atKey: true });
+    return false;
+  };
+  const reads: { file: string; path: PathSegment[] }[] = [];
   rawCerts.forEach((rc, i) => {
     const c = obj(rc);
     if (!c) return;
@@ -166,11 +179,12 @@ export const checkCertificates = (rawCerts: unknown): PathProblem[] => {
     const attrs = obj(c.attributes);
 
     if (out && obj(out.certificate) && !certPath) problems.push({ path: at("file-output", "certificate", "path"), message: "is required", atKey: true });
-    if (certPath) {
-      const prev = certPaths.get(certPath);
-      if (prev !== undefined) problems.push({ path: at("file-output", "certificate", "path"), message: `the same file is already written by certificates[${prev}]` });
-      else certPaths.set(certPath, i);
-    }
+    claim(keyPath, at("file-output", "private-key", "path"));
+    claim(str(obj(out?.chain)?.path), at("file-output", "chain", "path"));
+    // The state file sits beside the certificate unless --state-dir moves it (then its name is unique); a
+    // certificate path already in conflict says it once.
+    if (claim(certPath, at("file-output", "certificate", "path")) && certPath) claim(`${certPath}.kms-state.json`, at("file-output", "certificate", "path"), `the state file of certificates[${i}]`);
+    if (csrPath) reads.push({ file: csrPath, path: at("csr-path") });
     if (certId) {
       for (const k of ["profile-name", "project-slug", "csr-path", "csr", "attributes"]) {
         if (c[k] !== undefined) problems.push({ path: at(k), message: `cannot be used together with certificate-id`, atKey: true });
@@ -194,5 +208,9 @@ export const checkCertificates = (rawCerts: unknown): PathProblem[] => {
       problems.push({ path: at("lifecycle", "renew-before-expiry"), message: `${lifecycle?.["renew-before-expiry"]} must be shorter than attributes.ttl (${attrs?.ttl}), or the certificate would renew at every check` });
     }
   });
+  for (const r of reads) {
+    const writer = written.get(resolve(r.file));
+    if (writer) problems.push({ path: r.path, message: `is the file ${writer} writes (${resolve(r.file)}): the CSR would be overwritten`, atKey: true });
+  }
   return problems;
 };
