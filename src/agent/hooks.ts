@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Clock } from "../core/clock.js";
+import { CONFIG_ENV } from "../config/source.js";
+import { REDACTED } from "./log.js";
 import type { Logger } from "./log.js";
 
 /**
@@ -40,17 +42,24 @@ export const runHook = async (spec: HookSpec, deps: HookDeps): Promise<HookResul
   const killGraceMs = deps.killGraceMs ?? 2_000;
   const drainMs = deps.drainMs ?? 100;
   const started = clock.now();
+  // The agent's own configuration (a client secret in it, maybe) is not the hook's, and a reload
+  // script hands its environment on to the application it starts.
+  const { [CONFIG_ENV]: _agentConfig, ...inherited } = process.env;
   const child = spawn(deps.shell ?? "/bin/sh", ["-c", spec.command], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...spec.env },
+    env: { ...inherited, ...spec.env },
   });
   const pid = child.pid;
 
   const pipe = (stream: Readable | null, level: "info" | "warn") => {
     if (!stream) return;
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
-    rl.on("line", (line) => logger[level](`hook ${spec.name}: ${line}`, { hook: spec.name, stream: level === "info" ? "stdout" : "stderr" }));
+    const redactor = privateKeyRedactor();
+    rl.on("line", (line) => {
+      const shown = redactor(line);
+      if (shown !== undefined) logger[level](`hook ${spec.name}: ${shown}`, { hook: spec.name, stream: level === "info" ? "stdout" : "stderr" });
+    });
     rl.on("error", () => {});
     stream.on("error", () => {});
   };
@@ -118,4 +127,34 @@ export const runHook = async (spec: HookSpec, deps: HookDeps): Promise<HookResul
     else logger.warn(`hook ${spec.name}: failed`, { hook: spec.name, exitCode: result.code, signal: result.signal ?? undefined, durationMs });
   }
   return { exitCode: result.code, signal: result.signal, timedOut, durationMs };
+};
+
+const PEM_KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const PEM_KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * Hook output is logged line by line, so the logger's own redaction sees a PEM key one line at a time and
+ * would let its base64 body through (a hook that runs `cat "$CERT_KEY_FILE_PATH"`). This one keeps state
+ * per stream: from a BEGIN … PRIVATE KEY line up to its END line, every label (PKCS#8, RSA, EC, ENCRYPTED,
+ * OPENSSH), the block becomes one `[REDACTED]`. Returns what to log for a line, or undefined for nothing.
+ */
+export const privateKeyRedactor = () => {
+  let inside = false;
+  return (line: string): string | undefined => {
+    if (inside) {
+      const end = PEM_KEY_END.exec(line);
+      if (!end) return undefined;
+      inside = false;
+      const rest = line.slice(end.index + end[0].length);
+      return rest.trim() === "" ? undefined : rest;
+    }
+    const begin = PEM_KEY_BEGIN.exec(line);
+    if (!begin) return line;
+    const before = line.slice(0, begin.index);
+    const after = line.slice(begin.index + begin[0].length);
+    const end = PEM_KEY_END.exec(after);
+    if (end) return `${before}${REDACTED}${after.slice(end.index + end[0].length)}`;
+    inside = true;
+    return `${before}${REDACTED}`;
+  };
 };
