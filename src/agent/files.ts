@@ -12,6 +12,9 @@ import { basename, dirname, isAbsolute, join } from "node:path";
 
 export const DIR_MODE = 0o755;
 
+/** Create a new file or fail: never reuse an existing one, never follow a symlink. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 export interface WriteOptions {
   /** Final permission bits, e.g. 0o644. */
   mode: number;
@@ -48,9 +51,17 @@ export const writeTemp = async (path: string, data: string | Uint8Array, opts: W
   const dir = dirname(path);
   await ensureDir(dir);
   const tmp = tempPath ?? join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  // O_EXCL for random names (never follow someone else's file); a fixed pending name may be reused.
-  const flags = tempPath ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-  const fh = await open(tmp, flags, 0o600);
+  // A fixed name (the set writer's journal needs one) is predictable: whatever sits there, a leftover or a symlink
+  // planted to make a root agent write elsewhere, is removed, and the file is always created anew, never followed.
+  if (tempPath) await unlink(tmp).catch((err: NodeJS.ErrnoException) => { if (err.code !== "ENOENT") throw err; });
+  let fh;
+  try {
+    fh = await open(tmp, CREATE_NEW, 0o600);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (tempPath && (e.code === "EEXIST" || e.code === "ELOOP")) e.message = `temp file ${tmp} reappeared while it was being replaced; not writing through it (${e.message})`;
+    throw e;
+  }
   try {
     await fh.writeFile(data);
     await fh.sync();
@@ -120,7 +131,7 @@ export const assertWritableDir = async (path: string): Promise<void> => {
   const dir = dirname(path);
   await ensureDir(dir);
   const probe = join(dir, `.kms-write-check-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const fh = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  const fh = await open(probe, CREATE_NEW, 0o600);
   await fh.close();
   await unlink(probe);
 };

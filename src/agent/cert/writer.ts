@@ -1,4 +1,4 @@
-import { access, rename, unlink } from "node:fs/promises";
+import { lstat, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { commitTemp, fsyncDir, writeTemp } from "../files.js";
 import { readState, writeState } from "./state.js";
@@ -34,10 +34,9 @@ export const pendingPathFor = (path: string): string => join(dirname(path), `.${
 
 const ordered = (t: SetTargets): FileTarget[] => [t.key, t.chain, t.certificate].filter((x): x is FileTarget => x !== undefined);
 
-const exists = async (p: string): Promise<boolean> => {
+const isRegularFile = async (p: string): Promise<boolean> => {
   try {
-    await access(p);
-    return true;
+    return (await lstat(p)).isFile();
   } catch {
     return false;
   }
@@ -92,7 +91,8 @@ export const recoverSet = async (targets: SetTargets, statePath: string): Promis
   if (read.kind === "ok" && read.state.pending) {
     const { pending } = read.state;
     for (const f of pending.files) {
-      if (await exists(f.temp)) await commitTemp(f.temp, f.path);
+      // Only the regular file writeSet made is put in place; a symlink found there is not ours.
+      if (await isRegularFile(f.temp)) await commitTemp(f.temp, f.path);
     }
     const state: StateFile = { version: 1, current: pending.next };
     await writeState(statePath, state);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readState } from "../../../src/agent/cert/state.js";
 import type { CertRecordState } from "../../../src/agent/cert/state.js";
-import { writeSet } from "../../../src/agent/cert/writer.js";
+import { pendingPathFor, recoverSet, writeSet } from "../../../src/agent/cert/writer.js";
 
 const root = mkdtempSync(join(tmpdir(), "kms-writer-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -43,4 +43,38 @@ test("one file that cannot be written fails the set: nothing replaced, no temp l
   assert.equal(readFileSync(key, "utf8"), "OLD KEY\n");
   assert.equal(readFileSync(cert, "utf8"), "OLD CERT\n");
   assert.deepEqual(readdirSync(dir).sort(), ["c.pem", "k.pem", "not-a-dir"], "no temp and no state written");
+});
+
+test("a symlink or hard link planted at a pending name is never written through: the target stays, the set lands", async () => {
+  const dir = join(root, "planted");
+  mkdirSync(dir);
+  const victim = join(root, "victim-passwd");
+  writeFileSync(victim, "root:x:0:0\n");
+  const linked = join(root, "victim-linked");
+  writeFileSync(linked, "do not touch\n");
+  const targets = { key: { path: join(dir, "k.pem"), mode: 0o600 }, chain: { path: join(dir, "chain.pem"), mode: 0o644 }, certificate: { path: join(dir, "c.pem"), mode: 0o644 } };
+  symlinkSync(victim, pendingPathFor(targets.key.path));
+  linkSync(linked, pendingPathFor(targets.certificate.path));
+  writeFileSync(pendingPathFor(targets.chain.path), "a leftover, longer than what replaces it\n");
+  await writeSet(targets, { key: "KEY\n", chain: "CHAIN\n", certificate: "CERT\n" }, join(dir, "c.state.json"), "issuance", next("01"));
+  assert.equal(readFileSync(victim, "utf8"), "root:x:0:0\n");
+  assert.equal(readFileSync(linked, "utf8"), "do not touch\n");
+  assert.deepEqual([readFileSync(targets.key.path, "utf8"), readFileSync(targets.chain.path, "utf8"), readFileSync(targets.certificate.path, "utf8")], ["KEY\n", "CHAIN\n", "CERT\n"]);
+  assert.ok(lstatSync(targets.key.path).isFile() && !lstatSync(targets.key.path).isSymbolicLink());
+  assert.equal(statSync(targets.key.path).mode & 0o777, 0o600);
+});
+
+test("recovery puts only regular temp files in place, never a symlink found at a pending name", async () => {
+  const dir = join(root, "recover-link");
+  mkdirSync(dir);
+  const victim = join(root, "victim-recover");
+  writeFileSync(victim, "secret\n");
+  const cert = join(dir, "c.pem");
+  writeFileSync(cert, "OLD CERT\n");
+  symlinkSync(victim, pendingPathFor(cert));
+  const state = join(dir, "c.state.json");
+  writeFileSync(state, JSON.stringify({ version: 1, pending: { event: "renewal", files: [{ temp: pendingPathFor(cert), path: cert }], next: next("02") } }));
+  await recoverSet({ certificate: { path: cert, mode: 0o644 } }, state);
+  assert.equal(readFileSync(cert, "utf8"), "OLD CERT\n");
+  assert.ok(!lstatSync(cert).isSymbolicLink());
 });
