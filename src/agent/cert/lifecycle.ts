@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { chmod, readFile, rm, stat } from "node:fs/promises";
 import { writeFileAtomic } from "../files.js";
 import { resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
@@ -207,6 +207,25 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     }
   };
 
+  /**
+   * A reused set gets the configured modes too: a tightened `permission` (or a key someone made world-readable)
+   * must not wait for the next renewal.
+   */
+  const enforceModes = async () => {
+    for (const t of [baseTargets.key, baseTargets.chain, baseTargets.certificate]) {
+      if (!t) continue;
+      let was: number;
+      try {
+        was = (await stat(t.path)).mode & 0o7777;
+      } catch {
+        continue; // certificate-id without a key on the server: no key file
+      }
+      if (was === t.mode) continue;
+      await chmod(t.path, t.mode);
+      log.info("file mode set to the configured permission", { path: t.path, was: octal(was), mode: octal(t.mode) });
+    }
+  };
+
   /** Checks the material, then writes key → chain → certificate as one journaled set. */
   const install = async (m: Material, event: "issuance" | "renewal") => {
     const info = certInfo(m.certificate);
@@ -380,6 +399,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       await forgetRequest();
     }
     if (current) {
+      await enforceModes();
       metrics?.notAfter.set({ name }, Math.floor(current.notAfter / 1000));
       log.info("reusing certificate on disk", { serial: current.serialNumber, notAfter: rfc3339(current.notAfter) });
       if (rec.rolledForward) await fireHook(rec.rolledForward);
@@ -423,5 +443,6 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
 };
 export type CertificateLoop = ReturnType<typeof createCertificateLoop>;
 
+const octal = (mode: number) => `0${mode.toString(8).padStart(3, "0")}`;
 const ensureNewline = (s: string) => (s.endsWith("\n") ? s : `${s}\n`);
 const sameSerial = (a: string, b: string) => a.replace(/^0+/, "").toLowerCase() === b.replace(/^0+/, "").toLowerCase();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -375,4 +375,20 @@ test("state under --state-dir instead of beside the certificate", async () => {
   assert.equal(files.length, 1);
   assert.match(files[0]!, /^web\.crt-[0-9a-f]{16}\.json$/);
   assert.equal(modeOf(join(stateDir, files[0]!)), 0o600);
+});
+
+test("a reused set gets the configured modes: a tightened permission and a key someone opened up are fixed at start", async () => {
+  const r = await rig();
+  const a = r.start(serverCert(r.dir, { ttl: "1h" }));
+  await r.clock.runUntil(() => a.ready());
+  await a.stop();
+  assert.equal(modeOf(join(r.dir, "chain.crt")), 0o640);
+  chmodSync(join(r.dir, "web.key"), 0o644);
+  const b = r.start(serverCert(r.dir, { ttl: "1h" }).replace('permission: "0640"', 'permission: "0600"'));
+  await r.clock.runUntil(() => b.ready());
+  await b.stop();
+  assert.equal(r.kms.count("issue"), 1, "reused, not re-issued");
+  assert.equal(modeOf(join(r.dir, "web.key")), 0o600);
+  assert.equal(modeOf(join(r.dir, "chain.crt")), 0o600);
+  assert.equal(modeOf(join(r.dir, "web.crt")), 0o644);
 });
