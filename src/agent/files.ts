@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, isAbsolute, join } from "node:path";
 
@@ -29,6 +29,9 @@ export interface WriteOptions {
 export const ensureDir = async (dir: string, mode = DIR_MODE): Promise<void> => {
   try {
     await mkdir(dir, { mode });
+    // mkdir's mode passes through the umask (the systemd unit's UMask=0077 made 0700): set it as documented,
+    // on the directories made here only.
+    await chmod(dir, mode);
     return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -38,6 +41,7 @@ export const ensureDir = async (dir: string, mode = DIR_MODE): Promise<void> => 
   await ensureDir(dirname(dir), mode);
   try {
     await mkdir(dir, { mode });
+    await chmod(dir, mode);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "EEXIST") return;

@@ -164,3 +164,19 @@ test("ensureDir creates every missing level with the mode, accepts an existing d
   await assert.rejects(ensureDir(join(d, "file")), /EEXIST/);
   await assert.rejects(ensureDir(join(d, "file", "sub")), /ENOTDIR/);
 });
+
+test("directories made for a file are 0755 under a umask of 0077 (the systemd unit's); existing ones keep their mode", async () => {
+  const d = dir();
+  const existing = join(d, "existing");
+  mkdirSync(existing, { mode: 0o700 });
+  chmodSync(existing, 0o700);
+  const old = process.umask(0o077);
+  try {
+    await writeFileAtomic(join(existing, "new", "sub", "cert.pem"), "x", { mode: 0o644 });
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(modeOf(join(existing, "new")), 0o755);
+  assert.equal(modeOf(join(existing, "new", "sub")), 0o755);
+  assert.equal(modeOf(existing), 0o700, "not ours: untouched");
+});
