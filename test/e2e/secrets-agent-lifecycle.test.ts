@@ -201,10 +201,18 @@ templates:
 ${authYaml(f)}templates:
   - template-content: '${tpl(f.projectId, "A")}'
     destination-path: ${join(f.dir, "b64-out")}
+    config:
+      execute:
+        command: env > ${join(f.dir, "b64-command-env")}
 `;
+    // An older file, so the first render replaces it and the command runs.
+    writeFileSync(join(f.dir, "b64-out"), "old");
     const a = spawnAgent([], { KMS_AGENT_CONFIG_BASE64: Buffer.from(yaml).toString("base64") });
     assert.equal((await a.exited).code, 0, a.output());
     assert.equal(read(join(f.dir, "b64-out")), "a-1");
+    const env = read(join(f.dir, "b64-command-env")) ?? "";
+    assert.match(env, /^KMS_TEMPLATE_DESTINATION=/m, "the command ran");
+    assert.doesNotMatch(env, /KMS_AGENT_CONFIG_BASE64/, "the agent's configuration (and its client secret) reached the command");
   });
 
   test("kms template render --address previews a template with live secrets (token from KMS_TOKEN)", async () => {
