@@ -35,24 +35,51 @@ import { registerKmsKeyRoutes } from "./routes/kms-keys.js";
 
 export const BODY_LIMIT = 1024 * 1024;
 
+const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 });
+
+/** Where a NUL character is in a parsed JSON value (its path), or undefined: no database text column takes one. */
+const nulPath = (v: unknown, path: string): string | undefined => {
+  if (typeof v === "string") return v.includes("\0") ? path : undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) { const p = nulPath(v[i], `${path}[${i}]`); if (p) return p; }
+  } else if (v !== null && typeof v === "object") {
+    for (const [k, x] of Object.entries(v)) {
+      if (k.includes("\0")) return `${path} (a key)`;
+      const p = nulPath(x, `${path}.${k}`);
+      if (p) return p;
+    }
+  }
+  return undefined;
+};
+
 export interface AppOptions {
   logger: FastifyServerOptions["logger"];
   /** requestCert asks clients for a certificate (mTLS renewal and tls-cert login); the app verifies it, not TLS. */
   https?: { cert: Buffer; key: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
+  /**
+   * Which proxies may tell the client's address (X-Forwarded-For): Fastify's trustProxy, i.e. true (any), a hop
+   * count, or addresses/CIDR ranges. Off by default: a client could otherwise claim any address past trusted-IP rules.
+   */
+  trustProxy?: boolean | number | string[];
 }
 
 export const buildApp = (services: Services, opts: AppOptions): FastifyInstance => {
   const app = Fastify({
     logger: opts.logger,
-    // One log line per request would cost more than the request itself at benchmark rates.
-    logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ignoreTrailingSlash: true },
+    // One log line per request would cost more than the request itself at benchmark rates: only at debug and
+    // trace, where an operator follows a request id through the log.
+    logController: new LogController({ disableRequestLogging: !["debug", "trace"].includes((opts.logger as { level?: string } | undefined)?.level ?? "") }),
+    // Secret names and paths travel in the URL: 100 characters (Fastify's default) is too short for some.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // Fastify's own refusals (a malformed URL, a parameter too long) get the same error body as ours.
+    frameworkErrors: handleError,
     bodyLimit: BODY_LIMIT,
     // Unique across restarts and processes (random prefix) without a CSPRNG call per request; ids are not secrets.
     genReqId: ((prefix: string, n: number) => () => `req-${prefix}${(++n).toString(36)}`)(randomBytes(6).toString("base64url"), 0),
     // Request bodies are validated by zod in the routes; Fastify's own ajv must never coerce types (DESIGN.md).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   // An empty body sent as JSON means `{}` (api.md 0.1): several routes have all-optional bodies.
@@ -60,13 +87,19 @@ export const buildApp = (services: Services, opts: AppOptions): FastifyInstance 
   app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     const text = (body as string).trim();
     if (text === "") return done(null, {});
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
-      const e = new Error("Request body is not valid JSON") as Error & { statusCode: number };
-      e.statusCode = 400;
-      done(e, undefined);
+      return done(badRequest("Request body is not valid JSON"), undefined);
     }
+    // JSON can only carry NUL escaped, so most bodies need no walk.
+    const nul = text.includes("\\u0000") ? nulPath(value, "body") : undefined;
+    done(nul ? badRequest(`${nul}: the NUL character (\\u0000) is not allowed`) : null, nul ? undefined : value);
+  });
+  // Nor in the URL: PostgreSQL cannot store it in text, so it would end as a 500 there and not on SQLite.
+  app.addHook("onRequest", (req, _reply, done) => {
+    done(req.url.includes("%00") || req.url.includes("\0") ? badRequest("The URL contains a NUL character (%00), which is not allowed") : undefined);
   });
 
   // ACME bodies are JWS JSON (RFC 8555 6.2), parsed by the ACME layer so a malformed one gets a problem document;

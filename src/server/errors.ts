@@ -27,6 +27,13 @@ export const handleError = (err: FastifyError | Error, req: FastifyRequest, repl
     const details = err instanceof ValidationError ? undefined : err.details;
     return reply.status(status).send(errorBody(req.id, status, status === 500 ? "InternalServerError" : err.wireName, status === 500 ? "Something went wrong" : message, details));
   }
+  // Two requests creating the same thing at once both pass the service's "already exists?" check, and the
+  // database's unique index refuses the second: that is the same 400 a later request gets, not a 500.
+  const db = err as Error & { code?: string; constraint?: string };
+  if (db.code === "23505" || db.code === "SQLITE_CONSTRAINT_UNIQUE" || db.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    const what = db.constraint ?? /UNIQUE constraint failed: (\S+)/.exec(db.message)?.[1];
+    return reply.status(400).send(errorBody(req.id, 400, "BadRequest", `It already exists: another request created the same one at the same time${what ? ` (unique ${what})` : ""}`));
+  }
   const fe = err as FastifyError;
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.status(413).send(errorBody(req.id, 413, "PayloadTooLarge", "Request body is larger than 1 MiB"));
   if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.status(415).send(errorBody(req.id, 415, "UnsupportedMediaType", "Request bodies must be JSON (Content-Type: application/json)"));

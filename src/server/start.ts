@@ -28,12 +28,16 @@ export interface ServerOptions {
   publicUrl?: string;
   logLevel: string;
   clock: Clock;
+  /** Proxies allowed to give the client address (X-Forwarded-For); see AppOptions.trustProxy. */
+  trustProxy?: boolean | number | string[];
 }
 
 export interface RunningServer {
   app: FastifyInstance;
   services: Services;
   address: string;
+  /** Reads --tls-cert and --tls-key again and serves new connections with them; false without TLS. */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -83,6 +87,7 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   const app = buildApp(services, {
     logger: { level: o.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
     https: tls,
+    trustProxy: o.trustProxy,
   });
   warn = (m) => app.log.warn(m);
   for (const m of early.splice(0)) warn(m);
@@ -107,6 +112,12 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   app.log.info({ database: database.describe, address, publicUrl }, "kms server listening");
   return {
     app, services, address,
+    reloadTls: () => {
+      if (!o.tlsCert || !o.tlsKey) return false;
+      // setSecureContext throws on a key that does not fit the certificate, before anything changes.
+      (app.server as import("node:https").Server).setSecureContext({ cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) });
+      return true;
+    },
     close: async () => {
       background.abort();
       await sweeper.stop();
