@@ -86,6 +86,14 @@ export const identityStore = (db: Kysely<Database>) => {
     for (const [id, n] of counts) await db.updateTable("access_tokens").set((eb) => ({ num_uses: eb("num_uses", "+", n) })).where("id", "=", id).execute();
   }, { windowMs: 1_000 }),
   renewToken: (id: string, now: string) => db.updateTable("access_tokens").set({ last_renewed_at: now, updated_at: now }).where("id", "=", id).execute(),
+  /** Every live token an identity got through one auth method: revoked when the method is detached. */
+  revokeTokensOf: (identityId: string, authMethod: string, now: string) =>
+    db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now })
+      .where("identity_id", "=", identityId).where("auth_method", "=", authMethod).where("is_revoked", "=", 0).execute(),
+  /** A method's new trusted-IP list applies to the tokens it already issued, not only to later ones. */
+  setTokensTrustedIps: (identityId: string, authMethod: string, trustedIps: string, now: string) =>
+    db.updateTable("access_tokens").set({ trusted_ips: trustedIps, updated_at: now })
+      .where("identity_id", "=", identityId).where("auth_method", "=", authMethod).where("is_revoked", "=", 0).execute(),
   revokeToken: (id: string, now: string) => db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
   };
 };

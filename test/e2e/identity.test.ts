@@ -115,6 +115,41 @@ const suite = (backend: "sqlite" | "postgres") =>
       assert.match(badCidr.body.message, /accessTokenTrustedIps\[0\]/);
     });
 
+    test("a token follows its auth method: tightened trusted IPs apply to it, renewal included, and detaching revokes it", async (t) => {
+      if (skip) return t.skip("postgres unavailable");
+      const c = await createUaIdentity(s, "follows-method");
+      const token = await login(s.address, c.clientId, c.clientSecret);
+      const other = await login(s.address, c.clientId, c.clientSecret);
+      assert.equal((await api(s.address, "GET", "/api/v1/projects", { token })).status, 200);
+      const tighten = await api(s.address, "PATCH", `/api/v1/auth/universal-auth/identities/${c.identityId}`, { token: s.adminToken, body: { accessTokenTrustedIps: [{ ipAddress: "10.0.0.0/8" }] } });
+      assert.equal(tighten.status, 200, tighten.text);
+      assert.equal((await api(s.address, "GET", "/api/v1/projects", { token })).status, 403, "the token issued before the change");
+      const renew = await api(s.address, "POST", "/api/v1/auth/token/renew", { body: { accessToken: token } });
+      assert.equal(renew.status, 403, renew.text);
+      await api(s.address, "PATCH", `/api/v1/auth/universal-auth/identities/${c.identityId}`, { token: s.adminToken, body: { accessTokenTrustedIps: [{ ipAddress: "0.0.0.0/0" }, { ipAddress: "::/0" }] } });
+      assert.equal((await api(s.address, "GET", "/api/v1/projects", { token: other })).status, 200);
+      const detach = await api(s.address, "DELETE", `/api/v1/auth/universal-auth/identities/${c.identityId}`, { token: s.adminToken });
+      assert.equal(detach.status, 200, detach.text);
+      for (const tk of [token, other]) {
+        const r = await api(s.address, "GET", "/api/v1/projects", { token: tk });
+        assert.equal(r.status, 401, r.text);
+        assert.match(r.body.message, /revoked/);
+      }
+    });
+
+    test("the organization admin cannot take the admin role from itself", async (t) => {
+      if (skip) return t.skip("postgres unavailable");
+      const list = await api(s.address, "GET", "/api/v1/identities", { token: s.adminToken });
+      const admins = (list.body.identities as { identity: { id: string }; role: string }[]).filter((i) => i.role === "admin");
+      assert.equal(admins.length, 1, list.text);
+      const r = await api(s.address, "PATCH", `/api/v1/identities/${admins[0]!.identity.id}`, { token: s.adminToken, body: { role: "member" } });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.message, /cannot take the organization admin role from itself/);
+      assert.equal((await api(s.address, "GET", "/api/v1/identities", { token: s.adminToken })).status, 200, "still an admin");
+      // Renaming itself is fine.
+      assert.equal((await api(s.address, "PATCH", `/api/v1/identities/${admins[0]!.identity.id}`, { token: s.adminToken, body: { name: "still-admin", role: "admin" } })).status, 200);
+    });
+
     test("repeated failed logins lock the client id out with a 429", async (t) => {
       if (skip) return t.skip("postgres unavailable");
       const c = await createUaIdentity(s, "locked");

@@ -65,6 +65,10 @@ export const identityServiceFactory = ({ store, workloadMethods, audit, clock }:
   const update = async (actor: Actor, id: string, dto: { name?: string; role?: string; hasDeleteProtection?: boolean; metadata?: { key: string; value: string }[] }) => {
     const i = await getForAdmin(actor, id);
     if (dto.role !== undefined && !(ORG_ROLES as readonly string[]).includes(dto.role)) throw new BadRequestError(`role: unknown organization role "${dto.role}"`);
+    // Giving up one's own admin role could leave the organization with no admin, and nothing (bootstrap runs
+    // once, there is no user login) could ever administer it again: another admin has to do it.
+    if (i.id === actor.identityId && i.org_role === "admin" && dto.role !== undefined && dto.role !== "admin")
+      throw new BadRequestError("role: an identity cannot take the organization admin role from itself; another admin has to");
     const patch: Partial<IdentityTable> = { updated_at: isoNow(clock) };
     if (dto.name !== undefined) patch.name = dto.name;
     if (dto.role !== undefined) patch.org_role = dto.role;

@@ -18,7 +18,7 @@ export interface TokenGrant { accessToken: string; expiresIn: number; accessToke
 export interface TokenSettings { ttl: number; maxTtl: number; numUsesLimit: number; period: number; trustedIps: TrustedIp[] }
 
 type Deps = {
-  store: Pick<IdentityStore, "insertToken" | "getToken" | "getTokenWithIdentity" | "useToken" | "countTokenUse" | "renewToken" | "revokeToken" | "getIdentity">;
+  store: Pick<IdentityStore, "insertToken" | "getToken" | "getTokenWithIdentity" | "useToken" | "countTokenUse" | "renewToken" | "revokeToken" | "revokeTokensOf" | "setTokensTrustedIps" | "getIdentity">;
   audit: Pick<AuditService, "recordAuth">;
   clock: Clock;
 };
@@ -103,6 +103,7 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     if (row.period === 0 && row.max_ttl > 0 && now + row.ttl * 1000 > Date.parse(row.created_at) + row.max_ttl * 1000)
       throw new UnauthorizedError("Failed to renew MI access token past its Max TTL expiration");
     if (row.num_uses_limit > 0 && row.num_uses >= row.num_uses_limit) throw new UnauthorizedError("Failed to renew access token: use limit reached");
+    if (row.trusted_ips !== ANYWHERE_JSON && !ipAllowed(req.ip, JSON.parse(row.trusted_ips))) throw new ForbiddenError(`Access token not allowed from IP ${req.ip}`);
     await store.renewToken(row.id, isoNow(clock));
     const orgId = (await store.getIdentity(row.identity_id))?.org_id;
     await audit.recordAuth(row.identity_id, req, { action: "renew-access-token", resourceType: "access-token", resourceId: row.id, orgId });
@@ -118,6 +119,12 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     await audit.recordAuth(row.identity_id, req, { action: "revoke-access-token", resourceType: "access-token", resourceId: row.id, orgId });
   };
 
-  return { mint, grant, issue, authenticate, renew, revoke };
+  /** An auth method was detached: the tokens it issued stop working at once. */
+  const revokeIssuedBy = (identityId: string, authMethod: string) => store.revokeTokensOf(identityId, authMethod, isoNow(clock));
+  /** An auth method's access-token trusted IPs changed: its live tokens follow. */
+  const retrustIssuedBy = (identityId: string, authMethod: string, trustedIpsJson: string) =>
+    store.setTokensTrustedIps(identityId, authMethod, trustedIpsJson, isoNow(clock));
+
+  return { mint, grant, issue, authenticate, renew, revoke, revokeIssuedBy, retrustIssuedBy };
 };
 export type TokenService = ReturnType<typeof tokenServiceFactory>;

@@ -28,7 +28,7 @@ export interface UniversalAuthSettings {
 type Deps = {
   store: IdentityStore;
   identities: Pick<IdentityService, "getForAdmin">;
-  tokens: Pick<TokenService, "issue">;
+  tokens: Pick<TokenService, "issue" | "revokeIssuedBy" | "retrustIssuedBy">;
   audit: Pick<AuditService, "record" | "recordAuth">;
   clock: Clock;
 };
@@ -105,6 +105,7 @@ export const universalAuthServiceFactory = ({ store, identities, tokens, audit, 
     if (s.lockoutCounterResetSeconds !== undefined) patch.lockout_counter_reset_seconds = s.lockoutCounterResetSeconds;
     checkTtls(patch.access_token_ttl ?? ua.access_token_ttl, patch.access_token_max_ttl ?? ua.access_token_max_ttl);
     await store.updateUa(ua.id, patch);
+    if (patch.access_token_trusted_ips) await tokens.retrustIssuedBy(identityId, "universal-auth", patch.access_token_trusted_ips);
     await audit.record(actor, { action: "update-universal-auth", resourceType: "identity", resourceId: identityId });
     return view({ ...ua, ...patch });
   };
@@ -112,6 +113,7 @@ export const universalAuthServiceFactory = ({ store, identities, tokens, audit, 
   const detach = async (actor: Actor, identityId: string) => {
     const ua = await requireUa((await identities.getForAdmin(actor, identityId)).id);
     await store.deleteUa(ua.id);
+    await tokens.revokeIssuedBy(identityId, "universal-auth");
     await audit.record(actor, { action: "detach-universal-auth", resourceType: "identity", resourceId: identityId });
     return view(ua);
   };

@@ -54,7 +54,7 @@ type Deps = {
   store: WorkloadIdentityStore;
   identityStore: Pick<IdentityStore, "getIdentity">;
   identities: Pick<IdentityService, "getForAdmin">;
-  tokens: Pick<TokenService, "issue">;
+  tokens: Pick<TokenService, "issue" | "revokeIssuedBy" | "retrustIssuedBy">;
   audit: Pick<AuditService, "record" | "recordAuth">;
   root: Pick<RootKeyring, "seal" | "open">;
   clock: Clock;
@@ -137,6 +137,7 @@ export const workloadAuthServiceFactory = ({ store, identityStore, identities, t
     patch.project_id = c.projectId ?? null;
     patch.encrypted_secrets = c.secrets ? root.seal(JSON.stringify(c.secrets), aad(row)) : null;
     await store.updateAuth(row.id, patch);
+    if (patch.access_token_trusted_ips) await tokens.retrustIssuedBy(row.identity_id, kind.tokenAuthMethod, patch.access_token_trusted_ips);
     await audit.record(actor, { action: `update-${kind.method}-auth`, resourceType: "identity", resourceId: identityId });
     return view(kind, { ...row, ...patch });
   };
@@ -144,6 +145,7 @@ export const workloadAuthServiceFactory = ({ store, identityStore, identities, t
   const detach = async <C, S, In>(kind: WorkloadAuthKind<C, S, In>, actor: Actor, identityId: string) => {
     const row = await requireRow(kind, (await identities.getForAdmin(actor, identityId)).id);
     await store.deleteAuth(row.id);
+    await tokens.revokeIssuedBy(row.identity_id, kind.tokenAuthMethod);
     await audit.record(actor, { action: `detach-${kind.method}-auth`, resourceType: "identity", resourceId: identityId });
     return view(kind, row);
   };
