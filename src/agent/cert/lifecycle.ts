@@ -15,7 +15,7 @@ import { CertificateRequestFailedError, createObtainer } from "./obtain.js";
 import type { TargetCache } from "./obtain.js";
 import type { Limiter } from "../../core/limiter.js";
 import type { CertClient, Material } from "./obtain.js";
-import { certificateHasPublicKey, certInfo, keyMatchesCertificate, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
+import { certificateHasPublicKey, certInfo, keyMatchesCertificate, parseChain, publicKeyOfPrivate, rfc3339, splitCertificates, withoutRoots } from "./pem.js";
 import { displayNameOf, keyModeOf, omitRootOf, requestFingerprint } from "./request.js";
 import { readState, statePathFor, STATE_VERSION, writeState } from "./state.js";
 import type { CertRecordState, PendingRequest, ReadState, StateFile } from "./state.js";
@@ -188,14 +188,20 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
         log.warn("certificate on disk does not carry the CSR's key, issuing anew");
         return undefined;
       }
-      if (baseTargets.chain) await readFile(baseTargets.chain.path, "utf8");
+      if (baseTargets.chain) {
+        const chain = parseChain(await readFile(baseTargets.chain.path, "utf8"));
+        if (rec.chainCertificates !== undefined && chain.length !== rec.chainCertificates) {
+          throw new Error(`the chain file holds ${chain.length} certificates, ${rec.chainCertificates} were written`);
+        }
+      }
       if (clock.now() >= info.notAfter) {
         log.warn("certificate on disk has expired, issuing anew", { notAfter: rfc3339(info.notAfter) });
         return undefined;
       }
+      const recorded = sameSerial(rec.serialNumber, info.serialNumber);
       return {
-        serialNumber: info.serialNumber,
-        certificateId: sameSerial(rec.serialNumber, info.serialNumber) ? rec.certificateId : undefined,
+        serialNumber: recorded ? rec.serialNumber.toLowerCase() : info.serialNumber,
+        certificateId: recorded ? rec.certificateId : undefined,
         notBefore: info.notBefore,
         notAfter: info.notAfter,
         commonName: info.commonName,
@@ -229,6 +235,8 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   /** Checks the material, then writes key → chain → certificate as one journaled set. */
   const install = async (m: Material, event: "issuance" | "renewal") => {
     const info = certInfo(m.certificate);
+    // One spelling in hooks, logs and state, whatever reported it (an external CA may write uppercase).
+    const serialNumber = m.serialNumber.toLowerCase();
     let chain = splitCertificates(m.chain);
     if (omitRootOf(entry)) chain = withoutRoots(chain);
     const targets: SetTargets = { ...baseTargets };
@@ -255,18 +263,19 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       profileId: m.profileId,
       projectId: m.projectId,
       fingerprint,
-      serialNumber: m.serialNumber,
+      serialNumber,
       certificateId: m.certificateId,
       notAfter: new Date(info.notAfter).toISOString(),
       notBefore: new Date(info.notBefore).toISOString(),
       keySource: mode,
+      ...(targets.chain && { chainCertificates: chain.length }),
       issuedAt: new Date(clock.now()).toISOString(),
     };
     await writeSet(targets, { key, chain: chain.join(""), certificate: ensureNewline(m.certificate) }, statePath, event, next);
     // The request it was kept for is answered: its copy of the key goes (the key file is the key now).
     if (mode === "local") await rm(pendingKeyPath, { force: true });
     current = {
-      serialNumber: m.serialNumber,
+      serialNumber,
       certificateId: m.certificateId,
       notBefore: info.notBefore,
       notAfter: info.notAfter,
@@ -276,7 +285,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     warned = new Set();
     metrics?.notAfter.set({ name }, Math.floor(info.notAfter / 1000));
     (event === "issuance" ? metrics?.issuances : metrics?.renewals)?.inc({ name });
-    log.info(event === "issuance" ? "certificate issued" : "certificate renewed", { serial: m.serialNumber, notAfter: rfc3339(info.notAfter) });
+    log.info(event === "issuance" ? "certificate issued" : "certificate renewed", { serial: serialNumber, notAfter: rfc3339(info.notAfter) });
     await fireHook(event);
   };
 
@@ -347,6 +356,9 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     }
     const left = c.notAfter - clock.now();
     if (mode === "csr" || mode === "existing" || renewBeforeMs === undefined) {
+      // What a restart would do: an expired certificate is not reused but issued anew. certificate-id is the
+      // exception: fetching it again brings back the same expired certificate.
+      if (left <= 0 && mode !== "existing") return obtain("issuance", signal, "the certificate on disk has expired");
       // Seed 001: no renew-before-expiry, no auto-renewal; a CSR's key is not ours to renew with.
       const warnAt = renewBeforeMs ?? (c.notAfter - c.notBefore) * 0.1;
       if (left <= warnAt) warnOnce("expiring", left > 0 ? "certificate expires soon and is not renewed automatically" : "certificate has expired", { notAfter: rfc3339(c.notAfter) });
@@ -362,6 +374,8 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     if (c && mode !== "csr" && mode !== "existing" && renewBeforeMs !== undefined) {
       // Wake exactly when renewal becomes due instead of up to one interval late.
       at = Math.min(at, Math.max(now, c.notAfter - effectiveRenewBefore(c)! - c.jitterMs));
+    } else if (c && mode !== "existing" && c.notAfter > now) {
+      at = Math.min(at, c.notAfter); // and when it expires, to replace it then
     }
     return at;
   };
@@ -436,8 +450,8 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   return {
     name,
     run,
-    /** Ready once a valid certificate is on disk. */
-    ready: () => current !== undefined,
+    /** Ready while a valid certificate is on disk: not before the first one, and not once it has expired. */
+    ready: () => current !== undefined && clock.now() < current.notAfter,
     snapshot: () => (current ? { serialNumber: current.serialNumber, notAfter: current.notAfter, certificateId: current.certificateId } : undefined),
   };
 };

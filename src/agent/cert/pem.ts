@@ -12,6 +12,21 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
 export const splitCertificates = (pem: string | null | undefined): string[] => (pem ?? "").match(PEM_CERT)?.map((p) => `${p.trim()}\n`) ?? [];
 
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+/**
+ * The certificates of a chain file, each parsed: a block of another kind, a certificate that does not parse,
+ * or text outside the blocks (a torn or overwritten file) throws, so the set is repaired like an unparsable
+ * certificate.
+ */
+export const parseChain = (pem: string): X509Certificate[] => {
+  if (pem.replace(PEM_BLOCK, "").trim() !== "") throw new Error("the chain file holds something other than PEM certificates");
+  return [...pem.matchAll(PEM_BLOCK)].map((m) => {
+    if (m[1] !== "CERTIFICATE") throw new Error(`the chain file holds a ${m[1]} block`);
+    return new X509Certificate(m[0]);
+  });
+};
+
 export const isSelfSigned = (pem: string): boolean => {
   const x = new X509Certificate(pem);
   if (x.subject !== x.issuer) return false;
@@ -33,7 +48,8 @@ export interface CertInfo {
 export const certInfo = (pem: string): CertInfo => {
   const x = new X509Certificate(pem);
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(x.subject)?.[1];
-  return { serialNumber: x.serialNumber, notBefore: Date.parse(x.validFrom), notAfter: Date.parse(x.validTo), commonName: cn, x509: x };
+  // Lowercase hex, as the server reports serials: node:crypto writes uppercase.
+  return { serialNumber: x.serialNumber.toLowerCase(), notBefore: Date.parse(x.validFrom), notAfter: Date.parse(x.validTo), commonName: cn, x509: x };
 };
 
 /**

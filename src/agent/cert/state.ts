@@ -24,6 +24,8 @@ export const CertRecordState = z.object({
   notAfter: z.string(),
   notBefore: z.string().optional(),
   keySource: z.enum(["server", "local", "csr", "existing"]),
+  /** How many certificates the chain file holds; absent in state written before it was recorded. */
+  chainCertificates: z.number().int().min(0).optional(),
   issuedAt: z.string(),
 });
 export type CertRecordState = z.infer<typeof CertRecordState>;

@@ -167,10 +167,75 @@ test("without renew-before-expiry there is no automatic renewal", async () => {
   const r = await rig();
   const h = r.start(serverCert(r.dir, { ttl: "1h", check: "10m" }));
   await r.clock.runUntil(() => h.ready());
-  await r.clock.advance(3 * 3_600_000);
+  await r.clock.advance(50 * 60_000);
   await h.stop();
   assert.equal(r.kms.count("issue"), 1);
   assert.equal(r.kms.count("renew"), 0);
+});
+
+test("without renewal, an expired certificate makes the agent not ready and is issued anew, as a restart would", async () => {
+  const r = await rig();
+  const h = r.start(serverCert(r.dir, { ttl: "1h", check: "6h" }));
+  await r.clock.runUntil(() => h.ready());
+  const issuedAt = r.clock.now();
+  const first = serialOnDisk(r.dir);
+  await r.clock.advance(45 * 60_000); // the access token is renewed (at 2/3 of its hour) before the KMS goes down
+  r.kms.setDown(true);
+  await r.clock.runUntil(() => r.clock.now() >= issuedAt + 3_600_000 && r.hooks.some((x) => x.name === "on-failure"));
+  assert.equal(h.ready(), false, "expired: not ready");
+  assert.ok(r.clock.now() - issuedAt < 3_600_000 + 60_000, "the attempt came at expiry, not at the next 6 h check");
+  r.kms.setDown(false);
+  await r.clock.runUntil(() => h.ready());
+  await h.stop();
+  assert.notEqual(serialOnDisk(r.dir), first);
+  assert.equal(r.kms.count("renew"), 0);
+  assert.ok(keyMatches(r.dir));
+  assert.deepEqual(r.hooks.filter((x) => x.name !== "on-failure").map((x) => x.name), ["on-issuance", "on-issuance"]);
+});
+
+test("a chain file that does not parse, holds another block, or is emptied is repaired; an empty expected chain is kept", async () => {
+  const r = await rig();
+  const run = async (yaml: string) => {
+    const h = r.start(yaml);
+    await r.clock.runUntil(() => h.ready());
+    await h.stop();
+  };
+  await run(serverCert(r.dir, { ttl: "1h" }));
+  let issued = 1;
+  const good = readFileSync(join(r.dir, "chain.crt"), "utf8");
+  for (const [what, content] of [
+    ["garbage", "garbage"],
+    ["empty", ""],
+    ["a torn certificate", good.slice(0, good.length / 2)],
+    ["a key instead", readFileSync(join(r.dir, "web.key"), "utf8")],
+  ]) {
+    writeFileSync(join(r.dir, "chain.crt"), content!);
+    await run(serverCert(r.dir, { ttl: "1h" }));
+    assert.equal(r.kms.count("issue"), ++issued, what);
+    assert.equal(readFileSync(join(r.dir, "chain.crt"), "utf8"), good, what);
+  }
+  const omitting = serverCert(r.dir, { ttl: "1h" }).replace("omit-root: false", "omit-root: true");
+  await run(omitting);
+  assert.equal(readFileSync(join(r.dir, "chain.crt"), "utf8"), "");
+  await run(omitting);
+  assert.equal(r.kms.count("issue"), issued + 1, "an empty chain that was written empty is reused");
+});
+
+test("serial numbers are lowercase hex, as the server reports them, also after a restart", async () => {
+  const r = await rig();
+  const a = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => a.ready());
+  await a.stop();
+  const serial = JSON.parse(readFileSync(join(r.dir, "web.crt.kms-state.json"), "utf8")).current.serialNumber as string;
+  assert.match(serial, /^[0-9a-f]+$/);
+  assert.match(serial, /[a-f]/, "the fake's serials have letters, so case matters");
+  const b = r.start(serverCert(r.dir, { ttl: "1h", before: "20m" }));
+  await r.clock.runUntil(() => b.ready() && r.kms.count("status") > 1);
+  r.kms.setDown(true);
+  await r.clock.runUntil(() => r.hooks.some((x) => x.name === "on-failure"));
+  await b.stop();
+  assert.equal(r.hooks.find((x) => x.name === "on-failure")!.env.CERT_SERIAL_NUMBER, serial);
+  assert.equal(b.loops()[0]!.snapshot()?.serialNumber, serial);
 });
 
 test("KMS unreachable at renewal: files kept byte-identical, on-failure with ERROR_MESSAGE, backoff, then renewal succeeds", async () => {
@@ -258,7 +323,7 @@ test("csr-path: issued once for the CSR's key, no key file, never renewed", asyn
 `;
   const h = r.start(yaml);
   await r.clock.runUntil(() => h.ready());
-  await r.clock.advance(2 * 3_600_000);
+  await r.clock.advance(55 * 60_000);
   await h.stop();
   assert.equal(r.kms.count("issue"), 1);
   assert.equal(r.kms.count("renew"), 0);
@@ -297,7 +362,7 @@ test("an interrupted write is rolled forward at start and its hook runs", async 
   const other = await createFakeKms({ now: r.clock.now });
   const issued = (await other.client.issueCertificate({ profileId: "p", attributes: { commonName: "api.example.com", ttl: "1h" } }, {})).certificate!;
   const state = JSON.parse(readFileSync(join(r.dir, "web.crt.kms-state.json"), "utf8"));
-  const next = { ...state.current, serialNumber: issued.serialNumber, certificateId: issued.certificateId };
+  const next = { ...state.current, serialNumber: issued.serialNumber, certificateId: issued.certificateId, chainCertificates: 0 };
   writeFileSync(join(r.dir, "web.key"), issued.privateKey!);
   writeFileSync(join(r.dir, ".chain.crt.kms-pending"), "");
   writeFileSync(join(r.dir, ".web.crt.kms-pending"), issued.certificate);
