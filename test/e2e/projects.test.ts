@@ -60,6 +60,20 @@ describe("projects, environments, memberships and roles", () => {
     assert.equal(members.body.totalCount, 4, "three identities plus the creating admin");
   });
 
+  test("temporary access and several roles are refused, never saved as a permanent role", async () => {
+    const c = await createUaIdentity(s, "would-be-temporary");
+    const path = `/api/v1/projects/${a.id}/memberships/identities/${c.identityId}`;
+    const temporary = await api(s.address, "POST", path, { token: s.adminToken, body: {
+      roles: [{ role: "member", isTemporary: true, temporaryMode: "relative", temporaryRange: "2s", temporaryAccessStartTime: new Date().toISOString() }],
+    } });
+    assert.equal(temporary.status, 400, temporary.text);
+    assert.match(temporary.body.message, /roles\[0\]\.isTemporary: temporary project access is not supported/);
+    const two = await api(s.address, "POST", path, { token: s.adminToken, body: { roles: [{ role: "member" }, { role: "viewer" }] } });
+    assert.equal(two.status, 400, two.text);
+    assert.match(two.body.message, /one role per membership/);
+    assert.equal((await api(s.address, "GET", path, { token: s.adminToken })).status, 404, "no membership was created");
+  });
+
   test("organization members create projects and become their admin; no-access identities cannot", async () => {
     const denied = await api(s.address, "POST", "/api/v2/workspace", { token: tokens["a-admin"], body: { projectName: "Made by A", type: "cert-manager" } });
     assert.equal(denied.status, 403, "a-admin has the org role no-access");

@@ -153,7 +153,11 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   };
 
   // Identity memberships -----------------------------------------------------------------------
-  const roleOf = (dto: { role?: string; roles?: { role: string }[] }) => {
+  const roleOf = (dto: { role?: string; roles?: { role: string; isTemporary?: boolean }[] }) => {
+    // A membership holds one permanent role here. Temporary access and several roles are refused rather than
+    // stored as something else: a grant meant to end must never be saved as one that does not.
+    if (dto.roles && dto.roles.length > 1) throw new BadRequestError(`roles: one role per membership is supported (got ${dto.roles.length})`);
+    if (dto.roles?.[0]?.isTemporary) throw new BadRequestError("roles[0].isTemporary: temporary project access is not supported; grant a permanent role and remove the membership when access should end");
     const role = dto.roles?.[0]?.role ?? dto.role ?? "no-access";
     if (!(PROJECT_ROLES as readonly string[]).includes(role)) throw new BadRequestError(`role: unknown project role "${role}" (one of ${PROJECT_ROLES.join(", ")})`);
     return role;
@@ -164,7 +168,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
     ...(name !== undefined ? { identity: { id: m.identity_id, name, orgId } } : {}),
   });
 
-  const addMembership = async (actor: Actor, projectId: string, identityId: string, dto: { role?: string; roles?: { role: string }[] }) => {
+  const addMembership = async (actor: Actor, projectId: string, identityId: string, dto: { role?: string; roles?: { role: string; isTemporary?: boolean }[] }) => {
     const p = await access.requireProject(actor, projectId, "admin");
     const identity = await identities.getIdentity(identityId);
     if (!identity || identity.org_id !== p.org_id) throw new NotFoundError(`Identity with ID ${identityId} not found`);
@@ -182,7 +186,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
     return m;
   };
 
-  const updateMembership = async (actor: Actor, projectId: string, identityId: string, dto: { roles?: { role: string }[]; role?: string }) => {
+  const updateMembership = async (actor: Actor, projectId: string, identityId: string, dto: { roles?: { role: string; isTemporary?: boolean }[]; role?: string }) => {
     await access.requireProject(actor, projectId, "admin");
     const m = await requireMembership(projectId, identityId);
     const patch = { role: roleOf(dto), updated_at: isoNow(clock) };
