@@ -8,7 +8,8 @@ export const ROOT_KEY_FILE = "root.key";
  * The root key comes from KMS_ENCRYPTION_KEY (base64 of 32 bytes) or from a 0600 key file in the data
  * directory, created on first start and reused afterwards.
  */
-export const loadRootKey = (env: string | undefined, dataDir: string): { key: Buffer; source: string } => {
+/** `created`: the key file was made just now (a new data directory). */
+export const loadRootKey = (env: string | undefined, dataDir: string): { key: Buffer; source: string; created?: true } => {
   if (env !== undefined && env !== "") {
     const key = Buffer.from(env.trim(), "base64");
     if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== env.trim().replace(/=+$/, ""))
@@ -26,5 +27,5 @@ export const loadRootKey = (env: string | undefined, dataDir: string): { key: Bu
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(file, key.toString("base64") + "\n", { mode: 0o600, flag: "wx" });
-  return { key, source: `${file} (created)` };
+  return { key, source: `${file} (created)`, created: true };
 };

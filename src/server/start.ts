@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
 import { rootKeyring } from "../crypto/envelope.js";
-import { loadRootKey } from "../crypto/root-key.js";
+import { loadRootKey, ROOT_KEY_FILE } from "../crypto/root-key.js";
 import { openDatabase } from "../store/db.js";
 import { migrateToLatest } from "../store/migrate.js";
 import { projectStore } from "../store/projects.js";
@@ -46,7 +47,7 @@ export interface RunningServer {
  * and starts listening. A mismatched key stops here, before any request is served.
  */
 export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
-  const { key } = loadRootKey(o.encryptionKey, o.dataDir);
+  const { key, created: keyCreated } = loadRootKey(o.encryptionKey, o.dataDir);
   const root = rootKeyring(key);
   // Warnings before the app (and its logger) exists are kept and logged once it does.
   const early: string[] = [];
@@ -71,6 +72,9 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     sealedNotes = await sealPlaintextReminderNotes({ store: secretStore(database.db), codec: secretCodecFactory({ keys }) });
   } catch (e) {
     await database.close();
+    // A key file made by this very start for data sealed with another key is useless, and left behind it would
+    // pass for the key to back up: remove it.
+    if (keyCreated) rmSync(join(o.dataDir, ROOT_KEY_FILE), { force: true });
     throw e;
   }
   // With requestCert, TLS accepts any client certificate (rejectUnauthorized: false): the trusted CAs live in the
@@ -97,6 +101,8 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
   await app.listen({ host: o.host, port: o.port });
   const port = (app.server.address() as { port: number }).port;
   const address = `${scheme}://${hostForUrl}:${port}`;
+  if (!publicUrl && (o.host === "0.0.0.0" || o.host === "::"))
+    warn(`listening on every address, but certificates will point their CRL, OCSP and CA-issuer URLs at ${address}, which other machines cannot reach: set --public-url`);
   publicUrl ||= address;
   // Background work stops with the server: CRLs are re-signed before their nextUpdate.
   const background = new AbortController();

@@ -116,6 +116,14 @@ describe("encryption at rest", { concurrency: 2 }, () => {
       assert.match(failed, /the encryption key \(fingerprint [0-9a-f]+\) is not the one this database was written with \(fingerprint [0-9a-f]+\)/);
       assert.match(failed, /KMS_ENCRYPTION_KEY/);
       assert.ok(!failed.includes(wrong) && !failed.includes(original), "no key material in the message");
+      // Without the variable, a key file is made for the start and fails the same check: it is not left behind
+      // to pass for the key of this database.
+      const noKey = await startServer({ dataDir, databaseUrl: pg?.url, bootstrap: false, env: { KMS_ENCRYPTION_KEY: "" } }).then(
+        (x) => { void x.stop(); return "started"; },
+        (e: Error) => e.message,
+      );
+      assert.match(noKey, /is not the one this database was written with/);
+      assert.ok(!existsSync(join(dataDir, "root.key")), "no stray root.key");
 
       await s.restart();
       const v1 = await readBack(s, projectId, key, 1);

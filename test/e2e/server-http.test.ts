@@ -94,6 +94,22 @@ describe("server start-up flags and signals", () => {
     assert.match(proxy.stderr, /--trust-proxy: "10\.0\.0\.0\/40" is not an IP address or CIDR range/);
   });
 
+  test("listening on every address without --public-url warns that certificates would point at a local address", async () => {
+    const s = await startServer({ args: ["--host", "0.0.0.0"], bootstrap: false });
+    try {
+      for (let i = 0; i < 30 && !s.output().includes("set --public-url"); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(s.output(), /listening on every address, but certificates will point their CRL, OCSP and CA-issuer URLs at http:\/\/127\.0\.0\.1:\d+.*set --public-url/);
+    } finally {
+      await s.cleanup();
+    }
+    const ok = await startServer({ args: ["--host", "0.0.0.0", "--public-url", "https://kms.example.com"], bootstrap: false });
+    try {
+      assert.doesNotMatch(ok.output(), /set --public-url/);
+    } finally {
+      await ok.cleanup();
+    }
+  });
+
   test("--trust-proxy: the client address comes from X-Forwarded-For only when the proxy is trusted", async () => {
     for (const [args, expect] of [[[], 403], [["--trust-proxy", "127.0.0.1"], 200]] as const) {
       const s = await startServer({ args: [...args] });
