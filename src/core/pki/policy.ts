@@ -54,6 +54,14 @@ const merge = (rules: readonly ValueRule[]): ValueRule | undefined => {
 
 const q = JSON.stringify;
 
+/** A lifetime as days, hours, minutes and seconds, leaving out zero parts: "90 days", "90 days 1 s". */
+const lifetimeText = (ms: number): string => {
+  const s = Math.round(ms / 1000);
+  const parts = [[Math.floor(s / 86_400), " days"], [Math.floor(s / 3600) % 24, " h"], [Math.floor(s / 60) % 60, " min"], [s % 60, " s"]] as const;
+  const text = parts.filter(([n]) => n > 0).map(([n, unit]) => (n === 1 && unit === " days" ? "1 day" : `${n}${unit}`)).join(" ");
+  return text || "0 s";
+};
+
 /** Checks one type's values against its (merged) rule; appends violations. */
 const judgeValues = (out: PolicyViolation[], field: string, what: string, kind: MatchKind, rule: ValueRule | undefined, values: readonly string[]): void => {
   if (!rule) {
@@ -62,7 +70,8 @@ const judgeValues = (out: PolicyViolation[], field: string, what: string, kind: 
   }
   for (const r of rule.required ?? []) {
     if (!values.some((v) => matchesPattern(kind, r, v))) {
-      out.push({ field, rule: "required", value: r, message: `${field}: the policy requires ${r === "*" ? `a ${what}` : q(r)}, none given` });
+      const given = values.length ? `none of ${values.map((v) => q(v)).join(", ")} matches` : "none given";
+      out.push({ field, rule: "required", value: r, message: `${field}: the policy requires ${r === "*" ? `a ${what}` : q(r)}, ${given}` });
     }
   }
   for (const v of values) {
@@ -141,8 +150,9 @@ export const evaluatePolicy = (policy: CertificatePolicy, c: CertificateContents
     const na = +c.notAfter;
     const limit = addPolicyDuration(nb, parsePolicyDuration(max));
     if (na > limit) {
-      const days = Math.round(((na - nb) / 86_400_000) * 100) / 100;
-      out.push({ field: "validity", rule: "max", value: `${days}d`, message: `validity: ${days} days exceeds the policy maximum ${max} (notAfter must be at most ${new Date(limit).toISOString()})` });
+      // Exact, not rounded: "90 days exceeds 90d" for a lifetime of 90 days and a second would read as nonsense.
+      const asked = lifetimeText(na - nb);
+      out.push({ field: "validity", rule: "max", value: asked, message: `validity: ${asked} exceeds the policy maximum ${max} (notAfter must be at most ${new Date(limit).toISOString()})` });
     }
   }
   return out;

@@ -131,6 +131,15 @@ test("every violation is listed at once, in details and in the message", () => {
   });
 });
 
+test("messages say exactly what was asked: a lifetime a second over, names given that match no required pattern", () => {
+  const policy = normalizePolicy({ ...basePolicy, sans: [{ type: "dns_name", required: ["*.internal.example"], allowed: ["*"] }], validity: { max: "90d" } });
+  const nb = new Date("2026-01-01T00:00:00Z");
+  const v = evaluatePolicy(policy, { ...base, notBefore: nb, notAfter: new Date(+nb + 90 * 86_400_000 + 1000), sans: [{ type: "dns_name", value: "api.example.com" }] });
+  const msg = (field: string) => v.find((x) => x.field === field)?.message ?? "";
+  assert.match(msg("validity"), /^validity: 90 days 1 s exceeds the policy maximum 90d/);
+  assert.match(msg("sans.dns_name"), /the policy requires "\*\.internal\.example", none of "api\.example\.com" matches/);
+});
+
 test("checkPolicy returns quietly when nothing is violated", () => {
   assert.doesNotThrow(() => checkPolicy(normalizePolicy(basePolicy), base));
 });
