@@ -61,7 +61,30 @@ interface Current {
 }
 
 export const RENEW_JITTER_FRACTION = 0.05;
-const MAX_FAILURE_BACKOFF_MS = 3_600_000;
+export const MAX_FAILURE_BACKOFF_MS = 3_600_000;
+/** Near expiry a quarter of what is left gets tiny: attempts still come at most once a second. */
+export const MIN_FAILURE_DELAY_MS = 1_000;
+
+export interface FailureSchedule {
+  /** failure-retry-interval: the first delay, doubled with each consecutive failure. */
+  baseMs: number;
+  /** status-check-interval: the cadence once the quick retries are used up. */
+  checkMs: number;
+  /** max-failure-retries. */
+  quickRetries: number;
+}
+
+/**
+ * The wait after the `failures`-th consecutive final failure, as docs/cert-agent.md promises: failure-retry-interval
+ * doubling (±10 %) up to an hour for the first max-failure-retries failures, then the status-check-interval; and
+ * never more than a quarter of the certificate's remaining lifetime (`leftMs`), so several attempts remain before it
+ * expires. Nothing overrides that cap, not the interval either: with 31 s left the next attempt comes within 8 s.
+ */
+export const failureDelay = (failures: number, s: FailureSchedule, leftMs: number | undefined, random: () => number = Math.random): number => {
+  const wanted = failures > s.quickRetries ? s.checkMs : Math.min(MAX_FAILURE_BACKOFF_MS, s.baseMs * 2 ** Math.min(failures - 1, 30) * (0.9 + 0.2 * random()));
+  const cap = leftMs !== undefined && leftMs > 0 ? Math.max(MIN_FAILURE_DELAY_MS, leftMs / 4) : Infinity;
+  return Math.min(wanted, cap);
+};
 
 export const createCertificateLoop = (deps: CertLoopDeps) => {
   const { entry, clock, metrics } = deps;
@@ -80,6 +103,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   const checkMs = entry.lifecycle["status-check-interval"];
   const failureBaseMs = entry.lifecycle["failure-retry-interval"] ?? checkMs;
   const renewBeforeMs = entry.lifecycle["renew-before-expiry"];
+  const schedule: FailureSchedule = { baseMs: failureBaseMs, checkMs, quickRetries: entry.lifecycle["max-failure-retries"] };
 
   let current: Current | undefined;
   let csrText: string | undefined;
@@ -380,15 +404,6 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     return at;
   };
 
-  /** Backoff after a final failure, capped so several attempts remain before the certificate expires. */
-  const failureDelay = (failures: number): number => {
-    const maxFast = entry.lifecycle["max-failure-retries"];
-    const left = current ? current.notAfter - clock.now() : MAX_FAILURE_BACKOFF_MS;
-    const cap = Math.max(failureBaseMs, Math.min(MAX_FAILURE_BACKOFF_MS, left / 4));
-    const grown = failureBaseMs * 2 ** Math.min(failures - 1, 30);
-    const delay = failures > maxFast ? Math.max(checkMs, Math.min(grown, cap)) : Math.min(grown, cap);
-    return delay * (0.9 + 0.2 * random());
-  };
 
   const run = async (signal: AbortSignal): Promise<void> => {
     if (mode === "csr") {
@@ -439,7 +454,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
         failures++;
         const message = (err as Error)?.message ?? String(err);
         metrics?.failures.inc({ name });
-        const delay = failureDelay(failures);
+        const delay = failureDelay(failures, schedule, current && current.notAfter - clock.now(), random);
         log.error("certificate operation failed; keeping the current files", { error: message, failures, nextAttemptMs: Math.round(delay) });
         await fireHook("failure", message);
         nextAt = clock.now() + delay;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { X509Certificate, createPrivateKey } from "node:crypto";
+import { failureDelay } from "../../../src/agent/cert/lifecycle.js";
 import { startCertAgent } from "../../../src/agent/cert/runner.js";
 import type { CertAgentHandle } from "../../../src/agent/cert/runner.js";
 import { generateKeyAndCsr } from "../../../src/agent/cert/keys.js";
@@ -258,26 +259,65 @@ test("KMS unreachable at renewal: files kept byte-identical, on-failure with ERR
   assert.ok(r.hooks.some((x) => x.name === "on-renewal"));
 });
 
-test("failure backoff doubles from failure-retry-interval and stays well inside the remaining lifetime", async () => {
-  const r = await rig();
-  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m", check: "1m", extra: "" }).replace("status-check-interval: 1m", "status-check-interval: 1m\n      failure-retry-interval: 10s"));
-  await r.clock.runUntil(() => h.ready());
-  const issuedAt = r.clock.now();
-  r.kms.setDown(true);
-  const failuresAt: number[] = [];
-  while (failuresAt.length < 8) {
-    const n = r.hooks.filter((x) => x.name === "on-failure").length;
-    await r.clock.runUntil(() => r.hooks.filter((x) => x.name === "on-failure").length > n);
-    failuresAt.push(r.clock.now() - issuedAt);
+/** Virtual times of the first `n` on-failure hooks, from when the KMS went down. */
+const failureTimes = async (r: Rig, n: number, limit?: number): Promise<number[]> => {
+  const t0 = r.clock.now();
+  const at: number[] = [];
+  while (at.length < n && (limit === undefined || r.clock.now() - t0 < limit)) {
+    const seen = r.hooks.filter((x) => x.name === "on-failure").length;
+    await r.clock.runUntil(() => r.hooks.filter((x) => x.name === "on-failure").length > seen);
+    at.push(r.clock.now() - t0);
   }
+  return at;
+};
+
+test("failure schedule: failure-retry-interval doubling for max-failure-retries failures, then the status-check cadence", async () => {
+  const r = await rig();
+  const yaml = serverCert(r.dir, { ttl: "1h", before: "20m", check: "1m" }).replace("status-check-interval: 1m", "status-check-interval: 1m\n      failure-retry-interval: 10s\n      max-failure-retries: 3");
+  const h = r.start(yaml);
+  await r.clock.runUntil(() => h.ready());
+  r.kms.setDown(true);
+  const at = await failureTimes(r, 7);
   await h.stop();
-  const gaps = failuresAt.slice(1).map((t, i) => t - failuresAt[i]!);
-  // 10 s, 20 s, 40 s ... (each attempt also spends its API retries), never more than a quarter of what is left.
-  assert.ok(gaps[0]! >= 9_000 && gaps[0]! < 15_000, `gaps ${gaps}`);
-  assert.ok(gaps[2]! > gaps[0]! * 2, `gaps ${gaps}`);
-  assert.ok(failuresAt.at(-1)! < 3_600_000, "still trying before expiry");
-  const attemptsBeforeExpiry = failuresAt.filter((t) => t < 3_600_000).length;
-  assert.ok(attemptsBeforeExpiry >= 8);
+  // Each attempt also spends its API retries (200 + 400 + 800 ms with random() = 0.5) twice, on the status check and
+  // on the renewal: 2.8 s on top of each wait.
+  const waits = at.slice(1).map((t, i) => (t - at[i]! - 2_800) / 1000);
+  assert.deepEqual(waits.map(Math.round), [10, 20, 40, 60, 60, 60], `waits ${waits}`);
+});
+
+test("failure schedule: never longer than a quarter of the remaining lifetime, so attempts keep coming up to expiry", async () => {
+  const r = await rig();
+  const yaml = serverCert(r.dir, { ttl: "50m", before: "20m", check: "10m" }).replace("status-check-interval: 10m", "status-check-interval: 10m\n      failure-retry-interval: 1m\n      max-failure-retries: 100");
+  const h = r.start(yaml);
+  await r.clock.runUntil(() => h.ready());
+  const expiry = r.clock.now() + 50 * 60_000;
+  r.kms.setDown(true);
+  const t0 = r.clock.now();
+  const at = (await failureTimes(r, 100, expiry - t0 - 2_000)).map((t) => t0 + t);
+  await h.stop();
+  for (let i = 1; i < at.length; i++) {
+    const left = expiry - at[i - 1]!;
+    assert.ok(at[i]! - at[i - 1]! <= Math.max(1_000, left / 4) + 3_000, `attempt ${i}: ${(at[i]! - at[i - 1]!) / 1000} s after one with ${left / 1000} s left`);
+  }
+  assert.ok(at.filter((t) => expiry - t <= 31_000 && t < expiry).length >= 3, "several attempts in the last 31 s");
+});
+
+test("failureDelay: the documented schedule, table", () => {
+  const s = { baseMs: 10_000, checkMs: 60_000, quickRetries: 3 };
+  const half = () => 0.5;
+  const cases: { name: string; failures: number; left?: number; ms: number; schedule?: typeof s }[] = [
+    { name: "first failure waits failure-retry-interval", failures: 1, left: 86_400_000, ms: 10_000 },
+    { name: "doubles", failures: 3, left: 86_400_000, ms: 40_000 },
+    { name: "beyond max-failure-retries: the status-check cadence, not more doubling", failures: 4, left: 86_400_000, ms: 60_000 },
+    { name: "and stays there", failures: 40, left: 86_400_000, ms: 60_000 },
+    { name: "doubling stops at an hour", failures: 20, left: 86_400_000, ms: 3_600_000, schedule: { ...s, quickRetries: 100 } },
+    { name: "31 s left: a quarter of it, not the interval", failures: 1, left: 31_000, ms: 7_750, schedule: { ...s, baseMs: 60_000 } },
+    { name: "the cadence is capped too", failures: 50, left: 100_000, ms: 25_000 },
+    { name: "at most once a second near expiry", failures: 1, left: 2_000, ms: 1_000 },
+    { name: "nothing on disk: no lifetime cap", failures: 2, ms: 20_000 },
+    { name: "expired: no lifetime cap", failures: 2, left: -5_000, ms: 20_000 },
+  ];
+  for (const c of cases) assert.equal(failureDelay(c.failures, c.schedule ?? s, c.left, half), c.ms, c.name);
 });
 
 test("a certificate found revoked on the server is re-issued", async () => {
