@@ -194,6 +194,30 @@ templates:
     assert.ok(!/authenticated|started/.test(o));
   });
 
+  test("kubernetes auth outside a pod is a configuration error (exit 2, file:line:column), not a failed start", async () => {
+    if (existsSync("/var/run/secrets/kubernetes.io/serviceaccount/token")) return;
+    const cfg = writeConfig(f, `kms:\n  address: ${s.address}\nauth:\n  type: kubernetes\n  config:\n    identity-id: id-1\n`, "k8s-default.yaml");
+    const a = spawnAgent(["--config", cfg]);
+    assert.equal((await a.exited).code, 2, a.output());
+    assert.match(a.output(), /k8s-default\.yaml:4:9: auth\.type: service-account token ".*" \(the default\) does not exist/);
+  });
+
+  test("a risky permission is warned about with its key, and the agent works", async () => {
+    const dest = join(f.dir, "risky-out");
+    const cfg = writeConfig(f, `kms:
+  address: ${s.address}
+  exit-after-auth: true
+${authYaml(f)}templates:
+  - template-content: '${tpl(f.projectId, "A")}'
+    destination-path: ${dest}
+    permission: "4777"
+`, "risky.yaml");
+    const a = spawnAgent(["--config", cfg]);
+    assert.equal((await a.exited).code, 0, a.output());
+    assert.match(a.output(), /WARN .*risky\.yaml: templates\[0\]\.permission: permission 04777 sets setuid, setgid or sticky bits/);
+    assert.equal(read(dest), "a-1");
+  });
+
   test("the configuration may come base64-encoded in KMS_AGENT_CONFIG_BASE64", async () => {
     const yaml = `kms:
   address: ${s.address}

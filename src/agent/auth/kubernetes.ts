@@ -21,8 +21,17 @@ type Config = { config: z.output<typeof Body> };
 
 const tokenPath = (c: z.output<typeof Body>) => c["service-account-token-path"] ?? c["service-account-token"] ?? DEFAULT_SA_TOKEN_PATH;
 
-export const checkKubernetesAuth = (raw: Record<string, unknown>, base: (string | number)[]): PathProblem[] =>
-  checkFiles(raw, base, ["service-account-token", "service-account-token-path"]);
+export const checkKubernetesAuth = (raw: Record<string, unknown>, base: (string | number)[]): PathProblem[] => {
+  const problems = checkFiles(raw, base, ["service-account-token", "service-account-token-path"]);
+  // The default path is checked as well: outside a pod, the start would pass and the first login fail.
+  if (raw["service-account-token"] === undefined && raw["service-account-token-path"] === undefined && !isFile(DEFAULT_SA_TOKEN_PATH)) {
+    problems.push({
+      path: [...base.slice(0, -1), "type"],
+      message: `service-account token ${JSON.stringify(DEFAULT_SA_TOKEN_PATH)} (the default) does not exist: is the agent running in a pod with a mounted service account? Otherwise set service-account-token`,
+    });
+  }
+  return problems;
+};
 
 export const createKubernetesAuth = (cfg: Config): AuthMethod => {
   const identityId = readIdentityId(cfg.config["identity-id"]);

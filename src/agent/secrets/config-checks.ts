@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { PathProblem } from "../../config/yaml.js";
+import type { SecretsAgentConfig } from "./config.js";
 import { decodeBase64Template, parseAgentTemplate, templateName } from "./render.js";
 import type { RendererOptions } from "./render.js";
 
@@ -93,7 +94,16 @@ export const checkTemplates = (rawTemplates: unknown, opts: RendererOptions = {}
   return problems;
 };
 
+const isDirectory = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 const readTemplateFile = (p: string): string | { problem: string } => {
+  if (isDirectory(p)) return { problem: `template file ${JSON.stringify(p)} is a directory` };
   if (!isFile(p)) return { problem: `template file ${JSON.stringify(p)} does not exist` };
   try {
     return readFileSync(p, "utf8");
@@ -111,6 +121,8 @@ export const checkOutputs = (rawSinks: unknown, rawTemplates: unknown): PathProb
     const prev = owners.get(full);
     if (prev) problems.push({ path: at, message: `the same file is already written by ${prev}` });
     else owners.set(full, owner);
+    // The rename that replaces the file would fail at every write, long after the start looked fine.
+    if (isDirectory(path)) return problems.push({ path: at, message: `${JSON.stringify(path)} is a directory; name the file to write` });
     const why = unwritableReason(path);
     if (why) problems.push({ path: at, message: why });
   };
@@ -165,4 +177,22 @@ export const checkForeignKeys = (raw: Raw): PathProblem[] => {
     if (raw[k] !== undefined) problems.push({ path: [k], message: `"${k}" belongs to the certificate agent: run "kms cert-manager agent --config FILE"`, atKey: true });
   }
   return problems;
+};
+
+/**
+ * Permissions that work but are probably a mistake: warned about at start and on reload, not refused
+ * (an operator may have a reason). Special bits on a data file, anyone able to rewrite what the
+ * application reads, anyone able to read the access token.
+ */
+export const riskyPermissions = (config: Pick<SecretsAgentConfig, "sinks" | "templates">): { key: string; message: string }[] => {
+  const out: { key: string; message: string }[] = [];
+  const check = (key: string, mode: number, token: boolean) => {
+    const octal = `0${mode.toString(8)}`;
+    if (mode & 0o7000) out.push({ key, message: `permission ${octal} sets setuid, setgid or sticky bits on a file that holds ${token ? "a token" : "secrets"}` });
+    if (mode & 0o002) out.push({ key, message: `permission ${octal} lets every user on the machine rewrite the file` });
+    if (token && mode & 0o004) out.push({ key, message: `permission ${octal} lets every user on the machine read the access token` });
+  };
+  config.sinks.forEach((s, i) => check(`sinks[${i}].config.permission`, s.config.permission, true));
+  config.templates.forEach((t, i) => check(`templates[${i}].permission`, t.permission, false));
+  return out;
 };

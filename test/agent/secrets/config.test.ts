@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadSecretsAgentConfig } from "../../../src/config/secrets-agent.js";
+import { DEFAULT_SA_TOKEN_PATH } from "../../../src/agent/auth/kubernetes.js";
+import { riskyPermissions } from "../../../src/agent/secrets/config-checks.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kms-secrets-config-"));
 writeFileSync(join(dir, "client-id"), "id");
@@ -112,6 +114,21 @@ const bad: { name: string; yaml: string; problems: RegExp[] }[] = [
     problems: [/^13:23 templates\[0\]\.destination-path: the same file is already written by sinks\[0\]$/],
   },
   {
+    name: "a destination that is a directory",
+    yaml: `${auth}templates:\n  - template-content: "x"\n    destination-path: ${dir}\n`,
+    problems: [/^9:23 templates\[0\]\.destination-path: ".*" is a directory; name the file to write$/],
+  },
+  {
+    name: "a sink path that is a directory",
+    yaml: `${auth}sinks:\n  - type: file\n    config:\n      path: ${dir}\n`,
+    problems: [/^10:13 sinks\[0\]\.config\.path: ".*" is a directory; name the file to write$/],
+  },
+  {
+    name: "a template source that is a directory",
+    yaml: `${auth}templates:\n  - source-path: ${dir}\n    destination-path: ${dir}/o\n`,
+    problems: [/^8:18 templates\[0\]\.source-path: template file ".*" is a directory$/],
+  },
+  {
     name: "an output under a regular file",
     yaml: `${auth}templates:\n  - template-content: "x"\n    destination-path: ${dir}/client-id/out\n`,
     problems: [/templates\[0\]\.destination-path: .*client-id is not a directory/],
@@ -131,6 +148,13 @@ const bad: { name: string; yaml: string; problems: RegExp[] }[] = [
     yaml: `${auth}cache:\n  persistent:\n    type: kubernetes\n    path: ${dir}/cache\n`,
     problems: [/cache\.persistent\.type: service-account token "\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token" does not exist: the kubernetes cache only works inside a pod/],
   },
+  ...(existsSync(DEFAULT_SA_TOKEN_PATH)
+    ? []
+    : [{
+      name: "kubernetes auth outside a pod: the default service-account token is checked at load too",
+      yaml: `auth:\n  type: kubernetes\n  config:\n    identity-id: "id-1"\n`,
+      problems: [/^2:9 auth\.type: service-account token "\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token" \(the default\) does not exist: is the agent running in a pod/],
+    }]),
   {
     name: "unknown cache type",
     yaml: `${auth}cache:\n  persistent:\n    type: redis\n    path: /x\n`,
@@ -160,3 +184,25 @@ for (const c of bad) {
     for (const re of c.problems) assert.ok(got.some((g) => re.test(g)), `${re} not in\n${got.join("\n")}`);
   });
 }
+
+test("risky permissions are warned about, not refused: special bits, world-writable, a world-readable token", () => {
+  const r = loadSecretsAgentConfig(`${auth}sinks:
+  - type: file
+    config: { path: ${dir}/token-ok }
+  - type: file
+    config: { path: ${dir}/token-644, permission: "0644" }
+templates:
+  - template-content: x
+    destination-path: ${dir}/t-4777
+    permission: "4777"
+  - template-content: x
+    destination-path: ${dir}/t-644
+    permission: "0644"
+`);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  assert.deepEqual(riskyPermissions(r.value).map((w) => `${w.key}: ${w.message}`), [
+    "sinks[1].config.permission: permission 0644 lets every user on the machine read the access token",
+    "templates[0].permission: permission 04777 sets setuid, setgid or sticky bits on a file that holds secrets",
+    "templates[0].permission: permission 04777 lets every user on the machine rewrite the file",
+  ]);
+});
