@@ -66,7 +66,8 @@ export const templateCommand = (extraFuncs?: FuncMap, io: TemplateCommandIO = pr
         }
         io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs: live ? { ...extraFuncs, ...live.funcs } : extraFuncs }));
       } catch (e) {
-        io.stderr(`${(e as Error).message}\n`);
+        const message = (e as Error).message;
+        io.stderr(`${live ? live.redact(message) : message}\n`);
         io.setExitCode(1);
       } finally {
         await live?.close();

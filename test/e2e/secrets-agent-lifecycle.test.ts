@@ -252,6 +252,14 @@ ${authYaml(f)}templates:
       await templateCommand(undefined, io).parseAsync(["node", "kms", "render", file, "--address", s.address]);
       assert.equal(code, 0, err.join(""));
       assert.equal(out.join(""), "A;B;\na-1\n");
+      // An error that prints a secret shows [REDACTED] in its place.
+      const bad = join(f.dir, "preview-bad.tpl");
+      writeFileSync(bad, `{{ range getSecretByName "${f.projectId}" "dev" "/" "A" }}{{ end }}`);
+      err.length = 0;
+      await templateCommand(undefined, io).parseAsync(["node", "kms", "render", bad, "--address", s.address]);
+      assert.equal(code, 1);
+      assert.match(err.join(""), /range can't iterate over \{A .*\[REDACTED\]/);
+      assert.doesNotMatch(err.join(""), /a-1/);
       delete process.env.KMS_TOKEN;
       await templateCommand(undefined, io).parseAsync(["node", "kms", "render", file, "--address", s.address]);
       assert.equal(code, 2);

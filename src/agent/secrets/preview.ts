@@ -4,6 +4,7 @@ import type { FuncMap } from "../../template/funcs.js";
 import { silentLogger } from "../log.js";
 import { DEFAULT_RETRY_POLICY } from "../retry.js";
 import { newRenderContext, secretFunctions } from "./functions.js";
+import { redactValues } from "./redact.js";
 import { createSecretSource } from "./source.js";
 
 /**
@@ -11,7 +12,7 @@ import { createSecretSource } from "./source.js";
  * requests the agent makes, so a preview shows what the agent would write. No login, no renewal: the
  * token is used as given.
  */
-export const livePreviewFuncs = (address: string, token: string): { funcs: FuncMap; close(): Promise<void> } => {
+export const livePreviewFuncs = (address: string, token: string): { funcs: FuncMap; redact(message: string): string; close(): Promise<void> } => {
   const client = createKmsClient({ address, userAgent: "kms-template-preview" });
   const source = createSecretSource({
     client,
@@ -21,5 +22,6 @@ export const livePreviewFuncs = (address: string, token: string): { funcs: FuncM
     logger: silentLogger,
   });
   const ctx = newRenderContext(source);
-  return { funcs: secretFunctions(() => ctx), close: () => client.close() };
+  // An error message printed by the preview must not show the values it fetched, any more than the agent's log.
+  return { funcs: secretFunctions(() => ctx), redact: (message) => redactValues(message, ctx.fetched), close: () => client.close() };
 };
