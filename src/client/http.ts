@@ -30,6 +30,16 @@ export interface HttpOptions {
   userAgent?: string;
   /** Wall clock for HTTP-date Retry-After headers. */
   now?: () => number;
+  /** Told of every exchange (for debug logs): method, path without query, status or network error, duration. */
+  onExchange?: (e: ExchangeInfo) => void;
+}
+
+export interface ExchangeInfo {
+  method: string;
+  path: string;
+  status?: number;
+  error?: string;
+  durationMs: number;
 }
 
 export interface CallOptions {
@@ -160,13 +170,17 @@ export const createHttpTransport = (opts: HttpOptions): HttpTransport => {
       headers["content-length"] = String(Buffer.byteLength(body));
     }
     let res: RawResponse;
+    const started = now();
     try {
       if (spec.signal?.aborted) throw spec.signal.reason;
       res = await exchange(url, spec.method, headers, body, spec.signal);
     } catch (err) {
       if (spec.signal?.aborted) throw spec.signal.reason;
-      throw new KmsNetworkError(spec.method, spec.path, err);
+      const e = new KmsNetworkError(spec.method, spec.path, err);
+      opts.onExchange?.({ method: spec.method, path: spec.path, error: e.message, durationMs: now() - started });
+      throw e;
     }
+    opts.onExchange?.({ method: spec.method, path: spec.path, status: res.statusCode, durationMs: now() - started });
     const { text } = res;
     const json = parseJson(text);
     if (res.statusCode < 200 || res.statusCode >= 300) {

@@ -220,3 +220,18 @@ test("calls reuse one keep-alive connection", async () => {
   assert.equal(ports.size, 1);
   await c.close();
 });
+
+test("onExchange hears of every exchange: method, path, status or error, duration; never a token or body", async () => {
+  reply = json(200, { accessToken: "secret-token", expiresIn: 60, accessTokenMaxTTL: 600, tokenType: "Bearer" });
+  const heard: unknown[] = [];
+  let t = 1_000;
+  const c = createKmsClient({ address, onExchange: (e) => heard.push(e), now: () => (t += 5) });
+  await c.universalAuthLogin({ clientId: "id", clientSecret: "client-secret" });
+  await c.close();
+  const down = createKmsClient({ address: "http://127.0.0.1:9", onExchange: (e) => heard.push(e), now: () => (t += 5) });
+  await assert.rejects(down.universalAuthLogin({ clientId: "id", clientSecret: "s" }));
+  await down.close();
+  assert.deepEqual(heard[0], { method: "POST", path: "/api/v1/auth/universal-auth/login", status: 200, durationMs: 5 });
+  assert.match((heard[1] as { error: string }).error, /ECONNREFUSED|connect/);
+  assert.doesNotMatch(JSON.stringify(heard), /secret/);
+});

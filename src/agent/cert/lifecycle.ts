@@ -296,6 +296,10 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       issuedAt: new Date(clock.now()).toISOString(),
     };
     await writeSet(targets, { key, chain: chain.join(""), certificate: ensureNewline(m.certificate) }, statePath, event, next);
+    log.debug("certificate set written", {
+      files: [targets.key, targets.chain, targets.certificate].filter((t) => t !== undefined).map((t) => `${t.path} (${octal(t.mode)})`),
+      statePath,
+    });
     // The request it was kept for is answered: its copy of the key goes (the key file is the key now).
     if (mode === "local") await rm(pendingKeyPath, { force: true });
     current = {
@@ -365,6 +369,7 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     if (c.certificateId) {
       try {
         const rec = await server!.status(c.certificateId, signal);
+        log.debug("status checked", { certificateId: c.certificateId, status: rec.status });
         if (rec.status === "revoked") {
           if (mode === "server" || mode === "local") return obtain("renewal", signal, "revoked");
           if (!warned.has("revoked")) {
@@ -391,17 +396,18 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
     if (left <= effectiveRenewBefore(c)! + c.jitterMs) return obtain("renewal", signal, "renew-before-expiry reached");
   };
 
-  const nextCheckAt = (): number => {
+  const nextCheckAt = (): { at: number; reason: string } => {
     const now = clock.now();
-    let at = now + checkMs;
+    const check = { at: now + checkMs, reason: "status-check-interval" };
     const c = current;
     if (c && mode !== "csr" && mode !== "existing" && renewBeforeMs !== undefined) {
       // Wake exactly when renewal becomes due instead of up to one interval late.
-      at = Math.min(at, Math.max(now, c.notAfter - effectiveRenewBefore(c)! - c.jitterMs));
-    } else if (c && mode !== "existing" && c.notAfter > now) {
-      at = Math.min(at, c.notAfter); // and when it expires, to replace it then
+      const due = Math.max(now, c.notAfter - effectiveRenewBefore(c)! - c.jitterMs);
+      if (due < check.at) return { at: due, reason: "renewal due (renew-before-expiry and jitter)" };
+    } else if (c && mode !== "existing" && c.notAfter > now && c.notAfter < check.at) {
+      return { at: c.notAfter, reason: "certificate expires" }; // to replace it then
     }
-    return at;
+    return check;
   };
 
 
@@ -448,7 +454,9 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
       try {
         await step(signal);
         failures = 0;
-        nextAt = nextCheckAt();
+        const next = nextCheckAt();
+        nextAt = next.at;
+        log.debug("next check scheduled", { at: rfc3339(next.at), inMs: Math.round(next.at - clock.now()), reason: next.reason });
       } catch (err) {
         if (signal.aborted) break;
         failures++;

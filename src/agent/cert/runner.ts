@@ -81,7 +81,9 @@ export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions 
   /** Builds client, auth method and token manager; throws (changing nothing) on unreadable credentials. */
   const connect = (config: CertAgentConfig): Connection => {
     const method = createAuthMethod(config.auth, authDeps);
-    const client = opts.client ?? createKmsClient({ address: config.kms.address, userAgent: "kms-cert-agent" });
+    const apiLog = logger.child({ component: "api" });
+    const client =
+      opts.client ?? createKmsClient({ address: config.kms.address, userAgent: "kms-cert-agent", onExchange: (e) => apiLog.debug("API call", { ...e }) });
     const tokens = createTokenManager({
       client,
       method,

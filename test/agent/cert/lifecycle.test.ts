@@ -12,6 +12,7 @@ import type { HookSpec } from "../../../src/agent/hooks.js";
 import { loadCertAgentConfig } from "../../../src/config/cert-agent.js";
 import { FakeClock } from "../fake-clock.js";
 import { createLogger } from "../../../src/agent/log.js";
+import type { Logger } from "../../../src/agent/log.js";
 import { createFakeKms } from "./fake-kms.js";
 import type { FakeKms } from "./fake-kms.js";
 
@@ -22,7 +23,7 @@ interface Rig {
   clock: FakeClock;
   kms: FakeKms;
   hooks: { name: string; env: Record<string, string> }[];
-  start(certs: string, extra?: { stateDir?: string }): CertAgentHandle;
+  start(certs: string, extra?: { stateDir?: string; logger?: Logger }): CertAgentHandle;
 }
 
 const rig = async (): Promise<Rig> => {
@@ -44,7 +45,7 @@ const rig = async (): Promise<Rig> => {
       const r = loadCertAgentConfig(yaml);
       if (!r.ok) throw new Error(JSON.stringify(r.problems));
       clock.sleepers = 1 + r.value.certificates.length; // the token loop and one loop per certificate
-      return startCertAgent(r.value, { client: kms.client, clock, random: () => 0.5, runHook, stateDir: extra.stateDir, logger: process.env.KMS_TEST_LOG ? createLogger({ level: "debug", clock }) : undefined });
+      return startCertAgent(r.value, { client: kms.client, clock, random: () => 0.5, runHook, stateDir: extra.stateDir, logger: extra.logger ?? (process.env.KMS_TEST_LOG ? createLogger({ level: "debug", clock }) : undefined) });
     },
   };
 };
@@ -496,4 +497,21 @@ test("a reused set gets the configured modes: a tightened permission and a key s
   assert.equal(modeOf(join(r.dir, "web.key")), 0o600);
   assert.equal(modeOf(join(r.dir, "chain.crt")), 0o600);
   assert.equal(modeOf(join(r.dir, "web.crt")), 0o644);
+});
+
+test("--verbose: debug lines for status checks, scheduling with its reason, and file writes; no key in them", async () => {
+  const r = await rig();
+  const out: string[] = [];
+  const logger = createLogger({ level: "debug", format: "json", clock: r.clock, stream: { write: (l: string) => (out.push(l), true) } });
+  const h = r.start(serverCert(r.dir, { ttl: "1h", before: "20m", check: "10m" }), { logger });
+  await r.clock.runUntil(() => h.ready() && r.kms.count("status") >= 2);
+  await h.stop();
+  const debug = out.map((l) => JSON.parse(l)).filter((l) => l.level === "debug");
+  const msgs = debug.map((l) => l.msg);
+  assert.ok(msgs.includes("status checked"), msgs.join("\n"));
+  assert.ok(msgs.includes("certificate set written"));
+  const scheduled = debug.filter((l) => l.msg === "next check scheduled");
+  assert.ok(scheduled.some((l) => l.reason === "status-check-interval" && l.inMs === 600_000), JSON.stringify(scheduled));
+  assert.ok(debug.find((l) => l.msg === "certificate set written")!.files.some((f: string) => f.endsWith("web.key (0600)")));
+  assert.doesNotMatch(out.join(""), /BEGIN [A-Z ]*PRIVATE KEY|tok-/);
 });
