@@ -123,6 +123,7 @@ export const createAdminClient = (opts: HttpOptions & { token: string }) => {
     listCas: (projectId: string) => get(CA, z.array(CaObject), { projectId }),
     getCa: (id: string) => get(`${CA}/${seg(id)}`, CaObject),
     getCaCertificate: (id: string) => get(`${CA}/${seg(id)}/certificate`, CaCertificate),
+    renewCa: (id: string, notAfter: string) => post(`${CA}/${seg(id)}/renew`, { type: "existing", notAfter }, CaCertificate),
 
     createPolicy: async (body: Record<string, unknown>) => (await post(POLICIES, body, z.looseObject({ certificatePolicy: PolicyObject }))).certificatePolicy,
     listPolicies: (projectId: string, q: { search?: string; offset?: number; limit?: number } = {}) =>

@@ -57,6 +57,12 @@ describe("kms pki (real CLI, real server)", () => {
     const pem = await ok(["ca", "get", inter.id, "--pem"]);
     assert.equal((pem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, "intermediate and root");
     writeFileSync(files.path("root.pem"), await ok(["ca", "get", "root-ca", "--project", slug, "--pem"]));
+    // Renewal in place: the same CA, a later expiry; the root's new certificate still anchors the intermediate.
+    const renewed = await ok(["ca", "renew", "root-ca", "--project", slug, "--not-after", "12y"]);
+    assert.match(renewed, new RegExp(`^not after:\\s+${new Date().getUTCFullYear() + 12}-`, "m"));
+    const v = openssl("verify", "-CAfile", files.write("renewed-root.pem", await ok(["ca", "get", "root-ca", "--project", slug, "--pem"])),
+      files.write("inter.pem", pem.split(/(?<=-----END CERTIFICATE-----)/)[0]!.trim() + "\n"));
+    assert.equal(v.status, 0, v.out);
   });
 
   test("policies: flags and a rules file; profiles by name", async () => {

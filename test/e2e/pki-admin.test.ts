@@ -122,6 +122,66 @@ describe("PKI administration (real server, real openssl)", () => {
     assert.equal(ca.configuration.maxPathLength, 0);
   });
 
+  test("renewing a root and an intermediate in place: same key and subject, a later notAfter, and what they issued before still verifies", async () => {
+    const token = await login(s.address, f.clientId, f.clientSecret);
+    const issueLeaf = async (cn: string) => {
+      const r = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token, body: {
+        profileId: f.profileId, attributes: { commonName: cn, altNames: [{ type: "dns_name", value: cn }], keyUsages: ["digital_signature"], extendedKeyUsages: ["server_auth"], keyAlgorithm: "EC_prime256v1", ttl: "30d" },
+      } });
+      assert.equal(r.status, 200, r.text);
+      return r.body.certificate as { certificate: string; certificateChain: string };
+    };
+    const verifies = (root: string, leaf: { certificate: string; certificateChain: string }) => {
+      const tag = Math.random().toString(36).slice(2);
+      return openssl("verify", "-x509_strict", "-CAfile", files.write(`r-${tag}.pem`, root), "-untrusted", files.write(`c-${tag}.pem`, leaf.certificateChain),
+        files.write(`l-${tag}.pem`, leaf.certificate));
+    };
+    const pubkey = (pem: string) => opensslOk("x509", "-noout", "-pubkey", "-in", files.write(`k-${Math.random()}.pem`, pem));
+    const subject = (pem: string) => opensslOk("x509", "-noout", "-subject", "-in", files.write(`s-${Math.random()}.pem`, pem));
+    const before = await issueLeaf("before.example.com");
+
+    const rootAfter = new Date(Date.now() + 12 * 365 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
+    const root = await admin("POST", `${CAS}/${f.rootCaId}/renew`, { type: "existing", notAfter: rootAfter });
+    assert.equal(root.status, 200, root.text);
+    assert.equal(root.body.certificateChain, "");
+    assert.equal(pubkey(root.body.certificate), pubkey(f.rootCaPem), "same key");
+    assert.equal(subject(root.body.certificate), subject(f.rootCaPem), "same subject");
+    const rootCa = (await admin("GET", `${CAS}/${f.rootCaId}`)).body;
+    assert.equal(rootCa.configuration.notAfter, new Date(rootAfter).toISOString());
+    assert.equal(rootCa.configuration.serialNumber, root.body.serialNumber);
+    assert.deepEqual((await admin("GET", `${CAS}/${f.rootCaId}/ca-certificates`)).body.map((c: { version: number }) => c.version), [1, 2]);
+    const v1 = verifies(root.body.certificate, before);
+    assert.equal(v1.status, 0, `a leaf from before verifies against the renewed root: ${v1.out}`);
+
+    const interAfter = new Date(Date.now() + 6 * 365 * 86_400_000).toISOString();
+    const inter = await admin("POST", `${CAS}/${f.intermediateCaId}/renew`, { type: "existing", notAfter: interAfter });
+    assert.equal(inter.status, 200, inter.text);
+    assert.equal(pubkey(inter.body.certificate), pubkey(f.intermediateCaPem));
+    assert.match(inter.body.certificateChain, /BEGIN CERTIFICATE/);
+    const after = await issueLeaf("after.example.com");
+    assert.ok(after.certificateChain.includes(inter.body.certificate.trim().split("\n")[1]!), "new leaves carry the renewed intermediate");
+    for (const [what, anchor] of [["original root", f.rootCaPem], ["renewed root", root.body.certificate]] as const) {
+      assert.equal(verifies(anchor, after).status, 0, `new leaf against the ${what}`);
+      assert.equal(verifies(anchor, before).status, 0, `old leaf against the ${what}`);
+    }
+
+    for (const [body, message] of [
+      [{ type: "new", notAfter: interAfter }, /type: only "existing" is supported/],
+      [{ type: "existing", notAfter: "2020-01-01T00:00:00Z" }, /notAfter: must be in the future/],
+      [{ type: "existing", notAfter: new Date(Date.now() + 20 * 365 * 86_400_000).toISOString() }, /after the parent CA's notAfter/],
+    ] as const) {
+      const r = await admin("POST", `${CAS}/${f.intermediateCaId}/renew`, body);
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.message, message);
+    }
+    const { id } = await pendingCa("renew-elsewhere");
+    const offline = await importCert(id, offlineSign("renew-elsewhere", (await admin("GET", `${CAS}/${id}/csr`)).body.csr, CA_EXT), opensslOk("x509", "-in", files.path("offline.pem")));
+    assert.equal(offline.status, 200, offline.text);
+    const elsewhere = await admin("POST", `${CAS}/${id}/renew`, { type: "existing", notAfter: interAfter });
+    assert.equal(elsewhere.status, 400, elsewhere.text);
+    assert.match(elsewhere.body.message, /signed outside the KMS: have its CSR .* signed again and import/);
+  });
+
   test("profile defaults are checked when the profile is written, naming the field; nothing is created", async () => {
     const policy = await admin("POST", "/api/v1/cert-manager/certificate-policies", {
       projectId: f.projectId, name: "short-lived", subject: [{ type: "common_name", allowed: ["*"] }], keyUsages: { allowed: ["digital_signature"] },

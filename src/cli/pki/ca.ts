@@ -87,5 +87,16 @@ export const caCommand = (): Command => {
     ctx.print(keyValues(caDetails(ca)));
   }));
 
-  return cmd.addCommand(createCmd).addCommand(listCmd).addCommand(getCmd);
+  const renewCmd = addCommonOptions(new Command("renew"), { project: true })
+    .description("a new certificate for the CA's key and subject, later notAfter (a root signs itself, an intermediate its KMS parent)")
+    .argument("<ca>", "CA id or name")
+    .requiredOption("--not-after <when>", "the new expiry: an ISO date or a duration from now such as 10y");
+  renewCmd.action(action(async (ctx, ref: string) => {
+    const ca = await resolveCa(ctx, ref);
+    const r = await ctx.client.renewCa(ca.id, dateOrDuration("--not-after", String(renewCmd.opts().notAfter)));
+    if (ctx.output === "json") return ctx.json(r);
+    ctx.print(keyValues(caDetails(await ctx.client.getCa(ca.id))));
+  }));
+
+  return cmd.addCommand(createCmd).addCommand(listCmd).addCommand(getCmd).addCommand(renewCmd);
 };

@@ -5,14 +5,14 @@ import { newId } from "../ids.js";
 import { isoNow } from "../time.js";
 import { exportPrivateKeyPem, generateKeyPair, isKeyAlgorithm, type KeyAlgorithm, loadPrivateKey, spkiDerOf } from "../../crypto/keys.js";
 import { certificateBlocks, joinPemBlocks, toPem } from "../../crypto/der/pem.js";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createPublicKey } from "node:crypto";
 import type { PkiStore } from "../../store/pki.js";
 import type { CaCertificateTable, CertificateAuthorityTable } from "../../store/schema.js";
 import type { CaState } from "../../store/pki.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { ProjectAccess } from "../projects/access.js";
 import type { ProjectKeys } from "../projects/project-keys.js";
-import { createCaCsr, createIntermediateCa, createRootCa, signIntermediate } from "./ca.js";
+import { createCaCsr, createIntermediateCa, createRootCa, signIntermediate, type CreatedCa } from "./ca.js";
 import { parseCertificate } from "./certificate.js";
 import { prepareIssuer, type IssuerContext } from "./issuer.js";
 import { formatDn, type SubjectFields } from "./name.js";
@@ -325,6 +325,48 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     return { message: "Successfully imported certificate to CA", caId: ca.id };
   };
 
-  return { issuerFor, issuerOf, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, privateKeyOf };
+  /**
+   * `POST /:caId/renew` with `type: "existing"`: a new certificate for the CA's current key and subject, so
+   * everything it issued keeps verifying (same key, same name) while new issuance gets the later notAfter. A
+   * root signs itself again; an intermediate is signed again by its parent in the KMS. One signed elsewhere
+   * renews by importing a new certificate (importCertificate).
+   */
+  const renew = async (actor: Actor, caId: string, dto: { type: string; notAfter: string }) => {
+    const ca = await requireCa(actor, caId, "admin");
+    if (dto.type !== "existing") throw new BadRequestError(`type: only "existing" is supported (a new certificate for the CA's current key pair)`);
+    const config = JSON.parse(ca.configuration) as CaConfiguration;
+    const current = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
+    if (!current) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate yet; import one first`);
+    const now = clock.now();
+    const notAfter = Date.parse(dto.notAfter);
+    if (Number.isNaN(notAfter)) throw new BadRequestError(`notAfter: "${dto.notAfter}" is not an ISO date`);
+    if (notAfter <= now) throw new BadRequestError("notAfter: must be in the future");
+    const was = parseCertificate(current.certificate);
+    const privateKey = await privateKeyOf(ca);
+    const keyPair = { algorithm: config.keyAlgorithm, privateKey, publicKey: createPublicKey(privateKey), spkiDer: spkiDerOf(privateKey) };
+    const options = { subject: subjectOf(config), keyAlgorithm: config.keyAlgorithm, keyPair, notBefore: now, notAfter, maxPathLength: was.basicConstraints?.pathLength ?? -1 };
+    let renewed: CreatedCa;
+    let chain = "";
+    if (config.type === "root") {
+      renewed = await createRootCa(options);
+    } else {
+      if (!config.parentCaId) throw new BadRequestError(`Certificate authority '${ca.name}' was signed outside the KMS: have its CSR (GET …/${ca.id}/csr) signed again and import the new certificate`);
+      await requireCa(actor, config.parentCaId, "admin");
+      const parent = await issuerFor(config.parentCaId);
+      renewed = await createIntermediateCa(parent.issuer, options);
+      chain = joinPemBlocks([...certificateBlocks(parent.caCert.certificate), ...certificateBlocks(parent.caCert.certificate_chain)]);
+    }
+    const c = renewed.certificate;
+    if (!parseCertificate(c.pem).subjectDer.equals(was.subjectDer)) throw new BadRequestError("the CA's subject no longer encodes as in its certificate; it cannot be renewed in place");
+    const versions = await store.listCaCertificates(ca.id);
+    const row = caCertRow(ca.id, versions.length + 1, c.pem, chain, c.serialNumber, c.notBefore, c.notAfter);
+    const configuration: CaConfiguration = { ...config, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), serialNumber: c.serialNumber };
+    await store.activateCaCertificate(ca.id, row, null, isoNow(clock), JSON.stringify(configuration), ca.status === "disabled" ? "disabled" : "active");
+    forget(ca);
+    await audit.record(actor, { action: "renew-ca", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { serialNumber: c.serialNumber, version: row.version } });
+    return { certificate: c.pem, certificateChain: chain, serialNumber: c.serialNumber };
+  };
+
+  return { issuerFor, issuerOf, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, renew, privateKeyOf };
 };
 export type CaService = ReturnType<typeof caServiceFactory>;

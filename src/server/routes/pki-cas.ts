@@ -22,6 +22,7 @@ const UpdateCa = z.object({ name: z.string().optional(), status: z.string().opti
 const CaParams = z.object({ caId: z.string().min(1) });
 const ListQuery = z.object({ projectId: z.string().min(1) });
 const SignIntermediate = z.object({ csr: z.string().min(1), notAfter: z.string().min(1), notBefore: z.string().optional(), maxPathLength: z.number().int().min(-1).optional() });
+const RenewCa = z.object({ type: z.string().default("existing"), notAfter: z.string().min(1) });
 const ImportCert = z.object({ certificate: z.string().min(1), certificateChain: z.string().default("") });
 
 export const registerCaRoutes = (r: Router, s: Services) => {
@@ -40,6 +41,7 @@ export const registerCaRoutes = (r: Router, s: Services) => {
     r.authed("GET", `${base}/:caId/csr`, async (req, _, actor) => ({ csr: await s.cas.csr(actor, caId(req)) }));
     r.authed("POST", `${base}/:caId/sign-intermediate`, async (req, _, actor) => s.cas.signIntermediateCsr(actor, caId(req), parse(SignIntermediate, req.body, "body")));
     r.authed("POST", `${base}/:caId/import-certificate`, async (req, _, actor) => s.cas.importCertificate(actor, caId(req), parse(ImportCert, req.body, "body")));
+    r.authed("POST", `${base}/:caId/renew`, async (req, _, actor) => s.cas.renew(actor, caId(req), parse(RenewCa, req.body, "body")));
     r.authed("GET", `${base}/:caId/crls`, async (req, _, actor) => s.crls.listForCa(actor, caId(req)));
   }
 };
