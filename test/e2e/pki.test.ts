@@ -162,6 +162,10 @@ describe("PKI end to end (real server, real openssl)", () => {
     let o = ocsp();
     assert.match(o.out, /rev\.pem: good/, o.out);
     assert.match(o.out, /Response verify OK/);
+    // The root's responder knows the intermediate it signed (a whole-chain OCSP check does not stop at "unknown").
+    const rootOcsp = openssl("ocsp", "-issuer", root, "-cert", issuer, "-url", `${s.address}/api/v1/pki/ocsp/${ec.rootCaId}`, "-CAfile", root);
+    assert.match(rootOcsp.out, /issuer\.pem: good/, rootOcsp.out);
+    assert.match(rootOcsp.out, /Response verify OK/);
 
     const renewed = await api(s.address, "POST", `/api/v1/cert-manager/certificates/${c.certificateId}/renew`, { token, body: { removeRootsFromChain: true } });
     assert.equal(renewed.status, 200, renewed.text);

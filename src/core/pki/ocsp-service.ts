@@ -4,7 +4,7 @@ import type { CaService } from "./ca-service.js";
 import { ocspErrorResponse, respondOcsp } from "./ocsp.js";
 import { revocationReasonName } from "./crl-service.js";
 
-type Deps = { store: Pick<PkiStore, "getCertificateBySerial">; cas: Pick<CaService, "issuerFor">; clock: Clock };
+type Deps = { store: Pick<PkiStore, "getCertificateBySerial" | "findCaCertificatesBySerial" | "getCa">; cas: Pick<CaService, "issuerFor">; clock: Clock };
 
 /** RFC 6960 responder for one internal CA: good, revoked or unknown, signed by the CA itself. */
 export const ocspServiceFactory = ({ store, cas, clock }: Deps) => {
@@ -20,7 +20,15 @@ export const ocspServiceFactory = ({ store, cas, clock }: Deps) => {
       now: clock.now(),
       lookup: async (_n, _k, serialHex) => {
         const c = await store.getCertificateBySerial(caId, serialHex);
-        if (!c) return { status: "unknown" };
+        if (!c) {
+          // Or an intermediate CA's certificate this CA signed: good (CA certificates are not revoked here), so a
+          // client checking the whole chain with OCSP does not stop at "unknown".
+          for (const cc of await store.findCaCertificatesBySerial(serialHex)) {
+            const child = await store.getCa(cc.ca_id);
+            if (child && (JSON.parse(child.configuration) as { parentCaId?: string | null }).parentCaId === caId) return { status: "good" };
+          }
+          return { status: "unknown" };
+        }
         if (c.status === "revoked") {
           const reason = revocationReasonName(c.revocation_reason);
           return { status: "revoked", revokedAt: Date.parse(c.revoked_at!), ...(reason && { reason }) };
