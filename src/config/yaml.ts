@@ -72,7 +72,8 @@ const LEADING_ZERO_INT = /^0o?[0-7]+$/;
 
 export const parseYaml = (text: string, options: ParseYamlOptions = {}): LoadedYaml => {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, uniqueKeys: true, prettyErrors: false });
+  // merge: `<<: *anchor` as Go's yaml.v3 reads it (the upstream agent's configurations use it).
+  const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, uniqueKeys: true, prettyErrors: false, merge: true });
   const pos = (offset: number) => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
@@ -96,6 +97,8 @@ export const parseYaml = (text: string, options: ParseYamlOptions = {}): LoadedY
   const writtenAs = new Map<string, string>();
   let value: unknown = problems.length ? undefined : doc.toJS({ maxAliasCount: 100 });
   if (value && typeof value === "object" && !Array.isArray(value)) {
+    // Top-level `x-…` keys hold anchors for merging (as in docker-compose): not configuration.
+    value = Object.fromEntries(Object.entries(value).filter(([k]) => !k.startsWith("x-")));
     const obj = value as Record<string, unknown>;
     for (const [alias, canonical] of Object.entries(options.rootAliases ?? {})) {
       if (!(alias in obj)) continue;

@@ -269,3 +269,27 @@ test("hook timeouts: a number is seconds, a duration string is taken as written"
   assert.equal(hooks('"45s"'), 45_000);
   assert.equal(hooks('"2m"'), 120_000);
 });
+
+test("YAML merge keys work and top-level x- keys hold anchors without being configuration", () => {
+  const c = okValue(minimal(`  - <<: *web
+    attributes: { common-name: a.example.com }
+    file-output:
+      private-key: { path: a.key }
+      certificate: { path: a.crt }
+  - <<: *web
+    file-output:
+      private-key: { path: b.key }
+      certificate: { path: b.crt }
+`, `x-common: &web
+  profile-name: web
+  project-slug: demo
+  lifecycle: { renew-before-expiry: 10d, status-check-interval: 1h }
+x-unused: { anything: [1, 2] }`));
+  assert.equal(c.certificates.length, 2);
+  for (const e of c.certificates) {
+    assert.equal(e["profile-name"], "web");
+    assert.equal(e.lifecycle["renew-before-expiry"], 10 * 86_400_000);
+  }
+  assert.equal(c.certificates[0]!.attributes["common-name"], "a.example.com");
+  assert.deepEqual(problemsOf(minimal(`  - profile-name: p\n    project-slug: s\n    file-output:\n      private-key: { path: k }\n      certificate: { path: c }\n`, "y-other: 1")).map((p) => p.message), ['unknown key "y-other"']);
+});
