@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Command } from "commander";
+import { jsonData } from "../template/encoding.js";
 import type { FuncMap } from "../template/funcs.js";
 import { sprigFuncs } from "../template/sprig.js";
 import { Template } from "../template/template.js";
@@ -24,7 +25,7 @@ export interface RenderOptions {
  */
 export const renderTemplateFile = async (file: string, opts: RenderOptions = {}): Promise<string> => {
   const text = await readFile(file, "utf8");
-  const data: unknown = opts.dataFile === undefined ? {} : JSON.parse(await readFile(opts.dataFile, "utf8"));
+  const data: unknown = opts.dataFile === undefined ? {} : jsonData(await readFile(opts.dataFile, "utf8"));
   const t = new Template(basename(file)).funcs(sprigFuncs({ now: opts.now }));
   if (opts.extraFuncs) t.funcs(opts.extraFuncs);
   return t.parse(text).execute(data);

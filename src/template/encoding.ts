@@ -67,6 +67,22 @@ export const jsonMarshal = (v: unknown): string => {
 };
 
 /** json.Unmarshal into interface{}: objects are maps, arrays slices, and every number a float64. */
+/**
+ * JSON as template data (`kms template render --data`): an integral number up to 2^53-1 is an int, any
+ * other number a float64 (docs/templates.md). Beyond 2^53-1 a JS number is no longer exact, so it
+ * stays the float64 Go's decoder would make rather than an int that differs from what was written.
+ */
+export const jsonData = (s: string): unknown => {
+  const toGo = (x: unknown): unknown => {
+    if (typeof x === "number") return Number.isSafeInteger(x) ? x : makeFloat(x);
+    if (Array.isArray(x)) return x.map(toGo);
+    // fromEntries defines each key, "__proto__" included, as an own property.
+    if (x !== null && typeof x === "object") return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, toGo(v)]));
+    return x;
+  };
+  return toGo(JSON.parse(s));
+};
+
 export const jsonUnmarshal = (s: string): unknown => {
   const toGo = (x: unknown): unknown => {
     if (typeof x === "number") return makeFloat(x);

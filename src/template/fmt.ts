@@ -157,7 +157,7 @@ class Printer {
   private printFloat(v: number, size: number, verb: string): void {
     switch (verb) {
       case "v": this.fmtFloat(v, size, "g", -1); break;
-      case "g": case "G": this.fmtFloat(v, size, verb, -1); break;
+      case "b": case "g": case "G": case "x": case "X": this.fmtFloat(v, size, verb, -1); break;
       case "f": case "e": case "E": case "F": this.fmtFloat(v, size, verb, 6); break;
       default: this.badVerb(verb);
     }
@@ -282,7 +282,8 @@ class Printer {
       case "string": return this.printString(v as string, verb);
       case "invalid":
       case "interface":
-        if (verb === "v") this.pad("<nil>");
+        // A nil inside a slice or map is an interface {} holding nothing: Go's %#v names the type.
+        if (verb === "v") this.pad(this.f.sharpV && depth > 0 ? "interface {}(nil)" : "<nil>");
         else this.badVerb(verb);
         return;
       case "func":
@@ -291,33 +292,36 @@ class Printer {
         return;
     }
     if (this.handleMethods(v, verb)) return;
+    // %#v is Go syntax: the type, then the elements in braces, separated by ", ".
+    const sharpV = this.f.sharpV;
+    const sep = sharpV ? ", " : " ";
     if (k === "map") {
       const o = v as Record<string, unknown>;
-      this.write("map[");
+      this.write(sharpV ? typeOf(v) + "{" : "map[");
       const keys = Object.keys(o).sort(compareKeys);
       keys.forEach((key, i) => {
-        if (i > 0) this.write(" ");
+        if (i > 0) this.write(sep);
         this.printValue(key, verb, depth + 1);
         this.write(":");
         this.printValue(o[key], verb, depth + 1);
       });
-      this.write("]");
+      this.write(sharpV ? "}" : "]");
       return;
     }
     if (k === "slice") {
-      this.write("[");
+      this.write(sharpV ? typeOf(v) + "{" : "[");
       (v as unknown[]).forEach((e, i) => {
-        if (i > 0) this.write(" ");
+        if (i > 0) this.write(sep);
         this.printValue(e, verb, depth + 1);
       });
-      this.write("]");
+      this.write(sharpV ? "}" : "]");
       return;
     }
     // A struct: its fields in declaration order.
-    this.write("{");
+    this.write(sharpV ? typeOf(v) + "{" : "{");
     structFields(v as object).forEach(([name, fv], i) => {
-      if (i > 0) this.write(" ");
-      if (this.f.plusV || this.f.sharpV) this.write(name + ":");
+      if (i > 0) this.write(sep);
+      if (this.f.plusV || sharpV) this.write(name + ":");
       this.printValue(fv, verb, depth + 1);
     });
     this.write("}");
@@ -496,7 +500,8 @@ const intFromArg = (a: unknown[], argNum: number): { num: number; isInt: boolean
   return { num, isInt, newArgNum };
 };
 
-// The '#' flag for floats: keep the decimal point and, for %g, the trailing zeros.
+// The '#' flag for floats (format.go fmtFloat): keep the decimal point and, for %v %g %G %x, pad the
+// significant digits to the precision (6 when none is given). In hex, e and E are digits.
 const sharpFloat = (num: string, verb: string, prec: number): string => {
   let digits = 0;
   if (verb === "v" || verb === "g" || verb === "G" || verb === "x") {
@@ -504,17 +509,16 @@ const sharpFloat = (num: string, verb: string, prec: number): string => {
     if (digits === -1) digits = 6;
   }
   let tail = "";
-  const eIdx = num.slice(1).search(/[eEpP]/);
-  if (eIdx >= 0) {
-    tail = num.slice(eIdx + 1);
-    num = num.slice(0, eIdx + 1);
-  }
-  let sawNonzero = false;
   let hasPoint = false;
+  let sawNonzero = false;
   for (let i = 1; i < num.length; i++) {
     const c = num[i];
     if (c === ".") hasPoint = true;
-    else if (c >= "0" && c <= "9") {
+    else if (c === "p" || c === "P" || ((c === "e" || c === "E") && verb !== "x" && verb !== "X")) {
+      tail = num.slice(i);
+      num = num.slice(0, i);
+      break;
+    } else {
       if (c !== "0") sawNonzero = true;
       if (sawNonzero) digits--;
     }
@@ -523,7 +527,10 @@ const sharpFloat = (num: string, verb: string, prec: number): string => {
     if (num.length === 2 && num[1] === "0") digits--;
     num += ".";
   }
-  if (verb === "g" || verb === "G" || verb === "v") while (digits > 0) { num += "0"; digits--; }
+  while (digits > 0) {
+    num += "0";
+    digits--;
+  }
   return num + tail;
 };
 

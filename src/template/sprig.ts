@@ -93,12 +93,36 @@ const trimFunc = (s: string, drop: (c: string) => boolean): string => {
   return chars.slice(b, e).join("");
 };
 
-// Go's strings.ToUpper/ToLower map rune by rune; JS's special cases (ß → SS) do not apply.
-const mapRunes = (s: string, f: (c: string) => string): string =>
-  [...s].map((c) => {
-    const m = f(c);
-    return [...m].length === 1 ? m : c;
-  }).join("");
+// Go's strings.ToUpper/ToLower/ToTitle map rune by rune with Unicode's simple mappings; JS applies the
+// full ones (ß → SS, İ → i̇). Where a full mapping has several runes, the simple one is looked up here:
+// U+0130's lower case, and the Greek letters with a iota subscript, whose upper case is their title case.
+const simpleLower: Record<string, string> = { "\u0130": "i" };
+const iotaSubscriptUpper = (c: string): string | undefined => {
+  const cp = c.codePointAt(0)!;
+  if ((cp >= 0x1f80 && cp <= 0x1faf) || [0x1fb3, 0x1fbc, 0x1fc3, 0x1fcc, 0x1ff3, 0x1ffc].includes(cp)) {
+    const up = (cp >= 0x1f80 && cp <= 0x1faf) ? cp | 0x08 : cp === 0x1fb3 ? 0x1fbc : cp === 0x1fc3 ? 0x1fcc : cp === 0x1ff3 ? 0x1ffc : cp;
+    return String.fromCodePoint(up);
+  }
+  return undefined;
+};
+// Title case differs from upper case for the digraphs (ǆ → ǅ) and Georgian letters (no title case).
+const simpleTitle: Record<string, string> = {
+  "\u01c4": "\u01c5", "\u01c5": "\u01c5", "\u01c6": "\u01c5", "\u01c7": "\u01c8", "\u01c8": "\u01c8", "\u01c9": "\u01c8",
+  "\u01ca": "\u01cb", "\u01cb": "\u01cb", "\u01cc": "\u01cb", "\u01f1": "\u01f2", "\u01f2": "\u01f2", "\u01f3": "\u01f2",
+};
+const runeMapper = (full: (c: string) => string, simple: (c: string) => string | undefined) => (c: string): string => {
+  const s = simple(c);
+  if (s !== undefined) return s;
+  const m = full(c);
+  return [...m].length === 1 ? m : c;
+};
+const toLowerRune = runeMapper((c) => c.toLowerCase(), (c) => simpleLower[c]);
+const toUpperRune = runeMapper((c) => c.toUpperCase(), iotaSubscriptUpper);
+const toTitleRune = runeMapper(
+  (c) => c.toUpperCase(),
+  (c) => simpleTitle[c] ?? iotaSubscriptUpper(c) ?? (/[\u10d0-\u10fa\u10fd-\u10ff]/.test(c) ? c : undefined),
+);
+const mapRunes = (s: string, f: (c: string) => string): string => [...s].map(f).join("");
 
 /** strings.Title: upper-cases the first letter of each word; words are separated as Go's isSeparator says. */
 const title = (s: string): string => {
@@ -106,11 +130,38 @@ const title = (s: string): string => {
   return [...s].map((c) => {
     const sep = /[A-Za-z0-9_]/.test(prev) ? false : prev.codePointAt(0)! < 0x80 ? true : isSpaceRune(prev) ? true : !/[\p{L}\p{Nd}]/u.test(prev);
     prev = c;
-    return sep ? mapRunes(c, (x) => x.toUpperCase()) : c;
+    return sep ? toTitleRune(c) : c;
   }).join("");
 };
 
-/** Go regexp syntax to a JS RegExp: leading (?flags) become JS flags. */
+/** RE2's named group `(?P<name>…)` is JS's `(?<name>…)`; escapes and character classes are left alone. */
+const namedGroups = (re: string): string => {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i]!;
+    if (c === "\\") {
+      out += re.slice(i, i + 2);
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+      out += c;
+    } else if (c === "[") {
+      inClass = true;
+      // A ] right after [ or [^ is a member, not the end.
+      const lead = re[i + 1] === "^" ? 2 : 1;
+      out += re.slice(i, i + lead);
+      i += lead - 1;
+      if (re[i + 1] === "]") out += re[++i];
+    } else if (re.startsWith("(?P<", i)) {
+      out += "(?<";
+      i += 3;
+    } else out += c;
+  }
+  return out;
+};
+
+/** Go regexp syntax to a JS RegExp: leading (?flags) become JS flags, (?P<name>) a named group. */
 const goRegExp = (re: string, global = false): RegExp => {
   let flags = global ? "g" : "";
   const m = /^\(\?([imsU]+)\)/.exec(re);
@@ -118,6 +169,7 @@ const goRegExp = (re: string, global = false): RegExp => {
     re = re.slice(m[0].length);
     for (const f of m[1]) if (f !== "U" && !flags.includes(f)) flags += f;
   }
+  re = namedGroups(re);
   try {
     return new RegExp(re, flags + "u");
   } catch {
@@ -159,8 +211,8 @@ export const sprigFuncs = (opts: SprigOptions = {}): FuncMap => {
     }),
     toYaml: goFunc(sig([I], S), (v: unknown) => toYaml(v)),
     // strings.go
-    upper: goFunc(sig([S], S), (s: string) => mapRunes(s, (c) => c.toUpperCase())),
-    lower: goFunc(sig([S], S), (s: string) => mapRunes(s, (c) => c.toLowerCase())),
+    upper: goFunc(sig([S], S), (s: string) => mapRunes(s, toUpperRune)),
+    lower: goFunc(sig([S], S), (s: string) => mapRunes(s, toLowerRune)),
     title: goFunc(sig([S], S), title),
     trim: goFunc(sig([S], S), (s: string) => trimFunc(s, isSpaceRune)),
     trimAll: goFunc(sig([S, S], S), (cut: string, s: string) => trimFunc(s, (c) => cut.includes(c))),
@@ -267,7 +319,9 @@ export const sprigFuncs = (opts: SprigOptions = {}): FuncMap => {
 };
 
 const indent = (n: number, s: string): string => {
-  const pad = " ".repeat(Math.max(0, n));
+  // Sprig's strings.Repeat panics on a negative count; the template sees that as the call's error.
+  if (n < 0) throw new Error("strings: negative Repeat count");
+  const pad = " ".repeat(n);
   return pad + s.replaceAll("\n", "\n" + pad);
 };
 

@@ -365,12 +365,84 @@ const fmtF = (dg: Digits, prec: number): string => {
   return out.join("");
 };
 
-/** strconv.FormatFloat(x, fmt, prec, 64) for fmt in e E f F g G; prec -1 means shortest. */
+/** The float's bits as ftoa.go's genericFtoa reads them: sign, mantissa with its implicit 1, unbiased exponent. */
+const floatBits = (x: number, bitSize: number): { neg: boolean; mant: bigint; exp: number; mantbits: number } => {
+  const [mantbits, expbits, bias] = bitSize === 32 ? [23, 8, -127] : [52, 11, -1023];
+  const buf = new DataView(new ArrayBuffer(8));
+  let bits: bigint;
+  if (bitSize === 32) {
+    buf.setFloat32(0, x);
+    bits = BigInt(buf.getUint32(0));
+  } else {
+    buf.setFloat64(0, x);
+    bits = buf.getBigUint64(0);
+  }
+  const neg = bits >> BigInt(mantbits + expbits) !== 0n;
+  let exp = Number((bits >> BigInt(mantbits)) & ((1n << BigInt(expbits)) - 1n));
+  let mant = bits & ((1n << BigInt(mantbits)) - 1n);
+  if (exp === 0) exp++; // denormal
+  else mant |= 1n << BigInt(mantbits);
+  return { neg, mant, exp: exp + bias, mantbits };
+};
+
+/** %b: -ddddddddp±ddd (ftoa.go fmtB). */
+const fmtB = (x: number, bitSize: number): string => {
+  const { neg, mant, exp, mantbits } = floatBits(x, bitSize);
+  const e = exp - mantbits;
+  return `${neg ? "-" : ""}${mant}p${e >= 0 ? "+" : ""}${e}`;
+};
+
+/** %x: -0x1.yyyyyyyyp±ddd or -0x0p+00 (ftoa.go fmtX). */
+const fmtX = (x: number, prec: number, fmtc: string, bitSize: number): string => {
+  const info = floatBits(x, bitSize);
+  let { mant, exp } = info;
+  if (mant === 0n) exp = 0;
+  const bit60 = 1n << 60n;
+  // Shift digits so the leading 1 (if any) is at bit 60.
+  mant <<= BigInt(60 - info.mantbits);
+  while (mant !== 0n && (mant & bit60) === 0n) {
+    mant <<= 1n;
+    exp--;
+  }
+  if (prec >= 0 && prec < 15) {
+    const shift = BigInt(prec * 4);
+    const extra = (mant << shift) & (bit60 - 1n);
+    mant >>= 60n - shift;
+    if ((extra | (mant & 1n)) > 1n << 59n) mant++;
+    mant <<= 60n - shift;
+    if ((mant & (1n << 61n)) !== 0n) {
+      mant >>= 1n;
+      exp++;
+    }
+  }
+  const hex = fmtc === "X" ? "0123456789ABCDEF" : "0123456789abcdef";
+  let out = `${info.neg ? "-" : ""}0${fmtc}${(mant >> 60n) & 1n}`;
+  mant = (mant << 4n) & ((1n << 64n) - 1n);
+  const digit = () => {
+    const d = hex[Number((mant >> 60n) & 15n)];
+    mant = (mant << 4n) & ((1n << 64n) - 1n);
+    return d;
+  };
+  if (prec < 0 && mant !== 0n) {
+    out += ".";
+    while (mant !== 0n) out += digit();
+  } else if (prec > 0) {
+    out += ".";
+    for (let i = 0; i < prec; i++) out += digit();
+  }
+  out += fmtc === "X" ? "P" : "p";
+  out += exp < 0 ? "-" : "+";
+  return out + String(Math.abs(exp)).padStart(2, "0");
+};
+
+/** strconv.FormatFloat(x, fmt, prec, 64) for fmt in b e E f F g G x X; prec -1 means shortest. */
 export const formatFloat = (x: number, fmtc: string, prec: number, bitSize = 64): string => {
   if (Number.isNaN(x)) return "NaN";
   if (x === Infinity) return "+Inf";
   if (x === -Infinity) return "-Inf";
   if (bitSize === 32) x = Math.fround(x);
+  if (fmtc === "b") return fmtB(x, bitSize);
+  if (fmtc === "x" || fmtc === "X") return fmtX(x, prec, fmtc, bitSize);
   const shortest = prec < 0;
   let dg: Digits;
   if (shortest) {

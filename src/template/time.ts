@@ -1,6 +1,8 @@
 // Go's time.Time as far as templates see it: String() and Format with reference-time layouts
 // ("2006-01-02T15:04:05Z07:00"). A port of the layout scanner (nextStdChunk) in Go's time/format.go.
 
+import { GO_TYPE } from "./value.js";
+
 const longDays = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const longMonths = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
@@ -11,6 +13,8 @@ export class GoTime {
     return formatGoTime(this, "2006-01-02 15:04:05.999999999 -0700 MST");
   }
 }
+// %T and error messages name Go's type, not this class (value.ts would say main.GoTime).
+Object.defineProperty(GoTime.prototype, GO_TYPE, { value: "time.Time" });
 
 const localZoneName = (ms: number): string => {
   const offset = -new Date(ms).getTimezoneOffset();

@@ -32,6 +32,12 @@ test("render with --data", async () => {
   assert.deepEqual(await run(["render", tpl, "--data", data]), { stdout: 'A="1"\nB="x y"\n', stderr: "", code: 0 });
 });
 
+test("--data numbers: an int up to 2^53-1, a float64 beyond (as Go's decoder, not a rounded int)", async () => {
+  const tpl = write("numbers.tpl", '{{printf "%T %v|%T %v|%T %v" .big .big .e20 .e20 .max .max}}');
+  const data = write("numbers.json", '{"big": 9007199254740993, "e20": 1e20, "max": 9007199254740991}');
+  assert.deepEqual(await run(["render", tpl, "--data", data]), { stdout: "float64 9.007199254740992e+15|float64 1e+20|int 9007199254740991", stderr: "", code: 0 });
+});
+
 test("render without --data uses an empty map", async () => {
   const tpl = write("empty.tpl", "[{{.missing}}] {{len .}}");
   assert.deepEqual(await run(["render", tpl]), { stdout: "[<no value>] 0", stderr: "", code: 0 });

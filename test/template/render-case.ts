@@ -1,4 +1,5 @@
 // Renders one corpus case with our engine the way goref renders it with Go's.
+import { jsonData } from "../../src/template/encoding.js";
 import { ExecError } from "../../src/template/exec.js";
 import { ParseError } from "../../src/template/parse.js";
 import { sprigFuncs } from "../../src/template/sprig.js";
@@ -24,7 +25,8 @@ export const renderCase = async (c: GoCase): Promise<GoResult> => {
     return { output: "", error: `panic: ${(e as Error).message}` };
   }
   try {
-    return { output: await t.execute(c.data), error: null };
+    // goref decodes the data from JSON; so do we, as `kms template render --data` does.
+    return { output: await t.execute(c.data === undefined ? undefined : jsonData(JSON.stringify(c.data))), error: null };
   } catch (e) {
     if (e instanceof ExecError) return { output: (e as ExecError & { partialOutput?: string }).partialOutput ?? "", error: e.message };
     return { output: "", error: `panic: ${(e as Error).message}` };

@@ -31,6 +31,10 @@ const cases: { name: string; input: string; data?: unknown; output: string }[] =
   { name: "math", input: '{{add 1 2}} {{sub 1 2}} {{mul 2 3}} {{div 7 2}} {{mod 7 2}} {{max 1 5}} {{min 1 5}} {{until 3}}', output: "3 -1 6 3 1 5 1 [0 1 2]" },
   { name: "conversions", input: '{{atoi "42"}} {{int "7"}} {{toString 1.5}} {{repeat 2 "ab"}} {{nospace "a b"}} {{cat "a" 1}}', output: "42 7 1.5 abab ab a 1" },
   { name: "regex", input: '{{regexMatch "^a.c$" "abc"}} {{regexReplaceAll "(b+)" "abbc" "<$1>"}}', output: "true a<bb>c" },
+  { name: "regex named groups (RE2's (?P<name>))", input: '{{regexReplaceAll "(?P<first>b)(?P<rest>a)" "ba" "$rest$first"}} {{regexMatch "^(?P<x>a)$" "a"}}', output: "ab true" },
+  { name: "simple case mappings, rune by rune", input: '{{lower "İ"}} {{upper "ᾳ"}} {{title "ǆa"}}', output: "i ᾼ ǅa" },
+  { name: "now is a time.Time", input: '{{printf "%T" now}}', output: "time.Time" },
+  { name: "fromJson of bad JSON is nil (Sprig's, not Helm's map with an Error key)", input: '{{fromJson "bad"}}', output: "<no value>" },
   { name: "splitn", input: '{{splitn "," 2 "a,b,c"}}', output: "map[_0:a _1:b,c]" },
   { name: "now from clock", input: '{{now | date "2006-01-02 15:04:05 MST"}} {{date "Jan 2" now}}', output: "2024-01-02 03:04:05 UTC Jan 2" },
   { name: "date of unix seconds", input: '{{date "2006-01-02" 86400}}', output: "1970-01-02" },
@@ -41,6 +45,11 @@ for (const c of cases) test(c.name, () => assert.equal(render(c.input, c.data), 
 test("env and expandenv are not provided", () => {
   assert.throws(() => render('{{env "HOME"}}'), { message: 'template: t:1: function "env" not defined' });
   assert.throws(() => render('{{expandenv "$HOME"}}'), { message: 'template: t:1: function "expandenv" not defined' });
+});
+
+test("indent and nindent with a negative count fail as strings.Repeat does", () => {
+  assert.throws(() => render('{{indent -1 "a"}}'), { message: 'template: t:1:2: executing "t" at <indent -1 "a">: error calling indent: strings: negative Repeat count' });
+  assert.throws(() => render('{{nindent -1 "a"}}'), /error calling nindent: strings: negative Repeat count/);
 });
 
 test("wrong argument types read as in Go", () => {
