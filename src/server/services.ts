@@ -70,7 +70,7 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   const identities = identityServiceFactory({ store: stores.identities, workloadMethods: workloadStore.listAuthMethods, audit, clock });
   const universalAuth = universalAuthServiceFactory({ store: stores.identities, identities, tokens, audit, clock });
   const bootstrap = bootstrapServiceFactory({ store: stores.identities, tokens, audit, clock });
-  const access = projectAccessFactory({ store: stores.projects });
+  const access = projectAccessFactory({ store: stores.projects, clock });
   const keys = projectKeysFactory({ root, store: stores.projects });
   const secretStores = { secrets: secretStore(db), folders: folderStore(db) };
   // Built before the project and folder services, which delete the dynamic secrets of what they delete.

@@ -12,6 +12,7 @@ import * as m009 from "./migrations/009_certificates_by_serial.js";
 import * as m010 from "./migrations/010_certificates_revoked.js";
 import * as m011 from "./migrations/011_certificate_requests_by_project.js";
 import * as m012 from "./migrations/012_kms_keys.js";
+import * as m013 from "./migrations/013_temporary_memberships.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them. Kysely runs them
 // in the order of their names and records each name in the database, so a name never changes once released:
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   "010_certificates_revoked": m010,
   "011_certificate_requests_by_project": m011,
   "012_kms_keys": m012,
+  "013_temporary_memberships": m013,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -35,7 +35,7 @@ export const pkiStore = (db: Kysely<Database>) => {
       .leftJoin("certificate_policies as po", "po.id", "p.policy_id")
       .leftJoin("certificate_authorities as ca", "ca.id", "p.ca_id")
       .selectAll("p")
-      .select(["pr.org_id as project_org_id", "m.role as member_role", "po.updated_at as policy_updated_at",
+      .select(["pr.org_id as project_org_id", "m.role as member_role", "m.access_starts_at as member_access_starts_at", "m.access_ends_at as member_access_ends_at", "po.updated_at as policy_updated_at",
         "ca.name as ca_name", "ca.status as ca_status", "ca.active_ca_cert_id as ca_active_cert_id"])
       .where("p.id", "=", profileId));
   /**

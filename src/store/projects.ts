@@ -7,10 +7,10 @@ export const projectStore = (db: Kysely<Database>) => {
   // The permission check of every project-scoped request: the project and the caller's role in one query.
   const byIdWithRole = prepare(db, (id: string, identityId: string) =>
     db.selectFrom("projects as p").leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.id").on("m.identity_id", "=", identityId))
-      .selectAll("p").select("m.role as member_role").where("p.id", "=", id));
+      .selectAll("p").select(["m.role as member_role", "m.access_starts_at as member_access_starts_at", "m.access_ends_at as member_access_ends_at"]).where("p.id", "=", id));
   const bySlugWithRole = prepare(db, (orgId: string, slug: string, identityId: string) =>
     db.selectFrom("projects as p").leftJoin("memberships as m", (j) => j.onRef("m.project_id", "=", "p.id").on("m.identity_id", "=", identityId))
-      .selectAll("p").select("m.role as member_role").where("p.org_id", "=", orgId).where("p.slug", "=", slug));
+      .selectAll("p").select(["m.role as member_role", "m.access_starts_at as member_access_starts_at", "m.access_ends_at as member_access_ends_at"]).where("p.org_id", "=", orgId).where("p.slug", "=", slug));
   return {
     /** The project with `member_role`, the identity's role in it (null: no membership). */
     getWithRole: (id: string, identityId: string) => byIdWithRole.first(id, identityId),
@@ -26,9 +26,13 @@ export const projectStore = (db: Kysely<Database>) => {
     get: (id: string) => db.selectFrom("projects").selectAll().where("id", "=", id).executeTakeFirst(),
     getBySlug: (orgId: string, slug: string) => db.selectFrom("projects").selectAll().where("org_id", "=", orgId).where("slug", "=", slug).executeTakeFirst(),
     listForOrg: (orgId: string) => db.selectFrom("projects").selectAll().where("org_id", "=", orgId).orderBy("created_at").execute(),
-    listForIdentity: (identityId: string) =>
+    /** The projects an identity holds a role in at `now` (a temporary one counts only within its window). */
+    listForIdentity: (identityId: string, now: string) =>
       db.selectFrom("projects").innerJoin("memberships", "memberships.project_id", "projects.id")
-        .selectAll("projects").where("memberships.identity_id", "=", identityId).orderBy("projects.created_at").execute(),
+        .selectAll("projects").where("memberships.identity_id", "=", identityId)
+        .where((w) => w.or([w("memberships.access_starts_at", "is", null), w("memberships.access_starts_at", "<=", now)]))
+        .where((w) => w.or([w("memberships.access_ends_at", "is", null), w("memberships.access_ends_at", ">", now)]))
+        .orderBy("projects.created_at").execute(),
     update: (id: string, patch: Partial<ProjectTable>) => db.updateTable("projects").set(patch).where("id", "=", id).execute(),
     /**
      * Deletes the project with everything in it and answers the dynamic secrets that went with it; false,
@@ -67,7 +71,8 @@ export const projectStore = (db: Kysely<Database>) => {
       db.selectFrom("memberships").selectAll().where("project_id", "=", projectId).where("identity_id", "=", identityId).executeTakeFirst(),
     listMemberships: (projectId: string) =>
       db.selectFrom("memberships").innerJoin("identities", "identities.id", "memberships.identity_id")
-        .select(["memberships.id", "memberships.project_id", "memberships.identity_id", "memberships.role", "memberships.created_at", "memberships.updated_at", "identities.name", "identities.org_id"])
+        .select(["memberships.id", "memberships.project_id", "memberships.identity_id", "memberships.role", "memberships.temporary_range", "memberships.access_starts_at",
+          "memberships.access_ends_at", "memberships.created_at", "memberships.updated_at", "identities.name", "identities.org_id"])
         .where("memberships.project_id", "=", projectId).orderBy("memberships.created_at").execute(),
     insertMembership: (m: MembershipTable) => db.insertInto("memberships").values(m).execute(),
     updateMembership: (id: string, patch: Partial<MembershipTable>) => db.updateTable("memberships").set(patch).where("id", "=", id).execute(),

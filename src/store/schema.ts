@@ -55,7 +55,12 @@ export interface FolderTable {
   description: string | null; last_secret_modified: string | null; created_at: string; updated_at: string;
 }
 
-export interface MembershipTable { id: string; project_id: string; identity_id: string; role: string; created_at: string; updated_at: string }
+export interface MembershipTable {
+  id: string; project_id: string; identity_id: string; role: string;
+  /** Temporary access (migration 013): the role holds from access_starts_at until access_ends_at; null, null = permanent. */
+  temporary_range?: string | null; access_starts_at?: string | null; access_ends_at?: string | null;
+  created_at: string; updated_at: string;
+}
 
 export interface SecretTable {
   id: string; project_id: string; env_id: string; folder_id: string; key: string; type: string; version: number;

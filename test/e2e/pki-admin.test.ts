@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, login, startServer, type TestServer } from "../helpers/server.js";
+import { api, createUaIdentity, login, startServer, type TestServer } from "../helpers/server.js";
 import { setupPki, type PkiFixture } from "../helpers/pki.js";
 import { openssl, opensslOk, scratch } from "../helpers/openssl.js";
 
@@ -180,6 +180,23 @@ describe("PKI administration (real server, real openssl)", () => {
     const elsewhere = await admin("POST", `${CAS}/${id}/renew`, { type: "existing", notAfter: interAfter });
     assert.equal(elsewhere.status, 400, elsewhere.text);
     assert.match(elsewhere.body.message, /signed outside the KMS: have its CSR .* signed again and import/);
+  });
+
+  test("a temporary member issues within its window and is refused after it (the issuance path reads the window with the profile)", async () => {
+    const c = await createUaIdentity(s, "temporary-issuer");
+    const token = await login(s.address, c.clientId, c.clientSecret);
+    const start = new Date();
+    const m = await admin("POST", `/api/v1/projects/${f.projectId}/memberships/identities/${c.identityId}`, {
+      roles: [{ role: "member", isTemporary: true, temporaryMode: "relative", temporaryRange: "2s", temporaryAccessStartTime: start.toISOString() }],
+    });
+    assert.equal(m.status, 200, m.text);
+    const issue = () => api(s.address, "POST", "/api/v1/cert-manager/certificates", { token, body: {
+      profileId: f.profileId, attributes: { commonName: "temp.example.com", altNames: [{ type: "dns_name", value: "temp.example.com" }], keyUsages: ["digital_signature"], keyAlgorithm: "EC_prime256v1", ttl: "1d" },
+    } });
+    assert.equal((await issue()).status, 200);
+    await new Promise((r) => setTimeout(r, Math.max(0, +start + 2200 - Date.now())));
+    const after = await issue();
+    assert.equal(after.status, 403, after.text);
   });
 
   test("profile defaults are checked when the profile is written, naming the field; nothing is created", async () => {

@@ -60,18 +60,44 @@ describe("projects, environments, memberships and roles", () => {
     assert.equal(members.body.totalCount, 4, "three identities plus the creating admin");
   });
 
-  test("temporary access and several roles are refused, never saved as a permanent role", async () => {
-    const c = await createUaIdentity(s, "would-be-temporary");
+  test("temporary access holds the role from its start for its range, then ends by itself; bad windows and several roles are refused", async () => {
+    const c = await createUaIdentity(s, "temporary-member");
+    const token = await login(s.address, c.clientId, c.clientSecret);
     const path = `/api/v1/projects/${a.id}/memberships/identities/${c.identityId}`;
-    const temporary = await api(s.address, "POST", path, { token: s.adminToken, body: {
-      roles: [{ role: "member", isTemporary: true, temporaryMode: "relative", temporaryRange: "2s", temporaryAccessStartTime: new Date().toISOString() }],
-    } });
-    assert.equal(temporary.status, 400, temporary.text);
-    assert.match(temporary.body.message, /roles\[0\]\.isTemporary: temporary project access is not supported/);
-    const two = await api(s.address, "POST", path, { token: s.adminToken, body: { roles: [{ role: "member" }, { role: "viewer" }] } });
-    assert.equal(two.status, 400, two.text);
-    assert.match(two.body.message, /one role per membership/);
+    const temporary = (range: string, start: Date | string) => ({ roles: [{ role: "member", isTemporary: true, temporaryMode: "relative", temporaryRange: range,
+      temporaryAccessStartTime: typeof start === "string" ? start : start.toISOString() }] });
+    for (const [body, message] of [
+      [temporary("abc", new Date()), /roles\[0\]\.temporaryRange/],
+      [temporary("2s", "notadate"), /roles\[0\]\.temporaryAccessStartTime: "notadate" is not an ISO date/],
+      [{ roles: [{ role: "member", isTemporary: true, temporaryMode: "absolute", temporaryRange: "1h", temporaryAccessStartTime: new Date().toISOString() }] }, /temporaryMode: must be "relative"/],
+      [{ roles: [{ role: "member" }, { role: "viewer" }] }, /one role per membership/],
+    ] as const) {
+      const r = await api(s.address, "POST", path, { token: s.adminToken, body });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.body.message, message);
+    }
     assert.equal((await api(s.address, "GET", path, { token: s.adminToken })).status, 404, "no membership was created");
+
+    // Not started yet: no access.
+    const later = await api(s.address, "POST", path, { token: s.adminToken, body: temporary("1h", new Date(Date.now() + 3_600_000)) });
+    assert.equal(later.status, 200, later.text);
+    assert.equal((await api(s.address, "GET", `/api/v1/projects/${a.id}/environments/slug/qa`, { token })).status, 403);
+    // Started, for three seconds.
+    const start = new Date();
+    const now = await api(s.address, "PATCH", path, { token: s.adminToken, body: temporary("3s", start) });
+    assert.equal(now.status, 200, now.text);
+    const role = now.body.identityMembership?.roles?.[0] ?? now.body.roles?.[0];
+    assert.equal(role.isTemporary, true, now.text);
+    assert.equal(role.temporaryRange, "3s");
+    assert.equal(role.temporaryAccessEndTime, new Date(+start + 3000).toISOString());
+    assert.equal((await api(s.address, "GET", `/api/v1/projects/${a.id}/environments/slug/qa`, { token })).status, 200, "within the window");
+    assert.ok((await api(s.address, "GET", "/api/v1/projects", { token })).body.projects.some((p: { id: string }) => p.id === a.id));
+    await new Promise((r) => setTimeout(r, Math.max(0, +start + 3200 - Date.now())));
+    assert.equal((await api(s.address, "GET", `/api/v1/projects/${a.id}/environments/slug/qa`, { token })).status, 403, "ended by itself");
+    assert.ok(!(await api(s.address, "GET", "/api/v1/projects", { token })).body.projects.some((p: { id: string }) => p.id === a.id), "and no longer listed");
+    // Made permanent again.
+    assert.equal((await api(s.address, "PATCH", path, { token: s.adminToken, body: { roles: [{ role: "viewer", isTemporary: false }] } })).status, 200);
+    assert.equal((await api(s.address, "GET", `/api/v1/projects/${a.id}/environments/slug/qa`, { token })).status, 200);
   });
 
   test("organization members create projects and become their admin; no-access identities cannot", async () => {

@@ -282,8 +282,8 @@ export const certificateServiceFactory = ({ store, access, keys, cas, policies, 
   const issue = async (actor: Actor, dto: IssueDto) => {
     const found = await store.getIssuanceContext(dto.profileId, actor.identityId);
     if (!found) throw new NotFoundError(`Certificate profile with ID ${dto.profileId} not found`);
-    const { project_org_id, member_role, policy_updated_at, ca_name, ca_status, ca_active_cert_id, ...profile } = found;
-    access.requireLoaded(actor, { id: profile.project_id, org_id: project_org_id }, member_role, "member");
+    const { project_org_id, member_role, member_access_starts_at, member_access_ends_at, policy_updated_at, ca_name, ca_status, ca_active_cert_id, ...profile } = found;
+    access.requireLoaded(actor, { id: profile.project_id, org_id: project_org_id }, { member_role, member_access_starts_at, member_access_ends_at }, "member");
     const caState = profile.ca_id && ca_name !== null && ca_status !== null ? { id: profile.ca_id, name: ca_name, status: ca_status, active_ca_cert_id: ca_active_cert_id } : undefined;
     return issueOrRequest(actor, profile, dto, undefined, { policyUpdatedAt: policy_updated_at, caState });
   };

@@ -3,10 +3,11 @@ import type { Actor } from "../actor.js";
 import { BadRequestError, ForbiddenError, NotFoundError } from "../errors.js";
 import { newId, SLUG, slugify } from "../ids.js";
 import { isoNow } from "../time.js";
+import { parseDuration } from "../../config/duration.js";
 import { randomBytes } from "node:crypto";
 import type { ProjectStore } from "../../store/projects.js";
 import type { IdentityStore } from "../../store/identities.js";
-import type { EnvironmentTable, FolderTable, ProjectTable } from "../../store/schema.js";
+import type { EnvironmentTable, FolderTable, MembershipTable, ProjectTable } from "../../store/schema.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { DeleteDynamicSecretsIn } from "../dynamic-secrets/scope-deletion.js";
 import type { ProjectAccess } from "./access.js";
@@ -74,7 +75,7 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   const get = async (actor: Actor, id: string) => view(await access.requireProject(actor, id, "viewer"));
   const getBySlug = async (actor: Actor, slug: string) => view(await access.requireProjectBySlug(actor, slug, "viewer"));
   const list = async (actor: Actor, type?: string) => {
-    const rows = actor.orgRole === "admin" ? await store.listForOrg(actor.orgId) : await store.listForIdentity(actor.identityId);
+    const rows = actor.orgRole === "admin" ? await store.listForOrg(actor.orgId) : await store.listForIdentity(actor.identityId, isoNow(clock));
     return Promise.all(rows.filter((p) => !type || p.type === type).map(view));
   };
 
@@ -153,30 +154,49 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
   };
 
   // Identity memberships -----------------------------------------------------------------------
-  const roleOf = (dto: { role?: string; roles?: { role: string; isTemporary?: boolean }[] }) => {
-    // A membership holds one permanent role here. Temporary access and several roles are refused rather than
-    // stored as something else: a grant meant to end must never be saved as one that does not.
+  type RoleDto = { role: string; isTemporary?: boolean; temporaryMode?: string; temporaryRange?: string; temporaryAccessStartTime?: string };
+  type MembershipDto = { role?: string; roles?: RoleDto[] };
+  /**
+   * The role a membership request grants, and its window when temporary (Infisical's `isTemporary` roles:
+   * `temporaryMode: "relative"`, `temporaryRange` such as "1h", from `temporaryAccessStartTime`). A membership
+   * holds one role: several are refused rather than all but one dropped.
+   */
+  const roleOf = (dto: MembershipDto): Pick<MembershipTable, "role" | "temporary_range" | "access_starts_at" | "access_ends_at"> => {
     if (dto.roles && dto.roles.length > 1) throw new BadRequestError(`roles: one role per membership is supported (got ${dto.roles.length})`);
-    if (dto.roles?.[0]?.isTemporary) throw new BadRequestError("roles[0].isTemporary: temporary project access is not supported; grant a permanent role and remove the membership when access should end");
-    const role = dto.roles?.[0]?.role ?? dto.role ?? "no-access";
+    const r = dto.roles?.[0];
+    const role = r?.role ?? dto.role ?? "no-access";
     if (!(PROJECT_ROLES as readonly string[]).includes(role)) throw new BadRequestError(`role: unknown project role "${role}" (one of ${PROJECT_ROLES.join(", ")})`);
-    return role;
+    if (!r?.isTemporary) return { role, temporary_range: null, access_starts_at: null, access_ends_at: null };
+    if (r.temporaryMode !== "relative") throw new BadRequestError(`roles[0].temporaryMode: must be "relative" for a temporary role`);
+    if (!r.temporaryRange) throw new BadRequestError("roles[0].temporaryRange: required for a temporary role (e.g. \"1h\", \"7d\")");
+    let range: number;
+    try { range = parseDuration(r.temporaryRange); } catch (e) { throw new BadRequestError(`roles[0].temporaryRange: ${(e as Error).message}`); }
+    if (range <= 0) throw new BadRequestError("roles[0].temporaryRange: must be positive");
+    const start = r.temporaryAccessStartTime === undefined ? NaN : Date.parse(r.temporaryAccessStartTime);
+    if (Number.isNaN(start)) throw new BadRequestError(`roles[0].temporaryAccessStartTime: ${r.temporaryAccessStartTime === undefined ? "required for a temporary role" : `"${r.temporaryAccessStartTime}" is not an ISO date`}`);
+    return { role, temporary_range: r.temporaryRange, access_starts_at: new Date(start).toISOString(), access_ends_at: new Date(start + range).toISOString() };
   };
-  const membershipView = (m: { id: string; project_id: string; identity_id: string; role: string; created_at: string; updated_at: string }, name?: string, orgId?: string) => ({
-    id: m.id, projectId: m.project_id, identityId: m.identity_id, createdAt: m.created_at, updatedAt: m.updated_at,
-    roles: [{ id: m.id, role: m.role, isTemporary: false }],
-    ...(name !== undefined ? { identity: { id: m.identity_id, name, orgId } } : {}),
-  });
+  const membershipView = (m: Omit<MembershipTable, "role"> & { role: string }, name?: string, orgId?: string) => {
+    const temporary = !!m.access_ends_at;
+    return {
+      id: m.id, projectId: m.project_id, identityId: m.identity_id, createdAt: m.created_at, updatedAt: m.updated_at,
+      roles: [{
+        id: m.id, role: m.role, isTemporary: temporary,
+        ...(temporary && { temporaryMode: "relative", temporaryRange: m.temporary_range, temporaryAccessStartTime: m.access_starts_at, temporaryAccessEndTime: m.access_ends_at }),
+      }],
+      ...(name !== undefined ? { identity: { id: m.identity_id, name, orgId } } : {}),
+    };
+  };
 
-  const addMembership = async (actor: Actor, projectId: string, identityId: string, dto: { role?: string; roles?: { role: string; isTemporary?: boolean }[] }) => {
+  const addMembership = async (actor: Actor, projectId: string, identityId: string, dto: MembershipDto) => {
     const p = await access.requireProject(actor, projectId, "admin");
     const identity = await identities.getIdentity(identityId);
     if (!identity || identity.org_id !== p.org_id) throw new NotFoundError(`Identity with ID ${identityId} not found`);
     if (await store.getMembership(projectId, identityId)) throw new BadRequestError("Identity is already a member of this project");
     const now = isoNow(clock);
-    const m = { id: newId(), project_id: projectId, identity_id: identityId, role: roleOf(dto), created_at: now, updated_at: now };
+    const m: MembershipTable = { id: newId(), project_id: projectId, identity_id: identityId, ...roleOf(dto), created_at: now, updated_at: now };
     await store.insertMembership(m);
-    await audit.record(actor, { action: "add-identity-membership", resourceType: "identity", resourceId: identityId, projectId, metadata: { role: m.role } });
+    await audit.record(actor, { action: "add-identity-membership", resourceType: "identity", resourceId: identityId, projectId, metadata: { role: m.role, ...(m.access_ends_at && { until: m.access_ends_at }) } });
     return membershipView(m);
   };
 
@@ -186,12 +206,12 @@ export const projectServiceFactory = ({ store, identities, access, keys, audit, 
     return m;
   };
 
-  const updateMembership = async (actor: Actor, projectId: string, identityId: string, dto: { roles?: { role: string; isTemporary?: boolean }[]; role?: string }) => {
+  const updateMembership = async (actor: Actor, projectId: string, identityId: string, dto: MembershipDto) => {
     await access.requireProject(actor, projectId, "admin");
     const m = await requireMembership(projectId, identityId);
-    const patch = { role: roleOf(dto), updated_at: isoNow(clock) };
+    const patch = { ...roleOf(dto), updated_at: isoNow(clock) };
     await store.updateMembership(m.id, patch);
-    await audit.record(actor, { action: "update-identity-membership", resourceType: "identity", resourceId: identityId, projectId, metadata: { role: patch.role } });
+    await audit.record(actor, { action: "update-identity-membership", resourceType: "identity", resourceId: identityId, projectId, metadata: { role: patch.role, ...(patch.access_ends_at && { until: patch.access_ends_at }) } });
     return membershipView({ ...m, ...patch });
   };
 

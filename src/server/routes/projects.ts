@@ -20,7 +20,10 @@ const UpdateEnv = z.object({ name: z.string().trim().min(1).optional(), slug: z.
 const EnvParams = z.object({ projectId: z.string().min(1), envId: z.string().min(1) });
 const EnvSlugParams = z.object({ projectId: z.string().min(1), envSlug: z.string().min(1) });
 const MemberParams = z.object({ projectId: z.string().min(1), identityId: z.string().min(1) });
-const Roles = z.array(z.object({ role: z.string().min(1), isTemporary: z.boolean().optional() }));
+const Roles = z.array(z.object({
+  role: z.string().min(1), isTemporary: z.boolean().optional(),
+  temporaryMode: z.string().optional(), temporaryRange: z.string().optional(), temporaryAccessStartTime: z.string().optional(),
+}));
 const AddMember = z.object({ role: z.string().optional(), roles: Roles.min(1).optional() });
 const UpdateMember = z.object({ roles: Roles.min(1) });
 
