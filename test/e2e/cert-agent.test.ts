@@ -272,6 +272,31 @@ certificates:
     }
   });
 
+  test("a second agent on the same configuration leaves the certificate to the first, naming it; after kill -9 of the first it takes over", async () => {
+    const server = await startServer();
+    const agents = agentScope();
+    try {
+      const pki = await setupPki(server);
+      const dir = tmp("two-agents");
+      const cfg = writeConfig(dir, header(server.address, pki) + shortCert(pki, dir, { ttl: "1h", before: "10m" }));
+      const first = agents.spawn(["--config", cfg]);
+      await until(() => lines(join(dir, "issued.log")).length === 1, 30_000, "issuance");
+      const second = agents.spawn(["--config", cfg]);
+      await second.waitFor(new RegExp(`held by another kms agent \\(pid ${first.proc.pid}\\)`));
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(await inventoryCount(server, pki.projectId), 1, "the second agent issued nothing");
+      assert.equal(lines(join(dir, "issued.log")).length, 1);
+      await second.stop();
+      await first.stop("SIGKILL");
+      const third = agents.spawn(["--config", cfg]);
+      await third.waitFor(/reusing certificate on disk/);
+      assert.equal((await third.stop()).code, 0);
+    } finally {
+      await agents.killAll();
+      await server.cleanup();
+    }
+  });
+
   test("24 certificates from one agent: each issued once with a matching key, and no listener-leak warning", async () => {
     const server = await startServer();
     const agents = agentScope();

@@ -1,7 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import { chmod, readFile, rm, stat } from "node:fs/promises";
-import { writeFileAtomic } from "../files.js";
-import { resolve } from "node:path";
+import { ensureDir, writeFileAtomic } from "../files.js";
+import { acquireFileLock } from "../lock.js";
+import { dirname, resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
 import { runHook } from "../hooks.js";
 import type { HookDeps, HookResult, HookSpec } from "../hooks.js";
@@ -411,7 +412,18 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   };
 
 
+  /** The loop holds its certificate's lock for as long as it runs (src/agent/lock.ts). */
   const run = async (signal: AbortSignal): Promise<void> => {
+    await ensureDir(dirname(statePath));
+    const release = await acquireFileLock(`${statePath}.lock`);
+    try {
+      await runLocked(signal);
+    } finally {
+      await release();
+    }
+  };
+
+  const runLocked = async (signal: AbortSignal): Promise<void> => {
     if (mode === "csr") {
       csrText = entry.csr ?? (await readFile(entry["csr-path"]!, "utf8"));
       try {
