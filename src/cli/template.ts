@@ -8,7 +8,7 @@ import { jsonData } from "../template/encoding.js";
 import type { FuncMap } from "../template/funcs.js";
 import { sprigFuncs } from "../template/sprig.js";
 import { Template } from "../template/template.js";
-import { livePreviewFuncs } from "../agent/secrets/preview.js";
+import { livePreviewFuncs, offlinePreviewFuncs } from "../agent/secrets/preview.js";
 
 export interface RenderOptions {
   /** JSON file whose value becomes dot; without it dot is an empty map. */
@@ -24,11 +24,32 @@ export interface RenderOptions {
  * (as Go's ParseFiles names it). Throws ParseError or ExecError with Go's message.
  */
 export const renderTemplateFile = async (file: string, opts: RenderOptions = {}): Promise<string> => {
-  const text = await readFile(file, "utf8");
-  const data: unknown = opts.dataFile === undefined ? {} : jsonData(await readFile(opts.dataFile, "utf8"));
+  const text = await readInput(file, "template file");
+  let data: unknown = {};
+  if (opts.dataFile !== undefined) {
+    const json = await readInput(opts.dataFile, "--data file");
+    try {
+      data = jsonData(json);
+    } catch (e) {
+      throw new InputError(`--data file ${JSON.stringify(opts.dataFile)} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
   const t = new Template(basename(file)).funcs(sprigFuncs({ now: opts.now }));
   if (opts.extraFuncs) t.funcs(opts.extraFuncs);
   return t.parse(text).execute(data);
+};
+
+/** A file the command was given cannot be used: the command line is wrong, not the template (exit 2). */
+export class InputError extends Error {}
+
+const readInput = async (file: string, what: string): Promise<string> => {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? (e as Error).message})`;
+    throw new InputError(`${what} ${JSON.stringify(file)} ${why}`);
+  }
 };
 
 export interface TemplateCommandIO {
@@ -65,11 +86,13 @@ export const templateCommand = (extraFuncs?: FuncMap, io: TemplateCommandIO = pr
           }
           live = livePreviewFuncs(o.address, token);
         }
-        io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs: live ? { ...extraFuncs, ...live.funcs } : extraFuncs }));
+        // Offline, the agent's functions still exist (a template using them parses) and say they need --address when called.
+        const funcs = live ? { ...extraFuncs, ...live.funcs } : { ...offlinePreviewFuncs(), ...extraFuncs };
+        io.stdout(await renderTemplateFile(file, { dataFile: o.data, extraFuncs: funcs }));
       } catch (e) {
         const message = (e as Error).message;
         io.stderr(`${live ? live.redact(message) : message}\n`);
-        io.setExitCode(1);
+        io.setExitCode(e instanceof InputError ? 2 : 1);
       } finally {
         await live?.close();
       }

@@ -57,6 +57,28 @@ test("exec error: Go's text on stderr, exit 1, no partial output", async () => {
   assert.equal(r.stderr, 'template: exec.tpl:1:3: executing "exec.tpl" at <index .l 5>: error calling index: index out of range: 5\n');
 });
 
+test("a file that cannot be used is named, with exit 2: a missing template, a template that is a directory, a bad --data file", async () => {
+  assert.deepEqual(await run(["render", join(dir, "nope.tpl")]), { stdout: "", stderr: `template file ${JSON.stringify(join(dir, "nope.tpl"))} does not exist\n`, code: 2 });
+  assert.deepEqual(await run(["render", dir]), { stdout: "", stderr: `template file ${JSON.stringify(dir)} is a directory\n`, code: 2 });
+  const tpl = write("data-user.tpl", "{{.x}}");
+  const bad = write("bad.json", '{"x": ');
+  const r = await run(["render", tpl, "--data", bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`^--data file ${JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not valid JSON: `));
+  assert.deepEqual(await run(["render", tpl, "--data", join(dir, "none.json")]), { stdout: "", stderr: `--data file ${JSON.stringify(join(dir, "none.json"))} does not exist\n`, code: 2 });
+});
+
+test("offline, every agent function is known: a template using dynamic_secret parses; a call says it needs --address", async () => {
+  const tpl = write("dyn.tpl", '{{ if .live }}{{ with dynamic_secret "app" "dev" "/" "pg" "1m" }}{{ .DB_USERNAME }}{{ end }}{{ getSecretByName "p" "dev" "/" "K" }}{{ listSecretsByProjectSlug "s" "dev" "/" }}{{ dynamicSecret "a" "b" "/" "c" }}{{ end }}ok');
+  assert.deepEqual(await run(["render", tpl]), { stdout: "ok", stderr: "", code: 0 });
+  const live = write("dyn-live.json", '{"live": true}');
+  const r = await run(["render", tpl, "--data", live]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'template: dyn.tpl:1:22: executing "dyn.tpl" at <dynamic_secret "app" "dev" "/" "pg" "1m">: error calling dynamic_secret: reads from the KMS: pass --address URL and set KMS_TOKEN to preview with live secrets\n');
+  const wrong = write("dyn-wrong.tpl", '{{ secret "p" }}');
+  assert.match((await run(["render", wrong])).stderr, /wrong number of args for secret: want at least 3 got 1/);
+});
+
 test("extraFuncs hook: an async secret function", async () => {
   const secret = goFunc({ in: ["string", "string", "string", "string"], variadic: true, out: "[]interface {}", err: true },
     async (project: string, env: string) => [{ Key: "K", Value: `${project}/${env}`, SecretPath: "/" }]);

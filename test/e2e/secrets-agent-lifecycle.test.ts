@@ -260,6 +260,18 @@ ${authYaml(f)}templates:
       assert.equal(code, 1);
       assert.match(err.join(""), /range can't iterate over \{A .*\[REDACTED\]/);
       assert.doesNotMatch(err.join(""), /a-1/);
+      // An empty name is named as such (it used to reach the list route: "expected object, received undefined").
+      writeFileSync(bad, `{{ getSecretByName "${f.projectId}" "dev" "/" "" }}`);
+      err.length = 0;
+      await templateCommand(undefined, io).parseAsync(["node", "kms", "render", bad, "--address", s.address]);
+      assert.equal(code, 1);
+      assert.match(err.join(""), /error calling getSecretByName: the secret name \(argument 4\) is empty/);
+      // dynamic_secret is known to the preview, which makes no leases.
+      writeFileSync(bad, `{{ dynamic_secret "${f.projectSlug}" "dev" "/" "pg" }}`);
+      err.length = 0;
+      await templateCommand(undefined, io).parseAsync(["node", "kms", "render", bad, "--address", s.address]);
+      assert.equal(code, 1);
+      assert.match(err.join(""), /error calling dynamic_secret: dynamic secrets are not available here \(a preview does not create leases\)/);
       delete process.env.KMS_TOKEN;
       await templateCommand(undefined, io).parseAsync(["node", "kms", "render", file, "--address", s.address]);
       assert.equal(code, 2);

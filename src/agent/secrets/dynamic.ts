@@ -1,5 +1,6 @@
 import type { FuncMap } from "../../template/funcs.js";
 import { goFunc } from "../../template/value.js";
+import { requireArgs } from "./functions.js";
 import type { RenderContext } from "./functions.js";
 
 /**
@@ -12,6 +13,7 @@ export const dynamicSecretFunctions = (current: () => RenderContext): FuncMap =>
     if (args.length < 4 || args.length > 6) {
       throw new Error(`takes 4 to 6 arguments (project slug, environment, path, name[, ttl[, principals]]), got ${args.length}`);
     }
+    requireArgs(args, ["project slug", "environment slug", undefined, "dynamic secret name"]);
     const ctx = current();
     if (!ctx.leases) throw new Error("dynamic secrets are not available here (a preview does not create leases)");
     const [projectSlug, environment, secretPath, name, ttl = "", principals = ""] = args as [string, string, string, string, string?, string?];

@@ -151,7 +151,21 @@ const withImports = (secrets: Secret[], imports: { secrets: Secret[] }[] | undef
 
 const record = (ctx: RenderContext, scope: SecretScope) => ctx.reads.set(scopeKey(scope), scope);
 
+/**
+ * An empty argument would still make a request, and an empty secret name reaches the folder's list
+ * route, whose answer then fails the client's check as "expected object, received undefined".
+ */
+export const requireArgs = (args: readonly string[], names: readonly (string | undefined)[]): void => {
+  names.forEach((what, i) => {
+    if (what !== undefined && (args[i] ?? "").trim() === "") throw new Error(`the ${what} (argument ${i + 1}) is empty`);
+  });
+};
+
+// Only the arguments a request cannot do without are checked here; the folder is the server's to judge.
+const PROJECT_ENV = ["project id", "environment slug"];
+
 const listFor = async (ctx: RenderContext, projectId: string, environment: string, secretPath: string, args: string[]) => {
+  requireArgs([projectId, environment], PROJECT_ENV);
   const opts = parseListOptions(args);
   // Recorded before the fetch: a folder that fails now (not created yet) is watched all the same.
   record(ctx, { projectId, environment, secretPath, recursive: opts.recursive });
@@ -171,6 +185,7 @@ export const secretFunctions = (current: () => RenderContext): FuncMap => {
     listFor(current(), projectId, environment, secretPath, args),
   );
   const listSecretsByProjectSlug = goFunc(LIST_SIGNATURE, async (projectSlug: string, environment: string, secretPath: string, ...args: string[]) => {
+    requireArgs([projectSlug, environment], ["project slug", "environment slug"]);
     const ctx = current();
     let id = ctx.projectIds.get(projectSlug);
     if (id === undefined) {
@@ -186,6 +201,7 @@ export const secretFunctions = (current: () => RenderContext): FuncMap => {
   const getSecretByName = goFunc(
     { in: ["string", "string", "string", "string"], out: "models.SingleEnvironmentVariable", err: true },
     async (projectId: string, environment: string, secretPath: string, secretName: string) => {
+      requireArgs([projectId, environment, secretPath, secretName], [...PROJECT_ENV, undefined, "secret name"]);
       const ctx = current();
       record(ctx, { projectId, environment, secretPath, recursive: false });
       const item = toItem(await ctx.source.get({ projectId, environment, secretPath, secretName }, ctx.signal));

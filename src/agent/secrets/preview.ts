@@ -3,7 +3,9 @@ import { agentClock } from "../clock.js";
 import type { FuncMap } from "../../template/funcs.js";
 import { silentLogger } from "../log.js";
 import { DEFAULT_RETRY_POLICY } from "../retry.js";
+import { dynamicSecretFunctions } from "./dynamic.js";
 import { newRenderContext, secretFunctions } from "./functions.js";
+import type { RenderContext } from "./functions.js";
 import { redactValues } from "./redact.js";
 import { createSecretSource } from "./source.js";
 
@@ -23,5 +25,17 @@ export const livePreviewFuncs = (address: string, token: string): { funcs: FuncM
   });
   const ctx = newRenderContext(source);
   // An error message printed by the preview must not show the values it fetched, any more than the agent's log.
-  return { funcs: secretFunctions(() => ctx), redact: (message) => redactValues(message, ctx.fetched), close: () => client.close() };
+  return { funcs: agentFunctions(() => ctx), redact: (message) => redactValues(message, ctx.fetched), close: () => client.close() };
 };
+
+/**
+ * Without --address: every agent function exists, so a template parses and renders as far as the agent
+ * would take it offline, and a call says what it needs instead of `function "dynamic_secret" not defined`.
+ */
+export const offlinePreviewFuncs = (): FuncMap =>
+  agentFunctions(() => {
+    throw new Error("reads from the KMS: pass --address URL and set KMS_TOKEN to preview with live secrets");
+  });
+
+// dynamic_secret in a live preview says that a preview makes no leases (its context has none).
+const agentFunctions = (current: () => RenderContext): FuncMap => ({ ...secretFunctions(current), ...dynamicSecretFunctions(current) });

@@ -139,3 +139,18 @@ test("dynamic_secret / dynamicSecret: the lease's data as a map, 4 to 6 argument
   const preview = createRenderer({ "template-content": '{{ dynamic_secret "app" "dev" "/" "pg" }}' } as TemplateEntry);
   await assert.rejects(preview.render(newRenderContext(source)), /dynamic secrets are not available here/);
 });
+
+test("an empty project, environment or name is refused naming the argument, before any request", async () => {
+  const { source } = fakeSource({});
+  const leases = { acquire: async () => ({}) };
+  for (const [text, want] of [
+    ['{{ getSecretByName "P" "dev" "/" "" }}', /error calling getSecretByName: the secret name \(argument 4\) is empty/],
+    ['{{ getSecretByName "" "dev" "/" "K" }}', /error calling getSecretByName: the project id \(argument 1\) is empty/],
+    ['{{ secret "P" " " "/" }}', /error calling secret: the environment slug \(argument 2\) is empty/],
+    ['{{ listSecretsByProjectSlug "" "dev" "/" }}', /error calling listSecretsByProjectSlug: the project slug \(argument 1\) is empty/],
+    ['{{ dynamic_secret "app" "dev" "/" "" }}', /error calling dynamic_secret: the dynamic secret name \(argument 4\) is empty/],
+  ] as const) {
+    const r = createRenderer({ "template-content": text } as TemplateEntry);
+    await assert.rejects(r.render(newRenderContext(source, undefined, { leases })), want, text);
+  }
+});
