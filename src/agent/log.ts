@@ -33,12 +33,14 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 const SECRET_KEY = /token|secret|password|passphrase|private[-_]?key|privatekey|authorization|credential|^csr$|^key$/i;
 const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
+// user:password@ in a URL (kms.address may carry basic-auth credentials for a proxy in front of the KMS).
+const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
 export const REDACTED = "[REDACTED]";
 
 /** Replaces secret-looking fields and embedded private keys or bearer tokens with a marker. */
 export const redact = (value: unknown, key = "", depth = 0): unknown => {
   if (key !== "" && SECRET_KEY.test(key) && value !== undefined && value !== null && value !== "") return REDACTED;
-  if (typeof value === "string") return value.replace(PEM_PRIVATE, REDACTED).replace(BEARER, `$1${REDACTED}`);
+  if (typeof value === "string") return value.replace(PEM_PRIVATE, REDACTED).replace(BEARER, `$1${REDACTED}`).replace(URL_CREDENTIALS, `$1${REDACTED}@`);
   if (value instanceof Error) {
     return { name: value.name, message: redact(value.message, "", depth + 1) };
   }

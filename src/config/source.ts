@@ -15,8 +15,17 @@ export interface ConfigSource {
 export const configSource = (configPath: string | undefined, env: NodeJS.ProcessEnv): ConfigSource | undefined => {
   if (configPath) return { name: configPath, read: () => readFileSync(configPath, "utf8") };
   const b64 = env[CONFIG_ENV];
-  if (b64) return { name: CONFIG_ENV, read: () => Buffer.from(b64, "base64").toString("utf8") };
+  if (b64) return { name: CONFIG_ENV, read: () => decodeBase64Config(b64) };
   return undefined;
+};
+
+/** The variable's YAML; Buffer.from(…, "base64") skips what is not base64, so say so rather than parse the debris. */
+const decodeBase64Config = (b64: string): string => {
+  const compact = b64.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact)) throw new Error(`${CONFIG_ENV} is not base64 (encode the YAML file with \`base64 -w0 agent.yaml\`)`);
+  const text = Buffer.from(compact, compact.includes("-") || compact.includes("_") ? "base64url" : "base64").toString("utf8");
+  if (text.includes("\uFFFD")) throw new Error(`${CONFIG_ENV} does not decode to text: it should be the base64 of the YAML configuration`);
+  return text;
 };
 
 /** Reads the source (again on every reload) and validates it; an unreadable file is one more problem. */

@@ -53,3 +53,8 @@ test("tokens, secrets and private keys never reach a line", () => {
 test("redact leaves ordinary values alone", () => {
   assert.deepEqual(redact({ serial: "01", path: "/etc/ssl/web.key", keySource: "local", count: 3 }), { serial: "01", path: "/etc/ssl/web.key", keySource: "local", count: 3 });
 });
+
+test("credentials in a URL are redacted, the rest of the URL kept", () => {
+  assert.equal(redact("http://user:pw@kms.example.com:8080/api"), `http://${REDACTED}@kms.example.com:8080/api`);
+  assert.deepEqual(redact({ address: "https://a:b@host/", other: "https://host/path@x" }), { address: `https://${REDACTED}@host/`, other: "https://host/path@x" });
+});

@@ -468,6 +468,8 @@ certificates:
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /kms_agent_certificate_not_after_timestamp_seconds\{name="svc.example.com"\} \d{10}/);
       assert.match(metrics, /kms_agent_certificate_issuances_total\{name="svc.example.com"\} 1/);
+      assert.match(metrics, /kms_agent_certificate_renewals_total\{name="svc.example.com"\} 0/, "counters show at 0 from the start");
+      assert.match(metrics, /kms_agent_certificate_failures_total\{name="svc.example.com"\} 0/);
       assert.match(metrics, /kms_agent_authenticated 1/);
       assert.match(metrics, /kms_agent_certificate_failures_total/);
       assert.equal((await envAgent.stop()).code, 0);

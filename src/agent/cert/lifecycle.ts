@@ -424,6 +424,10 @@ export const createCertificateLoop = (deps: CertLoopDeps) => {
   };
 
   const runLocked = async (signal: AbortSignal): Promise<void> => {
+    // Counters show from the start, at 0, so a dashboard or alert on them needs no "absent" case.
+    for (const counter of [metrics?.issuances, metrics?.renewals, metrics?.failures]) counter?.inc({ name }, 0);
+    if (mode === "csr" && renewBeforeMs !== undefined)
+      log.warn("renew-before-expiry has no effect with a CSR: the agent has no key to renew with; the certificate is issued again only once it expires");
     if (mode === "csr") {
       csrText = entry.csr ?? (await readFile(entry["csr-path"]!, "utf8"));
       try {
