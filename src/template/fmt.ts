@@ -234,6 +234,13 @@ class Printer {
 
   private handleMethods(v: unknown, verb: string): boolean {
     if (this.erroring) return false;
+    // Go syntax asks a GoStringer only: Error and String are not Go syntax.
+    if (this.f.sharpV) {
+      const goFn = methodByName(v, "GoString");
+      if (!goFn) return false;
+      this.fmtS(String(goFn()));
+      return true;
+    }
     if (!"vsxXq".includes(verb)) return false;
     if (v instanceof Error) {
       this.printString(v.message, verb);

@@ -8,9 +8,20 @@ const longMonths = ["January", "February", "March", "April", "May", "June", "Jul
 
 /** A time.Time: an instant plus the zone it is shown in. Its String method makes it a fmt.Stringer. */
 export class GoTime {
-  constructor(readonly ms: number, readonly offsetMinutes: number, readonly zone: string) {}
+  constructor(readonly ms: number, readonly offsetMinutes: number, readonly zone: string, readonly location: "Local" | "UTC" = "Local") {}
   String(): string {
     return formatGoTime(this, "2006-01-02 15:04:05.999999999 -0700 MST");
+  }
+  /** What %#v prints: time.Date(2024, time.January, 2, 3, 4, 5, 0, time.Local). */
+  GoString(): string {
+    const d = new Date(this.ms + this.offsetMinutes * 60_000);
+    const nanos = (((this.ms % 1000) + 1000) % 1000) * 1_000_000;
+    const fields = [d.getUTCFullYear(), `time.${longMonths[d.getUTCMonth()]}`, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), nanos];
+    return `time.Date(${fields.join(", ")}, time.${this.location})`;
+  }
+  /** toJson: RFC 3339 with nanoseconds, as Go's Time.MarshalJSON. */
+  MarshalJSON(): string {
+    return `"${formatGoTime(this, "2006-01-02T15:04:05.999999999Z07:00")}"`;
   }
 }
 // %T and error messages name Go's type, not this class (value.ts would say main.GoTime).
@@ -26,7 +37,7 @@ const localZoneName = (ms: number): string => {
 /** The instant ms in the process's local zone, as Go's time.Local shows it. */
 export const localTime = (ms: number): GoTime => new GoTime(ms, -new Date(ms).getTimezoneOffset(), localZoneName(ms));
 
-export const utcTime = (ms: number): GoTime => new GoTime(ms, 0, "UTC");
+export const utcTime = (ms: number): GoTime => new GoTime(ms, 0, "UTC", "UTC");
 
 const std = [
   "January", "Jan", "Monday", "Mon", "MST",

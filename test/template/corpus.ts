@@ -332,6 +332,7 @@ export const corpus: CorpusCase[] = [
   c("printf %#v of lists and maps", '{{printf "%#v" .Nums}}|{{printf "%#v" .Map}}|{{printf "%#v" .Mixed}}|{{printf "%#v" .EmptyList}}|{{printf "%#v" .Nested}}|{{printf "%#v" .Null}}'),
   c("data numbers beyond 2^53-1 are float64", '{{printf "%T %v" .a .a}}|{{printf "%T %v" .b .b}}|{{printf "%T %v" .c .c}}|{{printf "%T %v" .d .d}}', { a: 9007199254740993, b: 1e20, c: 9007199254740991, d: -9007199254740993 }),
   sp("sprig now type", '{{printf "%T" now}}'),
+  sp("sprig now in Go syntax and JSON", '{{printf "%#v" now}} {{toJson now}} {{toJson (list now)}}', data, { now: "2023-07-09T14:05:09.123Z" }),
   sp("sprig regex named groups", '{{regexReplaceAll "(?P<x>a)" "banana" "<${x}>"}} {{regexMatch "(?P<x>a)" "a"}} {{regexReplaceAll "(?P<first>b)(?P<rest>a)" "ba" "$rest$first"}} {{regexReplaceAll "[(?P<]+(?P<n>x)" "(?P<x" "${n}"}} {{regexReplaceAll "(?i)(?P<n>X)" "ax" "[$n]"}}'),
   sp("sprig fromJson bad", '{{fromJson "bad"}}|{{printf "%T" (fromJson "bad")}}|{{fromJson "[1,2]"}}|{{fromJson "3"}}'),
   sp("sprig indent negative", '{{indent -1 "a\nb"}}'),
