@@ -1,7 +1,7 @@
 // Go's encoding/json Marshal and Unmarshal, base64 and base32, as the Sprig functions use them.
 import { sprintf } from "./fmt.js";
 import { formatFloat } from "./strconv.js";
-import { floatOf, intOf, isFloatKind, isIntKind, isUintKind, kindOf, makeFloat, methodByName, structFields } from "./value.js";
+import { floatOf, intOf, isFloatKind, isIntKind, isUintKind, kindOf, makeFloat, methodByName, putKey, structFields } from "./value.js";
 
 export class UnsupportedValueError extends Error {}
 
@@ -89,7 +89,7 @@ export const jsonUnmarshal = (s: string): unknown => {
     if (Array.isArray(x)) return x.map(toGo);
     if (x !== null && typeof x === "object") {
       const out: Record<string, unknown> = {};
-      for (const [key, val] of Object.entries(x)) out[key] = toGo(val);
+      for (const [key, val] of Object.entries(x)) putKey(out, key, toGo(val));
       return out;
     }
     return x;

@@ -10,6 +10,7 @@ import { parseFloat64, parseInt64, parseUint } from "./strconv.js";
 import type { GoTime } from "./time.js";
 import { formatGoTime, localTime } from "./time.js";
 import type { Signature } from "./value.js";
+import { putKey } from "./value.js";
 import {
   GoComplex, GoNumber, floatOf, goFunc, intOf, isFloatKind, isIntKind, isStruct, isUintKind, kindOf, makeInt,
   methodByName, withGoType,
@@ -283,12 +284,12 @@ export const sprigFuncs = (opts: SprigOptions = {}): FuncMap => {
     // dict.go
     dict: goFunc(sig([I], M, true), (...v: unknown[]) => {
       const d: Record<string, unknown> = {};
-      for (let i = 0; i < v.length; i += 2) d[strval(v[i])] = i + 1 < v.length ? v[i + 1] : "";
+      for (let i = 0; i < v.length; i += 2) putKey(d, strval(v[i]), i + 1 < v.length ? v[i + 1] : "");
       return d;
     }),
     get: goFunc(sig([M, S], I), (d: Record<string, unknown>, key: string) => (Object.hasOwn(d ?? {}, key) ? d[key] : "")),
     set: goFunc(sig([M, S, I], M), (d: Record<string, unknown>, key: string, value: unknown) => {
-      d[key] = value;
+      putKey(d, key, value);
       return d;
     }),
     unset: goFunc(sig([M, S], M), (d: Record<string, unknown>, key: string) => {

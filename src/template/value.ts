@@ -78,6 +78,15 @@ export const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   return p === Object.prototype || p === null;
 };
 
+/**
+ * Sets a map key as Go would: any string is just a key. `obj[key] = …` with "__proto__" would replace the
+ * object's prototype instead (and turn a map into something that is no longer a plain object).
+ */
+export const putKey = (obj: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+};
+
 export const isStruct = (v: unknown): v is object =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !isPlainObject(v) &&
   !(v instanceof GoNumber) && !(v instanceof GoComplex);

@@ -334,6 +334,7 @@ export const corpus: CorpusCase[] = [
   sp("sprig now type", '{{printf "%T" now}}'),
   sp("sprig now in Go syntax and JSON", '{{printf "%#v" now}} {{toJson now}} {{toJson (list now)}}', data, { now: "2023-07-09T14:05:09.123Z" }),
   sp("sprig regex named groups", '{{regexReplaceAll "(?P<x>a)" "banana" "<${x}>"}} {{regexMatch "(?P<x>a)" "a"}} {{regexReplaceAll "(?P<first>b)(?P<rest>a)" "ba" "$rest$first"}} {{regexReplaceAll "[(?P<]+(?P<n>x)" "(?P<x" "${n}"}} {{regexReplaceAll "(?i)(?P<n>X)" "ax" "[$n]"}}'),
+  sp("sprig __proto__ is an ordinary key", '{{$o := fromJson "{\\"__proto__\\": 1, \\"a\\": 2}"}}{{index $o "__proto__"}} {{len $o}} {{$d := dict "__proto__" "x"}}{{index $d "__proto__"}} {{keys $d}} {{$_ := set $d "__proto__" "y"}}{{toJson $d}}'),
   sp("sprig fromJson bad", '{{fromJson "bad"}}|{{printf "%T" (fromJson "bad")}}|{{fromJson "[1,2]"}}|{{fromJson "3"}}'),
   sp("sprig indent negative", '{{indent -1 "a\nb"}}'),
   sp("sprig nindent negative", '{{nindent -2 "a"}}'),
