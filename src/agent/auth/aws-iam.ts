@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { metadataRequest } from "./metadata-http.js";
-import { agentClock } from "../clock.js";
+import { systemClock } from "../../core/clock.js";
 import type { PathProblem } from "../../config/yaml.js";
 import type { AuthMethod } from "./auth-method.js";
 import { signGetCallerIdentity, type AwsCredentials } from "./aws-sigv4.js";
@@ -80,7 +80,7 @@ export const resolveAwsCredentials = async (env: NodeJS.ProcessEnv, home: string
 export const createAwsIamAuth = (cfg: Config, deps: WorkloadAuthDeps = {}): AuthMethod => {
   const identityId = readIdentityId(cfg.config["identity-id"]);
   const env = deps.env ?? process.env;
-  const clock = deps.clock ?? agentClock;
+  const clock = deps.clock ?? systemClock;
   const home = deps.homeDir ?? homedir();
   return {
     type: "aws-iam",

@@ -1,7 +1,7 @@
 import { createPrivateKey, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { agentClock } from "../clock.js";
+import { systemClock } from "../../core/clock.js";
 import type { PathProblem } from "../../config/yaml.js";
 import type { AuthMethod } from "./auth-method.js";
 import { checkFiles, loginCall, readIdentityId, type WorkloadAuthDeps } from "./workload-common.js";
@@ -42,7 +42,7 @@ export const readServiceAccountKey = (path: string) => {
 export const createGcpIamAuth = (cfg: Config, deps: WorkloadAuthDeps = {}): AuthMethod => {
   const identityId = readIdentityId(cfg.config["identity-id"]);
   const sa = readServiceAccountKey(cfg.config["service-account-key"]);
-  const clock = deps.clock ?? agentClock;
+  const clock = deps.clock ?? systemClock;
   return {
     type: "gcp-iam",
     login: async (client, signal) => {

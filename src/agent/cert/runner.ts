@@ -1,5 +1,4 @@
-import type { Clock } from "../../core/clock.js";
-import { agentClock } from "../clock.js";
+import { systemClock, type Clock } from "../../core/clock.js";
 import { createKmsClient } from "../../client/kms-client.js";
 import type { KmsClient } from "../../client/kms-client.js";
 import { createAuthMethod } from "../auth/index.js";
@@ -63,7 +62,7 @@ export interface CertAgentHandle {
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export const startCertAgent = (initial: CertAgentConfig, opts: CertAgentOptions = {}): CertAgentHandle => {
-  const clock = opts.clock ?? agentClock;
+  const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   const authDeps: AuthDeps = opts.authDeps ?? { remembered: new Map() };
   authDeps.remembered ??= new Map();

@@ -1,5 +1,4 @@
-import type { Clock } from "../../core/clock.js";
-import { agentClock } from "../clock.js";
+import { systemClock, type Clock } from "../../core/clock.js";
 import type { Logger } from "../log.js";
 import { silentLogger } from "../log.js";
 import type { SecretsAgentConfig } from "./config.js";
@@ -13,7 +12,7 @@ import type { SecretsAgentOptions } from "./runner.js";
 export const SINK_SETTLE_MS = 30_000;
 
 export const runSecretsAgentOnce = async (config: SecretsAgentConfig, opts: SecretsAgentOptions = {}): Promise<number> => {
-  const clock: Clock = opts.clock ?? agentClock;
+  const clock: Clock = opts.clock ?? systemClock;
   const logger: Logger = opts.logger ?? silentLogger;
   opts = { ...opts, authDeps: opts.authDeps ?? { remembered: new Map() } };
   const conn = connect(config, opts, logger, clock);

@@ -1,5 +1,5 @@
 import { createKmsClient } from "../../client/kms-client.js";
-import { agentClock } from "../clock.js";
+import { systemClock } from "../../core/clock.js";
 import type { FuncMap } from "../../template/funcs.js";
 import { silentLogger } from "../log.js";
 import { DEFAULT_RETRY_POLICY } from "../retry.js";
@@ -20,7 +20,7 @@ export const livePreviewFuncs = (address: string, token: string): { funcs: FuncM
     client,
     tokens: { withToken: (fn) => fn(token) },
     retry: DEFAULT_RETRY_POLICY,
-    clock: agentClock,
+    clock: systemClock,
     logger: silentLogger,
   });
   const ctx = newRenderContext(source);

@@ -1,5 +1,4 @@
-import type { Clock } from "../../core/clock.js";
-import { agentClock } from "../clock.js";
+import { systemClock, type Clock } from "../../core/clock.js";
 import { createKmsClient } from "../../client/kms-client.js";
 import type { KmsClient } from "../../client/kms-client.js";
 import { createSecretEventsClient } from "../../client/secret-events.js";
@@ -239,7 +238,7 @@ export interface SecretsAgentHandle {
 }
 
 export const startSecretsAgent = async (initial: SecretsAgentConfig, opts: SecretsAgentOptions = {}): Promise<SecretsAgentHandle> => {
-  const clock = opts.clock ?? agentClock;
+  const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger;
   opts = { ...opts, authDeps: opts.authDeps ?? { remembered: new Map() } };
   let conn = connect(initial, opts, logger, clock);

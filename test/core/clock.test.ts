@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agentClock, MAX_TIMER_MS, sleepInChunks } from "../../src/agent/clock.js";
+import { MAX_TIMER_MS, sleepInChunks, systemClock } from "../../src/core/clock.js";
 import { runHook } from "../../src/agent/hooks.js";
 import { silentLogger } from "../../src/agent/log.js";
 
@@ -17,12 +17,12 @@ test("a sleep longer than a Node timer can hold (2^31-1 ms) is still long, and a
   const onWarning = (w: Error) => warnings.push(w.name);
   process.on("warning", onWarning);
   try {
-    const long = agentClock.sleep(30 * 86_400_000, abort.signal);
+    const long = systemClock.sleep(30 * 86_400_000, abort.signal);
     assert.equal(await settledWithin(long, 100), false, "30 days did not pass in 100 ms");
     abort.abort();
     await assert.rejects(long, { name: "AbortError" });
     const justOver = new AbortController();
-    const over = agentClock.sleep(MAX_TIMER_MS + 1, justOver.signal);
+    const over = systemClock.sleep(MAX_TIMER_MS + 1, justOver.signal);
     assert.equal(await settledWithin(over, 50), false);
     justOver.abort();
     await assert.rejects(over, { name: "AbortError" });
@@ -42,7 +42,7 @@ test("the chunks add up to the whole delay, each one within a timer's range", as
 });
 
 test("a hook timeout of 3,000,000 seconds does not kill the hook at once", async () => {
-  const r = await runHook({ name: "on-issuance", command: "sleep 0.3", timeoutMs: 3_000_000 * 1000, env: {} }, { clock: agentClock, logger: silentLogger });
+  const r = await runHook({ name: "on-issuance", command: "sleep 0.3", timeoutMs: 3_000_000 * 1000, env: {} }, { clock: systemClock, logger: silentLogger });
   assert.equal(r.timedOut, false);
   assert.equal(r.exitCode, 0);
 });
