@@ -44,7 +44,8 @@ const liveHolder = (text: string): number | undefined => {
 
 /** Takes the lock at `path`; resolves with its release. LockHeldError when another live process holds it. */
 export const acquireFileLock = async (path: string): Promise<() => Promise<void>> => {
-  const me = `${process.pid}${startTimeOf(process.pid) ? ` ${startTimeOf(process.pid)}` : ""}\n`;
+  const started = startTimeOf(process.pid);
+  const me = `${process.pid}${started ? ` ${started}` : ""}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);

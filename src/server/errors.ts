@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import {
   BadRequestError, ForbiddenError, KmsError, NotFoundError, RateLimitError, UnauthorizedError, UpstreamError, ValidationError,
 } from "../core/errors.js";
+import { isUniqueViolation } from "../store/secrets.js";
 
 /** The only place where typed errors become HTTP statuses (api.md 0.4). */
 const statusOf = (e: KmsError): number =>
@@ -29,8 +30,8 @@ export const handleError = (err: FastifyError | Error, req: FastifyRequest, repl
   }
   // Two requests creating the same thing at once both pass the service's "already exists?" check, and the
   // database's unique index refuses the second: that is the same 400 a later request gets, not a 500.
-  const db = err as Error & { code?: string; constraint?: string };
-  if (db.code === "23505" || db.code === "SQLITE_CONSTRAINT_UNIQUE" || db.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+  if (isUniqueViolation(err)) {
+    const db = err as Error & { constraint?: string };
     const what = db.constraint ?? /UNIQUE constraint failed: (\S+)/.exec(db.message)?.[1];
     return reply.status(400).send(errorBody(req.id, 400, "BadRequest", `It already exists: another request created the same one at the same time${what ? ` (unique ${what})` : ""}`));
   }

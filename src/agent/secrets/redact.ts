@@ -1,4 +1,5 @@
 import { quote } from "../../template/strconv.js";
+import { REDACTED } from "../log.js";
 
 /**
  * Scrubs secret values out of a render's error message. Go's messages print the values they stumble
@@ -6,8 +7,6 @@ import { quote } from "../../template/strconv.js";
  * that message goes to the log at every retry; each value the render fetched (secrets, lease
  * credentials) is replaced, also in the escaped forms quoting gives it.
  */
-
-export const REDACTED = "[REDACTED]";
 
 /**
  * Below this length a value is replaced only where it stands alone: a one-digit value replaced inside

@@ -126,6 +126,10 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
 
   const forget = (ca: CertificateAuthorityTable) => { if (ca.active_ca_cert_id) issuers.delete(ca.active_ca_cert_id); };
 
+  /** The chain a CA certificate hands to what it signs: itself, then its own chain up to the root. */
+  const chainBelow = (caCert: Pick<CaCertificateTable, "certificate" | "certificate_chain">) =>
+    joinPemBlocks([...certificateBlocks(caCert.certificate), ...certificateBlocks(caCert.certificate_chain)]);
+
   const caCertRow = (caId: string, version: number, pem: string, chain: string, serial: string, nb: Date, na: Date): CaCertificateTable => ({
     id: newId(), ca_id: caId, version, certificate: pem, certificate_chain: chain, serial_number: serial,
     not_before: nb.toISOString(), not_after: na.toISOString(), created_at: isoNow(clock),
@@ -170,7 +174,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
       const { issuer, caCert } = await issuerFor(parent.id);
       const r = await createIntermediateCa(issuer, { subject, keyAlgorithm: c.keyAlgorithm, notBefore, notAfter, maxPathLength: c.maxPathLength ?? -1 });
       created = {
-        pem: r.certificate.pem, chain: [caCert.certificate.trim(), caCert.certificate_chain.trim()].filter(Boolean).join("\n") + "\n",
+        pem: r.certificate.pem, chain: chainBelow(caCert),
         serial: r.certificate.serialNumber, nb: r.certificate.notBefore, na: r.certificate.notAfter, key: exportPrivateKeyPem(r.keyPair.privateKey),
       };
     } else {
@@ -267,7 +271,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     await audit.record(actor, { action: "sign-intermediate", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { serialNumber: signed.serialNumber } });
     return {
       certificate: signed.pem, issuingCaCertificate: caCert.certificate,
-      certificateChain: [caCert.certificate.trim(), caCert.certificate_chain.trim()].filter(Boolean).join("\n") + "\n", serialNumber: signed.serialNumber,
+      certificateChain: chainBelow(caCert), serialNumber: signed.serialNumber,
     };
   };
 
@@ -309,9 +313,8 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
         throw new BadRequestError("certificate: this CA already has a certificate; another is accepted only as its renewal (the same subject and a later notAfter)");
     }
     // The parent, when the KMS holds it (sign-intermediate): the CA whose certificate is the first of the chain.
-    const issuerDer = new X509Certificate(chain[0]!).raw;
-    const parentCa = (await store.findCaCertificatesBySerial(parseCertificate(chain[0]!).serialHex))
-      .find((c) => parseCertificate(c.certificate).der.equals(issuerDer));
+    const issuer = parseCertificate(chain[0]!);
+    const parentCa = (await store.findCaCertificatesBySerial(issuer.serialHex)).find((c) => parseCertificate(c.certificate).der.equals(issuer.der));
     const versions = await store.listCaCertificates(ca.id);
     const row = caCertRow(ca.id, versions.length + 1, toPem("CERTIFICATE", parsed.der), joinPemBlocks(chain), parsed.serialHex, parsed.notBefore, parsed.notAfter);
     // What the CA's configuration shows comes from the certificate now, not from what was asked at creation.
@@ -354,7 +357,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
       await requireCa(actor, config.parentCaId, "admin");
       const parent = await issuerFor(config.parentCaId);
       renewed = await createIntermediateCa(parent.issuer, options);
-      chain = joinPemBlocks([...certificateBlocks(parent.caCert.certificate), ...certificateBlocks(parent.caCert.certificate_chain)]);
+      chain = chainBelow(parent.caCert);
     }
     const c = renewed.certificate;
     if (!parseCertificate(c.pem).subjectDer.equals(was.subjectDer)) throw new BadRequestError("the CA's subject no longer encodes as in its certificate; it cannot be renewed in place");
