@@ -31,6 +31,9 @@ export const kmsKeyStore = (db: Kysely<Database>) => ({
   delete: (id: string) => db.deleteFrom("kms_keys").where("id", "=", id).execute(),
   getVersion: (keyId: string, version: number) =>
     db.selectFrom("kms_key_versions").selectAll().where("kms_key_id", "=", keyId).where("version", "=", version).executeTakeFirst(),
+  /** Every version's public key (sign-verify keys), newest first. */
+  listPublicKeys: (keyId: string) =>
+    db.selectFrom("kms_key_versions").select(["version", "public_key"]).where("kms_key_id", "=", keyId).orderBy("version", "desc").execute(),
   listVersions: (keyId: string) =>
     db.selectFrom("kms_key_versions").select(["kms_key_id", "version", "created_at"]).where("kms_key_id", "=", keyId).orderBy("version", "desc").execute(),
   /**

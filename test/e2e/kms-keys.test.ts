@@ -356,11 +356,19 @@ describe("KMS keys: API contract (SQLite)", () => {
     assert.deepEqual(v.body.versions.map((x: any) => x.version), [2, 1]);
     // A rotated signing key signs with its new key pair; the public key route follows.
     const pk1 = (await call("GET", `/api/v1/kms/keys/${keys.ec.id}/public-key`)).body.publicKey;
+    const sigV1 = (await call("POST", `/api/v1/kms/keys/${keys.ec.id}/sign`, { signingAlgorithm: "ECDSA_SHA_256", data: b64("before") })).body.signature;
     assert.equal((await call("POST", `/api/v1/kms/keys/${keys.ec.id}/rotate`, {})).body.key.version, 2);
     const pk2 = (await call("GET", `/api/v1/kms/keys/${keys.ec.id}/public-key`)).body.publicKey;
     assert.notEqual(pk2, pk1);
     const sig = (await call("POST", `/api/v1/kms/keys/${keys.ec.id}/sign`, { signingAlgorithm: "ECDSA_SHA_256", data: b64("after") })).body.signature;
     assert.equal(opensslVerifies(pk2, "ECDSA_SHA_256", Buffer.from("after"), Buffer.from(sig, "base64")).dgst, true);
+    // Signatures do not name their version: one made before the rotation still verifies, whole or as a digest.
+    const verifies = async (data: Buffer, signature: string, isDigest = false) =>
+      (await call("POST", `/api/v1/kms/keys/${keys.ec.id}/verify`, { signingAlgorithm: "ECDSA_SHA_256", data: data.toString("base64"), signature, isDigest }, "viewer")).body.signatureValid;
+    assert.equal(await verifies(Buffer.from("before"), sigV1), true, "a signature of version 1 after the rotation");
+    assert.equal(await verifies(createHash("sha256").update("before").digest(), sigV1, true), true, "the same, as a digest");
+    assert.equal(await verifies(Buffer.from("after"), sig), true);
+    assert.equal(await verifies(Buffer.from("other"), sigV1), false, "no version verifies other data");
   });
 
   test("at rest: no key material, plaintext or private key in the database file or the log", async () => {

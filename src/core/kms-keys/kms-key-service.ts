@@ -192,13 +192,19 @@ export const kmsKeyServiceFactory = ({ store, access, keys, audit, clock }: Deps
     return { signature: signature.toString("base64"), keyId: key.id, signingAlgorithm: dto.signingAlgorithm };
   };
 
-  /** Checked against the current version's public key. */
+  /**
+   * Checked against every version's public key, newest first: a signature made before a rotation stays valid
+   * (signatures do not name their version). The audit event records the version that matched.
+   */
   const verify = async (actor: Actor, id: string, dto: SignDTO & { signature: Buffer }) => {
     const key = await load(actor, id, "viewer");
     signingKey(key, dto.signingAlgorithm, dto.data, dto.isDigest);
-    const { public_key: publicKey } = (await store.getVersion(key.id, key.version))!;
-    const signatureValid = await verifyWith(publicKeyOf(Buffer.from(publicKey!, "base64")), dto.signingAlgorithm, dto.data, dto.signature, dto.isDigest);
-    await record(actor, "kms-key-verify", key, { signingAlgorithm: dto.signingAlgorithm, isDigest: dto.isDigest, signatureValid });
+    let matched: number | undefined;
+    for (const v of await store.listPublicKeys(key.id)) {
+      if (await verifyWith(publicKeyOf(Buffer.from(v.public_key!, "base64")), dto.signingAlgorithm, dto.data, dto.signature, dto.isDigest)) { matched = v.version; break; }
+    }
+    const signatureValid = matched !== undefined;
+    await record(actor, "kms-key-verify", key, { signingAlgorithm: dto.signingAlgorithm, isDigest: dto.isDigest, signatureValid, ...(signatureValid ? { version: matched } : {}) });
     return { signatureValid, keyId: key.id, signingAlgorithm: dto.signingAlgorithm };
   };
 
