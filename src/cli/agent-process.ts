@@ -43,7 +43,14 @@ export const startAgentProcess = <C>(
     process.stderr.write(`${formatProblems(problems, src?.name ?? "command line")}\n`);
     return EXIT_CONFIG;
   }
-  return { src, config: first.value, logger: createLogger({ format: format as "text" | "json", level: o.verbose ? "debug" : "info" }) };
+  const logger = createLogger({ format: format as "text" | "json", level: o.verbose ? "debug" : "info" });
+  warnAbout(first, src, logger);
+  return { src, config: first.value, logger };
+};
+
+/** A configuration's warnings (what works but is probably a mistake), each with its line:column. */
+const warnAbout = (r: { warnings?: ConfigProblem[] }, src: ConfigSource, logger: Logger) => {
+  for (const w of r.warnings ?? []) logger.warn(`${src.name}${w.line !== undefined ? `:${w.line}:${w.column ?? 1}` : ""}: ${w.path}: ${w.message}`);
 };
 
 export interface RunningAgent<C> {
@@ -68,6 +75,7 @@ export const runUntilStopped = async <C>(
       for (const p of next.problems) logger.error("configuration not reloaded", { problem: `${p.line ? `${p.line}:${p.column} ` : ""}${p.path}: ${p.message}` });
       return;
     }
+    warnAbout(next, src, logger);
     o.onReload?.(next.value);
     agent.reload(next.value).catch((err: Error) => logger.error("configuration not reloaded", { error: err.message }));
   };

@@ -5,7 +5,6 @@ import { loadSecretsAgentConfig } from "../config/secrets-agent.js";
 import type { ValidateResult } from "../config/yaml.js";
 import type { AuthDeps } from "../agent/auth/index.js";
 import type { SecretsAgentConfig } from "../agent/secrets/config.js";
-import { riskyPermissions } from "../agent/secrets/config-checks.js";
 import { runSecretsAgentOnce } from "../agent/secrets/once.js";
 import { startSecretsAgent } from "../agent/secrets/runner.js";
 import type { SecretsAgentHandle, SecretsAgentOptions } from "../agent/secrets/runner.js";
@@ -30,10 +29,6 @@ export const runAgent = async (o: AgentCliOptions, env: NodeJS.ProcessEnv = proc
   if (typeof start === "number") return start;
   const { src, config, logger } = start;
   const opts: SecretsAgentOptions = { logger, authDeps };
-  const warnRisky = (c: SecretsAgentConfig) => {
-    for (const w of riskyPermissions(c)) logger.warn(`${src.name}: ${w.key}: ${w.message}`);
-  };
-  warnRisky(config);
 
   if (config.kms["exit-after-auth"]) return runSecretsAgentOnce(config, opts);
 
@@ -47,7 +42,6 @@ export const runAgent = async (o: AgentCliOptions, env: NodeJS.ProcessEnv = proc
   await runUntilStopped(handle, {
     logger, src, load, stopping: "stopping",
     onReload: (next) => {
-      warnRisky(next);
       if (next.kms["exit-after-auth"]) logger.warn("exit-after-auth takes effect at the next start, not on reload");
     },
   });

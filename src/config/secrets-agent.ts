@@ -1,7 +1,7 @@
 import { checkAuth } from "../agent/auth/index.js";
 import type { AuthDeps } from "../agent/auth/index.js";
 import { SecretsAgentConfig } from "../agent/secrets/config.js";
-import { checkCache, checkForeignKeys, checkOutputs, checkTemplates } from "../agent/secrets/config-checks.js";
+import { checkCache, checkForeignKeys, checkOutputs, checkTemplates, riskyPermissions } from "../agent/secrets/config-checks.js";
 import type { RendererOptions } from "../agent/secrets/render.js";
 import { loadYamlConfig } from "./yaml.js";
 import type { PathProblem, ValidateResult } from "./yaml.js";
@@ -27,4 +27,5 @@ export const loadSecretsAgentConfig = (text: string, deps: AuthDeps = {}, render
       ];
       return problems;
     },
+    warn: riskyPermissions,
   });

@@ -198,18 +198,19 @@ const describe = (v: unknown): string => {
   return `${typeof v} ${String(v)}`;
 };
 
-export type ValidateResult<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
+/** On success, `warnings` are things that work but are probably a mistake, located like problems. */
+export type ValidateResult<T> = { ok: true; value: T; warnings?: ConfigProblem[] } | { ok: false; problems: ConfigProblem[] };
 
 /**
  * Parses YAML text and validates it with a schema, then runs `check` (our own cross-field and
- * filesystem checks). `check` sees the raw document, not the typed value, so that it runs even when
+ * filesystem checks) and, on a valid configuration, `warn`. `check` sees the raw document, not the typed value, so that it runs even when
  * the schema failed elsewhere: the operator gets every problem in one go. Problems from all stages
  * are returned together, sorted by position.
  */
 export const loadYamlConfig = <S extends z.ZodType>(
   text: string,
   schema: S,
-  options: ParseYamlOptions & { check?: (raw: unknown) => PathProblem[] } = {},
+  options: ParseYamlOptions & { check?: (raw: unknown) => PathProblem[]; warn?: (value: z.output<S>) => PathProblem[] } = {},
 ): ValidateResult<z.output<S>> => {
   const loaded = parseYaml(text, options);
   if (loaded.problems.length) return { ok: false, problems: loaded.problems };
@@ -226,7 +227,9 @@ export const loadYamlConfig = <S extends z.ZodType>(
     }
   }
   if (problems.length) return { ok: false, problems: sortProblems(problems) };
-  return { ok: true, value: parsed.data as z.output<S> };
+  const value = parsed.data as z.output<S>;
+  const warnings = options.warn ? sortProblems(options.warn(value).map((p) => loaded.locate(p))) : [];
+  return { ok: true, value, warnings };
 };
 
 export const sortProblems = (problems: ConfigProblem[]): ConfigProblem[] =>

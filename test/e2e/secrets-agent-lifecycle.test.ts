@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -67,9 +67,13 @@ ${authYaml(f)}sinks:
 templates:
   - template-content: '${tpl(f.projectId, "A")}'
     destination-path: ${join(f.dir, "once-a")}
+    permission: "0666"
 `, "once.yaml");
     const a = spawnAgent(["--config", ok]);
     assert.equal((await a.exited).code, 0, a.output());
+    // A risky permission works, with a warning that points at where it was written.
+    assert.match(a.output(), /once\.yaml:16:17: templates\[0\]\.permission: permission 0666 lets every user on the machine rewrite the file/);
+    assert.equal(statSync(join(f.dir, "once-a")).mode & 0o777, 0o666);
     assert.equal(read(join(f.dir, "once-a")), "a-1");
     assert.equal((await api(s.address, "GET", `/api/v4/secrets?projectId=${f.projectId}&environment=dev`, { token: read(join(f.dir, "once-token")) })).status, 200);
 

@@ -184,15 +184,15 @@ export const checkForeignKeys = (raw: Raw): PathProblem[] => {
  * (an operator may have a reason). Special bits on a data file, anyone able to rewrite what the
  * application reads, anyone able to read the access token.
  */
-export const riskyPermissions = (config: Pick<SecretsAgentConfig, "sinks" | "templates">): { key: string; message: string }[] => {
-  const out: { key: string; message: string }[] = [];
-  const check = (key: string, mode: number, token: boolean) => {
+export const riskyPermissions = (config: Pick<SecretsAgentConfig, "sinks" | "templates">): PathProblem[] => {
+  const out: PathProblem[] = [];
+  const check = (path: PathProblem["path"], mode: number, token: boolean) => {
     const octal = `0${mode.toString(8)}`;
-    if (mode & 0o7000) out.push({ key, message: `permission ${octal} sets setuid, setgid or sticky bits on a file that holds ${token ? "a token" : "secrets"}` });
-    if (mode & 0o002) out.push({ key, message: `permission ${octal} lets every user on the machine rewrite the file` });
-    if (token && mode & 0o004) out.push({ key, message: `permission ${octal} lets every user on the machine read the access token` });
+    if (mode & 0o7000) out.push({ path, message: `permission ${octal} sets setuid, setgid or sticky bits on a file that holds ${token ? "a token" : "secrets"}` });
+    if (mode & 0o002) out.push({ path, message: `permission ${octal} lets every user on the machine rewrite the file` });
+    if (token && mode & 0o004) out.push({ path, message: `permission ${octal} lets every user on the machine read the access token` });
   };
-  config.sinks.forEach((s, i) => check(`sinks[${i}].config.permission`, s.config.permission, true));
-  config.templates.forEach((t, i) => check(`templates[${i}].permission`, t.permission, false));
+  config.sinks.forEach((s, i) => check(["sinks", i, "config", "permission"], s.config.permission, true));
+  config.templates.forEach((t, i) => check(["templates", i, "permission"], t.permission, false));
   return out;
 };

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadSecretsAgentConfig } from "../../../src/config/secrets-agent.js";
 import { DEFAULT_SA_TOKEN_PATH } from "../../../src/agent/auth/kubernetes.js";
-import { riskyPermissions } from "../../../src/agent/secrets/config-checks.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kms-secrets-config-"));
 writeFileSync(join(dir, "client-id"), "id");
@@ -200,9 +199,11 @@ templates:
     permission: "0644"
 `);
   assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  assert.deepEqual(riskyPermissions(r.value).map((w) => `${w.key}: ${w.message}`), [
-    "sinks[1].config.permission: permission 0644 lets every user on the machine read the access token",
-    "templates[0].permission: permission 04777 sets setuid, setgid or sticky bits on a file that holds secrets",
-    "templates[0].permission: permission 04777 lets every user on the machine rewrite the file",
+  // Each warning is located where the value was written (line:column), like a problem.
+  const sinkColumn = `    config: { path: ${dir}/token-644, permission: `.length + 1;
+  assert.deepEqual(r.warnings?.map((w) => `${w.line}:${w.column} ${w.path}: ${w.message}`), [
+    `11:${sinkColumn} sinks[1].config.permission: permission 0644 lets every user on the machine read the access token`,
+    "15:17 templates[0].permission: permission 04777 sets setuid, setgid or sticky bits on a file that holds secrets",
+    "15:17 templates[0].permission: permission 04777 lets every user on the machine rewrite the file",
   ]);
 });
