@@ -76,6 +76,7 @@ export type CertificateRecord = z.infer<typeof CertificateRecord>;
 
 export const RevokeResponse = z.looseObject({ message: z.string(), serialNumber: z.string(), revokedAt: z.string() });
 export type RevokeResponse = z.infer<typeof RevokeResponse>;
+export const RevokeCaResponse = z.looseObject({ message: z.string(), caId: z.string(), revokedAt: z.string(), serialNumbers: z.array(z.string()), disabledCaIds: z.array(z.string()) });
 
 export interface CreateCaBody {
   projectId: string;
@@ -124,6 +125,7 @@ export const createAdminClient = (opts: HttpOptions & { token: string }) => {
     getCa: (id: string) => get(`${CA}/${seg(id)}`, CaObject),
     getCaCertificate: (id: string) => get(`${CA}/${seg(id)}/certificate`, CaCertificate),
     renewCa: (id: string, notAfter: string) => post(`${CA}/${seg(id)}/renew`, { type: "existing", notAfter }, CaCertificate),
+    revokeCa: (id: string, revocationReason: string) => post(`${CA}/${seg(id)}/revoke`, { revocationReason }, RevokeCaResponse),
 
     createPolicy: async (body: Record<string, unknown>) => (await post(POLICIES, body, z.looseObject({ certificatePolicy: PolicyObject }))).certificatePolicy,
     listPolicies: (projectId: string, q: { search?: string; offset?: number; limit?: number } = {}) =>

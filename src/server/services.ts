@@ -80,7 +80,9 @@ export const createServices = ({ db, root, clock, publicUrl, changeRelay }: Serv
   });
   const deleteDynamicSecretsIn = dynamicSecrets.secrets.removeAllIn;
   const projects = projectServiceFactory({ store: stores.projects, identities: stores.identities, access, keys, audit, deleteDynamicSecretsIn, clock });
-  const cas = caServiceFactory({ store: stores.pki, access, keys, crls: crlRowsFactory({ clock, publicUrl }), audit, clock, publicUrl });
+  const cas = caServiceFactory({
+    store: stores.pki, access, keys, crls: crlRowsFactory({ clock, publicUrl }), audit, clock, publicUrl, regenerateCrl: (caId) => crls.regenerate(caId),
+  });
   const crls = crlServiceFactory({ store: stores.pki, cas, access, clock });
   const ocsp = ocspServiceFactory({ store: stores.pki, cas, clock });
   const policies = policyServiceFactory({ store: stores.pki, access, audit, clock });

@@ -13,6 +13,7 @@ import * as m010 from "./migrations/010_certificates_revoked.js";
 import * as m011 from "./migrations/011_certificate_requests_by_project.js";
 import * as m012 from "./migrations/012_kms_keys.js";
 import * as m013 from "./migrations/013_temporary_memberships.js";
+import * as m014 from "./migrations/014_ca_certificate_revocation.js";
 
 // Migrations are listed here rather than read from disk, so a bundled `kms` carries them. Kysely runs them
 // in the order of their names and records each name in the database, so a name never changes once released:
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   "011_certificate_requests_by_project": m011,
   "012_kms_keys": m012,
   "013_temporary_memberships": m013,
+  "014_ca_certificate_revocation": m014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -79,9 +79,26 @@ export const pkiStore = (db: Kysely<Database>) => {
     listCas: (projectId: string) => db.selectFrom("certificate_authorities").selectAll().where("project_id", "=", projectId).orderBy("created_at").execute(),
     updateCa: (id: string, patch: Partial<CertificateAuthorityTable>) => db.updateTable("certificate_authorities").set(patch).where("id", "=", id).execute(),
     deleteCa: (id: string) => db.deleteFrom("certificate_authorities").where("id", "=", id).execute(),
+    /** Every internal CA's id, status and configuration: finding the CAs below one (their parents are in the configuration). */
+    listInternalCaLinks: () =>
+      db.selectFrom("certificate_authorities").select(["id", "status", "configuration"]).where("type", "=", "internal").execute(),
     getCaCertificate: (id: string) => db.selectFrom("ca_certificates").selectAll().where("id", "=", id).executeTakeFirst(),
     /** CA certificates (of any CA) with this serial: finding which CA signed an imported certificate. */
     findCaCertificatesBySerial: (serialHex: string) => db.selectFrom("ca_certificates").selectAll().where("serial_number", "=", serialHex).execute(),
+    /**
+     * Revokes a CA: each of its certificates not yet revoked is marked with the time, the reason and the CA in the
+     * KMS that signed it (none for one signed elsewhere); the CA becomes `revoked` and the CAs below it `disabled`.
+     */
+    revokeCa: (caId: string, at: string, reason: number, issuerOf: ReadonlyMap<string, string | null>, descendants: readonly string[]) =>
+      db.transaction().execute(async (tx) => {
+        for (const [certId, issuer] of issuerOf)
+          await tx.updateTable("ca_certificates").set({ revoked_at: at, revocation_reason: reason, issuer_ca_id: issuer }).where("id", "=", certId).where("revoked_at", "is", null).execute();
+        await tx.updateTable("certificate_authorities").set({ status: "revoked", updated_at: at }).where("id", "=", caId).execute();
+        if (descendants.length) await tx.updateTable("certificate_authorities").set({ status: "disabled", updated_at: at }).where("id", "in", descendants).execute();
+      }),
+    /** The revoked certificates of CAs this CA signed: entries of its CRL. */
+    listRevokedCaCertificates: (issuerCaId: string) =>
+      db.selectFrom("ca_certificates").select(["serial_number", "revoked_at", "revocation_reason"]).where("issuer_ca_id", "=", issuerCaId).where("revoked_at", "is not", null).execute(),
     listCaCertificates: (caId: string) => db.selectFrom("ca_certificates").selectAll().where("ca_id", "=", caId).orderBy("version").execute(),
 
     // CRLs --------------------------------------------------------------------------------------------

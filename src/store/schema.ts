@@ -97,6 +97,8 @@ export interface CertificateAuthorityTable {
 export interface CaCertificateTable {
   id: string; ca_id: string; version: number; certificate: string; certificate_chain: string; serial_number: string;
   not_before: string; not_after: string; created_at: string;
+  /** Set when the CA was revoked; `issuer_ca_id` is the CA in the KMS that signed this certificate (migration 014). */
+  revoked_at?: string | null; revocation_reason?: number | null; issuer_ca_id?: string | null;
 }
 
 export interface CaCrlTable {

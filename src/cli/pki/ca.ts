@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import type { CaObject, CreateCaBody } from "../../client/admin.js";
 import { looksLikeId } from "../../client/admin.js";
 import { KEY_ALGORITHMS } from "../../client/types.js";
-import { UsageError, action, addCommonOptions, dateOrDuration, intOption, keyValues, pick, shortDate, table } from "./common.js";
+import { REASON_HELP, UsageError, action, addCommonOptions, dateOrDuration, intOption, keyValues, pick, revocationReason, shortDate, table } from "./common.js";
 import type { Context } from "./common.js";
 
 /** `kms pki ca create|list|get`: internal CAs (api.md 7.2). */
@@ -98,5 +98,20 @@ export const caCommand = (): Command => {
     ctx.print(keyValues(caDetails(await ctx.client.getCa(ca.id))));
   }));
 
-  return cmd.addCommand(createCmd).addCommand(listCmd).addCommand(getCmd).addCommand(renewCmd);
+  const revokeCmd = addCommonOptions(new Command("revoke"), { project: true })
+    .description("revoke an intermediate CA: its parent's CRL and OCSP answers list it at once; it and the CAs below it stop issuing")
+    .argument("<ca>", "CA id or name")
+    .option("--reason <reason>", REASON_HELP, "UNSPECIFIED");
+  revokeCmd.action(action(async (ctx, ref: string) => {
+    const reason = revocationReason(revokeCmd.opts().reason);
+    const ca = await resolveCa(ctx, ref);
+    const r = await ctx.client.revokeCa(ca.id, reason);
+    if (ctx.output === "json") return ctx.json(r);
+    ctx.print(keyValues([
+      ["revoked", `${ca.name} (${ca.id})`], ["serials", r.serialNumbers.join(", ")], ["revoked at", shortDate(r.revokedAt)], ["reason", reason],
+      ["disabled below it", r.disabledCaIds.length ? r.disabledCaIds.join(", ") : undefined],
+    ]));
+  }));
+
+  return cmd.addCommand(createCmd).addCommand(listCmd).addCommand(getCmd).addCommand(renewCmd).addCommand(revokeCmd);
 };

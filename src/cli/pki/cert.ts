@@ -5,15 +5,10 @@ import type { CertificateRecord } from "../../client/admin.js";
 import { KEY_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../../client/types.js";
 import type { IssueCertificateAttributes, IssueCertificateRequest, SanType } from "../../client/types.js";
 import { commitTemp, writeTemp } from "../../agent/files.js";
-import { UsageError, action, addCommonOptions, collect, dateOrDuration, intOption, keyValues, shortDate, table, type Context } from "./common.js";
+import { REASON_HELP, UsageError, action, addCommonOptions, collect, dateOrDuration, intOption, keyValues, revocationReason, shortDate, table, type Context } from "./common.js";
 import { resolveProfile } from "./profile.js";
 
 /** `kms pki cert issue|get|revoke|list` (api.md 7.6, 7.8). */
-
-export const REVOCATION_REASONS = [
-  "UNSPECIFIED", "KEY_COMPROMISE", "CA_COMPROMISE", "AFFILIATION_CHANGED", "SUPERSEDED", "CESSATION_OF_OPERATION", "CERTIFICATE_HOLD",
-  "PRIVILEGE_WITHDRAWN", "A_A_COMPROMISE",
-] as const;
 
 interface IssueOptions {
   profile: string; project?: string; csr?: string; commonName?: string; organization?: string; ou?: string; country?: string; state?: string;
@@ -149,10 +144,9 @@ export const certCommand = (): Command => {
   const revokeCmd = addCommonOptions(new Command("revoke"), { project: true })
     .description("revoke a certificate; the CA's CRL and OCSP answers show it at once")
     .argument("<id>", "certificate id")
-    .option("--reason <reason>", `one of ${REVOCATION_REASONS.join(", ")} (any case, - or _)`, "UNSPECIFIED");
+    .option("--reason <reason>", REASON_HELP, "UNSPECIFIED");
   revokeCmd.action(action(async (ctx, id: string) => {
-    const reason = String(revokeCmd.opts().reason).toUpperCase().replace(/-/g, "_");
-    if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) throw new UsageError(`--reason: "${revokeCmd.opts().reason}" is not one of ${REVOCATION_REASONS.join(", ")}`);
+    const reason = revocationReason(revokeCmd.opts().reason);
     if (ctx.hasProject()) await inProject(ctx, (await ctx.client.getCertificate(id)).projectId, id);
     const r = await ctx.client.revokeCertificate(id, reason);
     if (ctx.output === "json") return ctx.json(r);

@@ -188,3 +188,16 @@ export const keyValues = (pairs: readonly [string, unknown][]): string => {
 /** `2026-03-01T10:00:00.000Z` → `2026-03-01 10:00:00Z`: easier to read in a table, still unambiguous. */
 export const shortDate = (iso: string | null | undefined): string | undefined =>
   iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : undefined;
+
+const REVOCATION_REASONS = [
+  "UNSPECIFIED", "KEY_COMPROMISE", "CA_COMPROMISE", "AFFILIATION_CHANGED", "SUPERSEDED", "CESSATION_OF_OPERATION", "CERTIFICATE_HOLD",
+  "PRIVILEGE_WITHDRAWN", "A_A_COMPROMISE",
+] as const;
+export const REASON_HELP = `one of ${REVOCATION_REASONS.join(", ")} (any case, - or _)`;
+
+/** `--reason key-compromise` → `KEY_COMPROMISE`, checked: what `cert revoke` and `ca revoke` send. */
+export const revocationReason = (raw: unknown): string => {
+  const reason = String(raw).toUpperCase().replace(/-/g, "_");
+  if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) throw new UsageError(`--reason: "${String(raw)}" is not one of ${REVOCATION_REASONS.join(", ")}`);
+  return reason;
+};

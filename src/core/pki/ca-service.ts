@@ -18,6 +18,7 @@ import { prepareIssuer, type IssuerContext } from "./issuer.js";
 import { formatDn, type SubjectFields } from "./name.js";
 import type { CrlRows } from "./crl-service.js";
 import { addPolicyDuration } from "./policy-rules.js";
+import { isRevocationReason, REVOCATION_REASONS, revocationReasonCode } from "./algorithms.js";
 
 export const CA_STATUSES = ["active", "disabled", "pending-certificate"] as const;
 
@@ -45,6 +46,8 @@ type Deps = {
   audit: Pick<AuditService, "record">;
   clock: Clock;
   publicUrl: () => string;
+  /** Re-signs a CA's CRL (the CRL service, built after this one, so given late). */
+  regenerateCrl: (caId: string) => Promise<unknown>;
 };
 
 const subjectOf = (c: { commonName: string; organization: string; ou: string; country: string; province: string; locality: string }): SubjectFields => ({
@@ -52,7 +55,7 @@ const subjectOf = (c: { commonName: string; organization: string; ou: string; co
   country: c.country || undefined, state: c.province || undefined, locality: c.locality || undefined,
 });
 
-export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publicUrl }: Deps) => {
+export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publicUrl, regenerateCrl }: Deps) => {
   /**
    * Issuer contexts are built once per active CA certificate; they hold the parsed private key, and the CA
    * certificate row itself (rows of ca_certificates never change: a renewal adds a version), so an issuance
@@ -96,11 +99,11 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
   type Signing = { issuer: IssuerContext; caCert: CaCertificateTable };
   /**
    * The signing context of a CA in the state given (cached by its active CA certificate). Issuance needs an
-   * active CA; CRLs and OCSP answers are still signed for a disabled one, since its certificates stay out
-   * there until they expire. `full` gives the whole row (the sealed key) the first time.
+   * active CA; CRLs and OCSP answers are still signed for a disabled or revoked one, since its certificates
+   * stay out there until they expire. `full` gives the whole row (the sealed key) the first time.
    */
   const signingFor = async (ca: CaState, opts: { forRevocation?: boolean }, full: () => Promise<CertificateAuthorityTable>): Promise<Signing> => {
-    if (ca.status !== "active" && !(opts.forRevocation && ca.status === "disabled"))
+    if (ca.status !== "active" && !(opts.forRevocation && (ca.status === "disabled" || ca.status === "revoked")))
       throw new BadRequestError(`Certificate authority '${ca.name}' is ${ca.status}, not active`);
     const cached = ca.active_ca_cert_id ? issuers.get(ca.active_ca_cert_id) : undefined;
     if (cached) return cached;
@@ -215,6 +218,11 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     if (dto.status !== undefined) {
       if (dto.status !== "active" && dto.status !== "disabled") throw new BadRequestError(`status: can only be set to "active" or "disabled"`);
       if (ca.status === "pending-certificate") throw new BadRequestError("status: this CA has no certificate yet; import one first");
+      if (ca.status === "revoked") throw new BadRequestError("status: this CA was revoked; it stays revoked (create a new CA)");
+      if (dto.status === "active") {
+        const revoked = await revokedAncestor(ca);
+        if (revoked) throw new BadRequestError(`status: the CA '${revoked.name}' above this one was revoked, so nothing this CA signs would verify; it cannot be made active`);
+      }
       patch.status = dto.status;
     }
     if (dto.disableDirectIssuance !== undefined) patch.disable_direct_issuance = dto.disableDirectIssuance ? 1 : 0;
@@ -228,6 +236,10 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
   const remove = async (actor: Actor, caId: string) => {
     const ca = await requireCa(actor, caId, "admin");
     if (await store.countProfilesUsingCa(ca.id)) throw new BadRequestError("This certificate authority is used by certificate profiles; delete or change them first");
+    if (ca.status === "revoked") {
+      const last = Math.max(...(await store.listCaCertificates(ca.id)).map((c) => Date.parse(c.not_after)));
+      if (last > clock.now()) throw new BadRequestError(`This certificate authority was revoked; it is kept until its certificates expire (${new Date(last).toISOString()}), so its parent's CRL and OCSP answers keep saying so`);
+    }
     await store.deleteCa(ca.id);
     forget(ca);
     await audit.record(actor, { action: "delete-ca", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id });
@@ -286,6 +298,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     const ca = await requireCa(actor, caId, "admin");
     const config = JSON.parse(ca.configuration) as CaConfiguration;
     if (config.type === "root") throw new BadRequestError("A root CA signs its own certificate; only an intermediate imports one");
+    if (ca.status === "revoked") throw new BadRequestError(`Certificate authority '${ca.name}' was revoked; its key takes no new certificate`);
     const parsed = parseCertificate(dto.certificate);
     const privateKey = await privateKeyOf(ca);
     if (!spkiDerOf(privateKey).equals(parsed.spkiDer)) throw new BadRequestError("certificate: its public key does not match this CA's key pair");
@@ -337,6 +350,7 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
   const renew = async (actor: Actor, caId: string, dto: { type: string; notAfter: string }) => {
     const ca = await requireCa(actor, caId, "admin");
     if (dto.type !== "existing") throw new BadRequestError(`type: only "existing" is supported (a new certificate for the CA's current key pair)`);
+    if (ca.status === "revoked") throw new BadRequestError(`Certificate authority '${ca.name}' was revoked; its key takes no new certificate`);
     const config = JSON.parse(ca.configuration) as CaConfiguration;
     const current = ca.active_ca_cert_id ? await store.getCaCertificate(ca.active_ca_cert_id) : undefined;
     if (!current) throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate yet; import one first`);
@@ -370,6 +384,59 @@ export const caServiceFactory = ({ store, access, keys, crls, audit, clock, publ
     return { certificate: c.pem, certificateChain: chain, serialNumber: c.serialNumber };
   };
 
-  return { issuerFor, issuerOf, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, renew, privateKeyOf };
+  /** The nearest CA above this one (in the KMS) that was revoked, if any. */
+  const revokedAncestor = async (ca: CertificateAuthorityTable): Promise<CertificateAuthorityTable | undefined> => {
+    const seen = new Set([ca.id]);
+    for (let id = (JSON.parse(ca.configuration) as CaConfiguration).parentCaId; id && !seen.has(id);) {
+      seen.add(id);
+      const parent = await store.getCa(id);
+      if (!parent) return undefined;
+      if (parent.status === "revoked") return parent;
+      id = (JSON.parse(parent.configuration) as CaConfiguration).parentCaId;
+    }
+    return undefined;
+  };
+
+  /**
+   * Revokes an intermediate CA: every certificate of its key is put on the CRL of the CA in the KMS that signed
+   * it, and that CA's OCSP responder answers "revoked" for it, so a relying party that checks revocation
+   * rejects everything the CA issued. The CA stops issuing for good (status `revoked`) and the CAs below it are
+   * disabled. A root cannot be revoked (nothing above it publishes a CRL), nor a CA signed outside the KMS
+   * (revoke it where it was signed).
+   */
+  const revoke = async (actor: Actor, caId: string, reason: string) => {
+    const ca = await requireCa(actor, caId, "admin");
+    if (!isRevocationReason(reason)) throw new BadRequestError(`revocationReason: "${reason}" is not a revocation reason (one of ${Object.keys(REVOCATION_REASONS).join(", ")})`);
+    const config = JSON.parse(ca.configuration) as CaConfiguration;
+    if (ca.type !== "internal") throw new BadRequestError(`Certificate authority '${ca.name}' is an external CA; revoke its certificates where they were signed`);
+    if (config.type === "root") throw new BadRequestError("A root CA cannot be revoked: nothing above it publishes a CRL. Disable it, and remove it from the trust stores that hold it");
+    if (ca.status === "revoked") throw new BadRequestError(`Certificate authority '${ca.name}' is already revoked`);
+    if (ca.status === "pending-certificate") throw new BadRequestError(`Certificate authority '${ca.name}' has no certificate to revoke`);
+    const issuerOf = new Map<string, string | null>();
+    for (const c of await store.listCaCertificates(ca.id)) {
+      const above = certificateBlocks(c.certificate_chain)[0];
+      const issuer = above ? parseCertificate(above) : undefined;
+      const signer = issuer && (await store.findCaCertificatesBySerial(issuer.serialHex)).find((r) => parseCertificate(r.certificate).der.equals(issuer.der));
+      issuerOf.set(c.id, signer?.ca_id ?? null);
+    }
+    const issuers = [...new Set([...issuerOf.values()].filter((v): v is string => v !== null))];
+    if (!issuers.length) throw new BadRequestError(`Certificate authority '${ca.name}' was signed outside the KMS; revoke its certificate at the CA that signed it`);
+    // The CAs below it, in any project (an imported intermediate names its parent wherever that is).
+    const links = (await store.listInternalCaLinks()).map((l) => ({ id: l.id, parent: (JSON.parse(l.configuration) as CaConfiguration).parentCaId }));
+    const below: string[] = [];
+    for (let frontier = [ca.id]; frontier.length;) {
+      frontier = links.filter((l) => l.parent && frontier.includes(l.parent) && l.id !== ca.id && !below.includes(l.id)).map((l) => l.id);
+      below.push(...frontier);
+    }
+    const at = isoNow(clock);
+    await store.revokeCa(ca.id, at, revocationReasonCode(reason), issuerOf, below);
+    forget(ca);
+    for (const id of issuers) await regenerateCrl(id);
+    const serialNumbers = (await store.listCaCertificates(ca.id)).filter((c) => issuerOf.get(c.id)).map((c) => c.serial_number);
+    await audit.record(actor, { action: "revoke-ca", resourceType: "certificate-authority", resourceId: ca.id, projectId: ca.project_id, metadata: { reason, serialNumbers, disabledCaIds: below } });
+    return { message: "Successfully revoked certificate authority", caId: ca.id, revokedAt: at, serialNumbers, disabledCaIds: below };
+  };
+
+  return { issuerFor, issuerOf, loadCa, view, create, get, list, update, remove, certificate, caCertificates, caCertificateDer, csr, signIntermediateCsr, importCertificate, renew, revoke, privateKeyOf };
 };
 export type CaService = ReturnType<typeof caServiceFactory>;

@@ -41,8 +41,9 @@ export const crlServiceFactory = ({ store, cas, access, clock }: Deps) => {
     if (!row) throw new NotFoundError(`Certificate authority ${caId} has no CRL`);
     const { issuer } = await cas.issuerFor(caId, { forRevocation: true });
     const now = clock.now();
-    const revoked = (await store.listRevoked(caId)).map((r) => ({
-      serialNumber: r.serial_number, revokedAt: Date.parse(r.revoked_at!), ...(revocationReasonName(r.revocation_reason) && { reason: revocationReasonName(r.revocation_reason) }),
+    // Its revoked certificates, and the certificates of CAs it signed that were revoked since (ca-service revoke).
+    const revoked = [...(await store.listRevoked(caId)), ...(await store.listRevokedCaCertificates(caId))].map((r) => ({
+      serialNumber: r.serial_number, revokedAt: Date.parse(r.revoked_at!), ...(revocationReasonName(r.revocation_reason ?? null) && { reason: revocationReasonName(r.revocation_reason ?? null) }),
     }));
     const crl = await buildCrl(issuer, { thisUpdate: now, nextUpdate: now + CRL_VALIDITY_MS, crlNumber: row.crl_number + 1, revoked });
     const patch = {

@@ -21,9 +21,13 @@ export const ocspServiceFactory = ({ store, cas, clock }: Deps) => {
       lookup: async (_n, _k, serialHex) => {
         const c = await store.getCertificateBySerial(caId, serialHex);
         if (!c) {
-          // Or an intermediate CA's certificate this CA signed: good (CA certificates are not revoked here), so a
+          // Or an intermediate CA's certificate this CA signed: revoked when that CA was revoked, else good, so a
           // client checking the whole chain with OCSP does not stop at "unknown".
           for (const cc of await store.findCaCertificatesBySerial(serialHex)) {
+            if (cc.revoked_at && cc.issuer_ca_id === caId) {
+              const reason = revocationReasonName(cc.revocation_reason ?? null);
+              return { status: "revoked", revokedAt: Date.parse(cc.revoked_at), ...(reason && { reason }) };
+            }
             const child = await store.getCa(cc.ca_id);
             if (child && (JSON.parse(child.configuration) as { parentCaId?: string | null }).parentCaId === caId) return { status: "good" };
           }

@@ -24,6 +24,7 @@ const ListQuery = z.object({ projectId: z.string().min(1) });
 const SignIntermediate = z.object({ csr: z.string().min(1), notAfter: z.string().min(1), notBefore: z.string().optional(), maxPathLength: z.number().int().min(-1).optional() });
 const RenewCa = z.object({ type: z.string().default("existing"), notAfter: z.string().min(1) });
 const ImportCert = z.object({ certificate: z.string().min(1), certificateChain: z.string().default("") });
+const RevokeCa = z.object({ revocationReason: z.string().default("UNSPECIFIED") });
 
 export const registerCaRoutes = (r: Router, s: Services) => {
   const caId = (req: { params: unknown }) => parse(CaParams, req.params, "params").caId;
@@ -42,6 +43,7 @@ export const registerCaRoutes = (r: Router, s: Services) => {
     r.authed("POST", `${base}/:caId/sign-intermediate`, async (req, _, actor) => s.cas.signIntermediateCsr(actor, caId(req), parse(SignIntermediate, req.body, "body")));
     r.authed("POST", `${base}/:caId/import-certificate`, async (req, _, actor) => s.cas.importCertificate(actor, caId(req), parse(ImportCert, req.body, "body")));
     r.authed("POST", `${base}/:caId/renew`, async (req, _, actor) => s.cas.renew(actor, caId(req), parse(RenewCa, req.body, "body")));
+    r.authed("POST", `${base}/:caId/revoke`, async (req, _, actor) => s.cas.revoke(actor, caId(req), parse(RevokeCa, req.body ?? {}, "body").revocationReason));
     r.authed("GET", `${base}/:caId/crls`, async (req, _, actor) => s.crls.listForCa(actor, caId(req)));
   }
 };
