@@ -42,6 +42,12 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 export const migrateToLatest = async (db: Kysely<any>): Promise<void> => {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
+  // A database a newer kms has migrated: say so, rather than Kysely's "corrupted migrations".
+  const newer = /previously executed migration (\S+) is missing/.exec((error as Error | undefined)?.message ?? "");
+  if (newer) {
+    const known = Object.keys(migrations).at(-1);
+    throw new Error(`the database was migrated by a newer kms (it has migration ${newer[1]}; this one knows migrations up to ${known}): run the same or a newer version of kms on it`, { cause: error });
+  }
   if (error) throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, { cause: error });
 };
 
