@@ -232,6 +232,49 @@ test("a CA record that cannot work is refused at creation, naming the field", as
   }
 });
 
+test("a DNS server that refuses the RFC 2136 UPDATE fails the request at once, quoting its answer", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const wrong = Buffer.from("not-the-secret-the-server-knows!").toString("base64");
+  const ca = await acmeCa("pebble-dns-refused", { challengeType: "dns-01", dnsProvider: { type: "rfc2136", server: relay!.address, zone: "example.com", tsigKeyName: TSIG.name, tsigSecret: wrong } });
+  const profileId = await profileFor(ca.id, "pebble-dns-refused");
+  // The default orderTimeoutSeconds (1800): the failure must not wait for it.
+  const done = await poll((await issue(profileId, "refused.example.com")).certificateRequestId, 10_000);
+  assert.equal(done.status, "failed");
+  assert.match(done.errorMessage, /^dns-01 for ACME CA 'pebble-dns-refused' failed: RFC 2136 add of TXT _acme-challenge\.refused\.example\.com at 127\.0\.0\.1:\d+ refused: NOTAUTH/);
+});
+
+test("names the CA's challenge cannot prove are refused with a 400 before anything is ordered", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const http = await profileFor((await acmeCa("pebble-fit-http")).id, "pebble-fit-http");
+  const dns = await profileFor((await acmeCa("pebble-fit-dns", { challengeType: "dns-01", dnsProvider: { type: "rfc2136", server: relay!.address, zone: "other.example.com", tsigKeyName: TSIG.name, tsigSecret: TSIG.secret.toString("base64") } })).id, "pebble-fit-dns");
+  const before = relay!.seen.length;
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [http, { commonName: "*.example.com", altNames: [{ type: "dns_name", value: "*.example.com" }] }, /^attributes: "\*\.example\.com" is a wildcard, which ACME validates only with dns-01; ACME CA 'pebble-fit-http' uses http-01/],
+    [dns, { commonName: "www.example.com", altNames: [{ type: "dns_name", value: "www.example.com" }] }, /^attributes: "www\.example\.com" is not in the zone other\.example\.com where ACME CA 'pebble-fit-dns' publishes its dns-01 records/],
+    [dns, { commonName: "other.example.com", altNames: [{ type: "dns_name", value: "other.example.com" }, { type: "ip_address", value: "127.0.0.1" }] }, /^attributes: ACME cannot validate the IP address 127\.0\.0\.1 with dns-01/],
+  ];
+  for (const [profileId, attributes, expect] of cases) {
+    const r = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token: s.adminToken, body: { profileId, attributes: { keyAlgorithm: "EC_prime256v1", ...attributes } } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.message, expect);
+  }
+  assert.equal(relay!.seen.length, before, "no DNS UPDATE was sent");
+});
+
+test("a directoryUrl that is not an ACME directory fails the request at once, not at its deadline", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  for (const [name, path, expect] of [
+    ["not-found-dir", "/no/such/directory", /^ACME CA 'not-found-dir' refused the request: the ACME directory .* answered HTTP 404: check directoryUrl/],
+    ["not-a-dir", "/api/status", /^ACME CA 'not-a-dir' refused the request: .* is not an ACME directory \(RFC 8555 7\.1\.1\): check directoryUrl/],
+  ] as const) {
+    const r = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { projectId: fx.projectId, name, directoryUrl: `${s.address}${path}`, accountEmail: "pki@example.com" } });
+    assert.equal(r.status, 200, r.text);
+    const done = await poll((await issue(await profileFor(r.body.id, name), `${name}.example.com`)).certificateRequestId, 10_000);
+    assert.equal(done.status, "failed");
+    assert.match(done.errorMessage, expect);
+  }
+});
+
 test("revoking a certificate ordered from an external CA revokes it at that CA first, with the reason", async (t) => {
   if (!s) return t.skip("pebble missing (see above)");
   const ca = await acmeCa("pebble-revoke");

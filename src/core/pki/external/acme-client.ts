@@ -59,9 +59,15 @@ export const acmeClient = (o: AcmeClientOptions) => {
   const getDirectory = async () => {
     if (directory) return directory;
     const res = await exchange(o.directoryUrl, "GET");
+    // A 404 or 401 for the directory is a wrong directoryUrl, not a passing fault: waiting until the deadline cannot help.
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+      throw new AcmeConfigError(`the ACME directory ${o.directoryUrl} answered HTTP ${res.status}: check directoryUrl`);
     if (res.status !== 200) throw new Error(`ACME directory ${o.directoryUrl} answered HTTP ${res.status}`);
-    directory = JSON.parse(res.body.toString("utf8")) as AcmeDirectory;
-    if (!directory.newNonce || !directory.newAccount || !directory.newOrder) throw new Error(`${o.directoryUrl} is not an ACME directory (RFC 8555 7.1.1)`);
+    let d: Partial<AcmeDirectory> | undefined;
+    try { d = JSON.parse(res.body.toString("utf8")) as Partial<AcmeDirectory>; } catch { /* reported below */ }
+    if (!d || typeof d !== "object" || !d.newNonce || !d.newAccount || !d.newOrder)
+      throw new AcmeConfigError(`${o.directoryUrl} is not an ACME directory (RFC 8555 7.1.1): check directoryUrl`);
+    directory = d as AcmeDirectory;
     return directory;
   };
 

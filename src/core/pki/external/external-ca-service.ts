@@ -79,6 +79,24 @@ export const identifiersOf = (subject: { commonName?: string }, sans: readonly S
   return [...ids.values()];
 };
 
+/**
+ * Whether the CA record's challenge can prove every identifier, checked before anything is ordered: a wildcard
+ * can only be validated with dns-01 and an IP address never with it (RFC 8555 7.1.3, RFC 8738 7), and dns-01
+ * records can only be published inside the DNS provider's zone. Otherwise the order would be placed and fail later.
+ */
+export const checkChallengeFits = (ext: Pick<ExternalCaTable, "challenge_type" | "dns_config">, caName: string, identifiers: readonly AcmeIdentifier[], field: string) => {
+  const zone = ext.dns_config ? (JSON.parse(ext.dns_config) as { zone?: string }).zone?.replace(/\.$/, "").toLowerCase() : undefined;
+  for (const id of identifiers) {
+    if (ext.challenge_type === "http-01" && id.type === "dns" && id.value.startsWith("*."))
+      throw new BadRequestError(`${field}: "${id.value}" is a wildcard, which ACME validates only with dns-01; ACME CA '${caName}' uses http-01`);
+    if (ext.challenge_type !== "dns-01") continue;
+    if (id.type === "ip") throw new BadRequestError(`${field}: ACME cannot validate the IP address ${id.value} with dns-01, which ACME CA '${caName}' uses`);
+    const name = id.value.replace(/^\*\./, "");
+    if (zone !== undefined && name !== zone && !name.endsWith(`.${zone}`))
+      throw new BadRequestError(`${field}: "${id.value}" is not in the zone ${zone} where ACME CA '${caName}' publishes its dns-01 records`);
+  }
+};
+
 export const externalCaServiceFactory = ({ store, pki, access, keys, audit, clock }: Deps) => {
   const internal = new Set<string>();
   const view = (ca: CertificateAuthorityTable, ext: ExternalCaTable) => ({
@@ -170,6 +188,7 @@ export const externalCaServiceFactory = ({ store, pki, access, keys, audit, cloc
     const ca = await pki.getCa(ext.ca_id);
     if (!ca || ca.status !== "active") throw new BadRequestError(`Certificate authority '${ca?.name ?? ext.ca_id}' is ${ca?.status ?? "missing"}, not active`);
     const identifiers = identifiersOf(r.contents.subject, r.contents.sans);
+    checkChallengeFits(ext, ca.name, identifiers, r.csrPem ? "csr" : "attributes");
     const certificateId = newId();
     const requestId = newId();
     let csr = r.csrPem;

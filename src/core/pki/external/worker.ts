@@ -15,7 +15,7 @@ import { parseCertificate } from "../certificate.js";
 import { parseCsr } from "../csr.js";
 import { AcmeConfigError, AcmeProblemError, type AcmeClient, type AcmeOrder } from "./acme-client.js";
 import { createDnsProvider, type DnsProviderConfig } from "./dns/index.js";
-import type { DnsProvider } from "./dns/provider.js";
+import { DnsRefusedError, type DnsProvider } from "./dns/provider.js";
 import { openUpstream, type ExternalCaSecrets, type OrderDetails } from "./external-ca-service.js";
 import { certificateBlocks } from "../../../crypto/der/pem.js";
 
@@ -162,6 +162,7 @@ export const externalOrderWorkerFactory = ({ store, pki, keys, clock, options }:
       }
     } catch (e) {
       const msg = (e as Error).message;
+      if (e instanceof DnsRefusedError) return fail(row, d, u, `dns-01 for ACME CA '${u?.name ?? row.ca_id}' failed: ${msg}`).catch(() => undefined);
       if (isPermanent(e)) return fail(row, d, u, `ACME CA '${u?.name ?? row.ca_id}' refused the request: ${msg}`).catch(() => undefined);
       d.lastError = msg;
       d.attempts = (d.attempts ?? 0) + 1;

@@ -9,3 +9,11 @@ export interface DnsProvider {
   /** Removes exactly that TXT record; other values at the same name stay (two orders may share a name). */
   cleanup(fqdn: string, value: string): Promise<void>;
 }
+
+/**
+ * The DNS server refused the change for good (REFUSED, NOTAUTH, NOTZONE…, or a name outside the provider's zone):
+ * retrying the same UPDATE cannot help, so the request fails at once instead of waiting for its deadline.
+ */
+export class DnsRefusedError extends Error {
+  constructor(message: string) { super(message); this.name = "DnsRefusedError"; }
+}

@@ -7,7 +7,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { z } from "zod";
 import type { Clock } from "../../../clock.js";
-import type { DnsProvider } from "./provider.js";
+import { DnsRefusedError, type DnsProvider } from "./provider.js";
 import { CLASS, OPCODE_UPDATE, RCODES, TYPE, encodeName, header, readName, rr, txtRdata, u16 } from "./wire.js";
 
 export const Rfc2136Config = z.object({
@@ -145,7 +145,7 @@ export const createRfc2136Provider = (cfg: Rfc2136Config, secrets: { tsigSecret?
   const send = async (op: "add" | "delete", fqdn: string, value: string) => {
     const name = fqdn.replace(/\.$/, "").toLowerCase();
     const zone = cfg.zone.replace(/\.$/, "").toLowerCase();
-    if (name !== zone && !name.endsWith(`.${zone}`)) throw new Error(`${fqdn} is not in the zone ${cfg.zone} of the RFC 2136 provider`);
+    if (name !== zone && !name.endsWith(`.${zone}`)) throw new DnsRefusedError(`${fqdn} is not in the zone ${cfg.zone} of the RFC 2136 provider`);
     let msg = buildUpdate(randomInt(0, 0x10000), zone, [txtChange(op, name, value, cfg.ttl)]);
     const nowSeconds = Math.floor(deps.clock.now() / 1000);
     let signed: { key: TsigKey; requestMac: Buffer; nowSeconds: number } | undefined;
@@ -159,7 +159,12 @@ export const createRfc2136Provider = (cfg: Rfc2136Config, secrets: { tsigSecret?
     // TC set: the answer did not fit a datagram; ask again over TCP (RFC 1035 4.2.1).
     if (cfg.protocol === "udp" && resp.readUInt16BE(2) & 0x0200) resp = await exchangeTcp(host, port, msg, cfg.timeoutMs);
     const err = answerProblem(resp, signed);
-    if (err) throw new Error(`RFC 2136 ${op} of TXT ${name} at ${cfg.server} refused: ${err}`);
+    if (!err) return;
+    const message = `RFC 2136 ${op} of TXT ${name} at ${cfg.server} refused: ${err}`;
+    // An answer the server gave on purpose (REFUSED, NOTAUTH, NOTZONE, …) is final; SERVFAIL and answers we do not
+    // believe (unsigned, forged) may be passing trouble, and are retried.
+    const rcode = resp.readUInt16BE(2) & 0x0f;
+    throw rcode !== 0 && rcode !== 2 ? new DnsRefusedError(message) : new Error(message);
   };
   return { present: (fqdn, value) => send("add", fqdn, value), cleanup: (fqdn, value) => send("delete", fqdn, value) };
 };
