@@ -106,6 +106,43 @@ describe("secret references (api.md 4.4)", () => {
     assert.ok(!theirs.text.includes("db.prod"));
   });
 
+  test("values that multiply references are bounded: answered unexpanded, quickly, and the server stays responsive", async () => {
+    // L0 = ten ${L1}, L1 = ten ${L2}, ...: expanding L0 meant 10^7 substitutions (10^9 with two more
+    // levels), which held the whole server; every value it would have served is answered unexpanded instead.
+    await call("POST", "/api/v1/folders", { workspaceId: project.id, environment: "dev", path: "/", name: "bomb" });
+    const raw = (i: number) => `\${L${i + 1}}`.repeat(10);
+    for (let i = 0; i < 7; i++) await put("dev", "/bomb", `L${i}`, raw(i));
+    await put("dev", "/bomb", "L7", "x");
+    const t0 = performance.now();
+    const one = await fetch(`${s.address}/api/v4/secrets/L0?projectId=${project.id}&environment=dev&secretPath=/bomb`, {
+      headers: { authorization: `Bearer ${member}` }, signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(one.status, 200);
+    assert.equal(((await one.json()) as any).secret.secretValue, raw(0));
+    assert.ok(performance.now() - t0 < 5000);
+    const r = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=dev&secretPath=/bomb`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.secrets.find((x: any) => x.secretKey === "L0").secretValue, raw(0));
+    assert.ok(r.text.length < 2_000_000, `a bounded answer (${r.text.length} bytes)`);
+    assert.equal((await values("dev")).LOCAL, "localhost:5432", "other reads are unaffected");
+  });
+
+  test("one answer expands at most 16 MiB: later values that would pass it stay verbatim, the same on every read", async () => {
+    await call("POST", "/api/v1/folders", { workspaceId: project.id, environment: "dev", path: "/", name: "wide" });
+    await put("dev", "/wide", "BIG", "b".repeat(500_000));
+    for (let i = 0; i < 40; i++) await put("dev", "/wide", `W${String(i).padStart(2, "0")}`, "${BIG}");
+    const read = () => call("GET", `/api/v4/secrets?projectId=${project.id}&environment=dev&secretPath=/wide`);
+    const r = await read();
+    assert.equal(r.status, 200);
+    const ws = r.body.secrets.filter((x: any) => x.secretKey.startsWith("W"));
+    const expanded = ws.filter((x: any) => x.secretValue.length === 500_000).length;
+    assert.equal(expanded, 33, "16 MiB holds 33 expansions of 500,000 characters");
+    assert.ok(ws.slice(33).every((x: any) => x.secretValue === "${BIG}"), "the ones after stay verbatim");
+    // Another server process, no shared cache: the same choice, the same bytes.
+    await s.restart();
+    assert.equal((await read()).headers.get("etag"), r.headers.get("etag"));
+  });
+
   test("renaming a referenced environment changes the (cached) answer at once", async () => {
     const before = await call("GET", `/api/v4/secrets?projectId=${project.id}&environment=dev`);
     assert.equal(before.body.secrets.find((x: any) => x.secretKey === "CROSS").secretValue, "db.prod");

@@ -4,7 +4,7 @@ import type { EnvironmentTable, FolderTable } from "../../store/schema.js";
 import type { SecretStore } from "../../store/secrets.js";
 import type { PlainSecret, SecretCodec } from "./secret-codec.js";
 import { tagView, type TagView } from "./secret-view.js";
-import { expandReferences, type SecretRef } from "./references.js";
+import { expandReferences, type ExpansionBudget, type SecretRef } from "./references.js";
 
 /** Chained imports are followed this many levels deep; a chain that comes back to a folder already on it stops. */
 export const MAX_IMPORT_DEPTH = 10;
@@ -76,10 +76,10 @@ export const readSession = (deps: ReadSessionDeps, projectId: string) => {
 
   const resolve = async (ref: SecretRef) => (await folderSecrets(ref.environment, ref.secretPath)).find((s) => s.key === ref.key)?.value;
 
-  const expand = (s: PlainSecret, authorize?: (ref: SecretRef, by: SecretRef) => Promise<void> | void) =>
+  const expand = (s: PlainSecret, authorize?: (ref: SecretRef, by: SecretRef) => Promise<void> | void, budget?: ExpansionBudget) =>
     expandReferences(
       { environment: s.envSlug, secretPath: s.secretPath, key: s.key, value: s.value, skipMultilineEncoding: s.skipMultilineEncoding },
-      { resolve, authorize },
+      { resolve, authorize, budget },
     );
 
   /** A folder's own secrets followed by those of its imports, recursively (api.md 4.5). */

@@ -11,6 +11,19 @@ import { ROOT_PATH } from "./paths.js";
 export const REFERENCE = /\$\{([a-zA-Z0-9\-_.]+)\}/g;
 export const MAX_REFERENCE_DEPTH = 10;
 
+/**
+ * What one request may spend on expansion, shared by every value it expands, in order. Without a bound, a
+ * few values that each refer to the next one several times (`L0 = ${L1}${L1}…`, `L1 = ${L2}${L2}…`) grow
+ * exponentially with the depth: ten references per level over ten levels is 10^9 substitutions, which held
+ * the whole server for minutes and then exhausted its memory. A value whose expansion would pass the
+ * budget is answered unexpanded (its references verbatim), like any other reference that cannot expand.
+ */
+export const MAX_REFERENCES_PER_REQUEST = 100_000;
+export const MAX_EXPANDED_CHARS_PER_REQUEST = 16 * 1024 * 1024;
+export interface ExpansionBudget { references: number; chars: number }
+export const expansionBudget = (): ExpansionBudget => ({ references: MAX_REFERENCES_PER_REQUEST, chars: MAX_EXPANDED_CHARS_PER_REQUEST });
+const OVER_BUDGET = Symbol("over expansion budget");
+
 export interface SecretLocation { environment: string; secretPath: string }
 export interface SecretRef extends SecretLocation { key: string }
 
@@ -30,6 +43,8 @@ export interface ExpandDeps {
   resolve(ref: SecretRef): Promise<string | undefined> | string | undefined;
   /** Throws when the caller may not read `ref`; `referencedBy` is the secret whose value holds the reference. */
   authorize?(ref: SecretRef, referencedBy: SecretRef): Promise<void> | void;
+  /** Shared by the values of one request; a fresh one (for this value alone) when absent. */
+  budget?: ExpansionBudget;
 }
 
 /**
@@ -52,31 +67,51 @@ export const expandReferences = async (
 ): Promise<string> => {
   if (!hasReference(secret.value)) return secret.value;
   const root: SecretRef = { environment: secret.environment, secretPath: secret.secretPath, key: secret.key };
+  const budget = deps.budget ?? expansionBudget();
+  // Characters are charged where they enter the output (literal text, verbatim references, raw values at a
+  // cycle or the depth limit), so each output character is counted once, and so is the work behind it.
+  let chars = budget.chars;
+  const emit = (text: string) => {
+    chars -= text.length;
+    if (chars < 0) throw OVER_BUDGET;
+    return text;
+  };
 
   const expand = async (value: string, at: SecretRef, chain: ReadonlySet<string>, depth: number): Promise<string> => {
-    if (!value.includes("${")) return value;
+    if (!value.includes("${")) return emit(value);
     let out = "";
     let last = 0;
     for (const m of value.matchAll(new RegExp(REFERENCE.source, "g"))) {
-      out += value.slice(last, m.index);
+      out += emit(value.slice(last, m.index));
       last = m.index + m[0].length;
       const ref = parseReference(m[1]!, at);
       if (!ref) {
-        out += m[0];
+        out += emit(m[0]);
         continue;
       }
+      if (--budget.references < 0) throw OVER_BUDGET;
       await deps.authorize?.(ref, at);
       const target = await deps.resolve(ref);
       if (!target) {
-        out += m[0];
+        out += emit(m[0]);
         continue;
       }
       const id = refId(ref);
-      out += chain.has(id) || depth >= MAX_REFERENCE_DEPTH ? target : await expand(target, ref, new Set([...chain, id]), depth + 1);
+      out += chain.has(id) || depth >= MAX_REFERENCE_DEPTH ? emit(target) : await expand(target, ref, new Set([...chain, id]), depth + 1);
     }
-    return out + value.slice(last);
+    return out + emit(value.slice(last));
   };
 
-  const expanded = await expand(secret.value, root, new Set([refId(root)]), 1);
+  let expanded: string;
+  try {
+    expanded = await expand(secret.value, root, new Set([refId(root)]), 1);
+  } catch (e) {
+    if (e !== OVER_BUDGET) throw e;
+    // The work done is spent all the same, so the values after this one cannot each redo it.
+    budget.references = Math.max(0, budget.references);
+    budget.chars = Math.max(0, chars);
+    return secret.value;
+  }
+  budget.chars = chars;
   return secret.skipMultilineEncoding ? formatMultiline(expanded) : expanded;
 };

@@ -8,7 +8,7 @@ import { matchesMetadata, matchesTags, parseMetadataFilter, parseTagSlugs, type 
 import { readSession, type ReadSession, type ReadSessionDeps } from "./read-session.js";
 import type { Scope, ScopeRequest, ScopeResolver } from "./scope.js";
 import type { FolderTable } from "../../store/schema.js";
-import type { SecretRef } from "./references.js";
+import { expansionBudget, type ExpansionBudget, type SecretRef } from "./references.js";
 import { fromVersionRow } from "./versions.js";
 import { listCache } from "./list-cache.js";
 
@@ -67,11 +67,20 @@ export const secretReaderFactory = (deps: Deps) => {
     };
   };
 
-  const render = async (actor: Actor, session: ReadSession, secrets: PlainSecret[], tags: ReadonlyMap<string, TagView>, o: ReadOptions, timestamps: boolean) => {
-    const guard = referenceGuard(actor, secrets[0]?.projectId ?? "");
+  /**
+   * One request's values share one expansion budget (references.ts), spent in the order of the answer, so
+   * which values a budget leaves unexpanded is the same on every read (the ETag stays put).
+   */
+  const render = async (
+    actor: Actor, session: ReadSession, secrets: PlainSecret[], tags: ReadonlyMap<string, TagView>, o: ReadOptions, timestamps: boolean,
+    budget: ExpansionBudget,
+  ) => {
     const expand = o.expandSecretReferences && o.viewSecretValue;
-    return Promise.all(secrets.map(async (s) =>
-      secretView(s, tags, { hidden: !o.viewSecretValue, timestamps, value: expand ? await session.expand(s, guard) : undefined })));
+    if (!expand) return secrets.map((s) => secretView(s, tags, { hidden: !o.viewSecretValue, timestamps }));
+    const guard = referenceGuard(actor, secrets[0]?.projectId ?? "");
+    const out = [];
+    for (const s of secrets) out.push(secretView(s, tags, { hidden: false, timestamps, value: await session.expand(s, guard, budget) }));
+    return out;
   };
 
   type ListResult = Awaited<ReturnType<typeof buildList>>;
@@ -126,12 +135,16 @@ export const secretReaderFactory = (deps: Deps) => {
     const tags = await session.tagMap();
     if (tagSlugs) own = own.filter((s) => matchesTags(s, tagSlugs, tags));
     if (metadataFilter) own = own.filter((s) => matchesMetadata(s, metadataFilter));
-    const secrets = await render(actor, session, own, tags, dto, true);
+    const budget = expansionBudget();
+    const secrets = await render(actor, session, own, tags, dto, true, budget);
     if (!dto.includeImports) return { secrets };
-    const imports = await Promise.all((await session.importEntries(folder)).map(async (e) => ({
-      secretPath: e.secretPath, environment: e.environment, folderId: e.folderId,
-      secrets: await render(actor, session, e.secrets, tags, dto, false),
-    })));
+    const imports = [];
+    for (const e of await session.importEntries(folder)) {
+      imports.push({
+        secretPath: e.secretPath, environment: e.environment, folderId: e.folderId,
+        secrets: await render(actor, session, e.secrets, tags, dto, false, budget),
+      });
+    }
     return { secrets, imports };
   };
 
@@ -153,7 +166,7 @@ export const secretReaderFactory = (deps: Deps) => {
       if (!current || !v) throw new NotFoundError(`Version ${dto.version} of secret '${dto.secretName}' not found`);
       found = await codec.decrypt(fromVersionRow(current, v), { envSlug: found.envSlug, secretPath: found.secretPath });
     }
-    const [view] = await render(actor, session, [found], await session.tagMap(), dto, true);
+    const [view] = await render(actor, session, [found], await session.tagMap(), dto, true, expansionBudget());
     return view!;
   };
 

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { expandReferences, parseReference, type SecretRef } from "../../../src/core/secrets/references.js";
+import { expandReferences, expansionBudget, MAX_REFERENCES_PER_REQUEST, parseReference, type SecretRef } from "../../../src/core/secrets/references.js";
 import { ForbiddenError } from "../../../src/core/errors.js";
 
 /** A project as `env:path:KEY` → raw value. */
@@ -75,6 +75,29 @@ describe("expandReferences", () => {
     assert.equal(await expandReferences(at("${URL}"), { resolve, authorize }), "postgres://db.internal:5432/app");
     assert.deepEqual(seen, ["dev:/:URL<-X", "dev:/:HOST<-URL", "dev:/:PORT<-URL"]);
     await assert.rejects(expandReferences(at("${prod.HOST}"), { resolve, authorize }), /secret 'HOST' in environment 'prod'/);
+  });
+
+  test("a value that multiplies references past the budget is answered unexpanded, and the budget is spent for the values after it", async () => {
+    // F0 = ten ${F1}, ..., F9 = "x": 10^9 substitutions without a bound.
+    const fan: Record<string, string> = { F9: "x" };
+    for (let i = 0; i < 9; i++) fan[`F${i}`] = `\${F${i + 1}}`.repeat(10);
+    let visits = 0;
+    const res = (r: SecretRef) => (visits++, fan[r.key]);
+    const budget = expansionBudget();
+    assert.equal(await expandReferences(at(fan.F0!), { resolve: res, budget }), fan.F0);
+    assert.ok(visits <= MAX_REFERENCES_PER_REQUEST + 1, `${visits} references followed`);
+    assert.equal(await expandReferences(at("${F8}"), { resolve: res, budget }), "${F8}", "nothing left for the next value");
+    assert.equal(await expandReferences(at("${F8}"), { resolve: res }), "x".repeat(10), "a fresh budget expands it");
+  });
+
+  test("expanded characters are counted across the values of one budget", async () => {
+    const big = "b".repeat(6 * 1024 * 1024);
+    const res = () => big;
+    const budget = expansionBudget();
+    assert.equal(await expandReferences(at("${BIG}"), { resolve: res, budget }), big);
+    assert.equal(await expandReferences(at("${BIG}"), { resolve: res, budget }), big);
+    assert.equal(await expandReferences(at("${BIG}"), { resolve: res, budget }), "${BIG}", "18 MiB would pass 16 MiB");
+    assert.equal(await expandReferences(at("${BIG}"), { resolve: res, budget }), "${BIG}");
   });
 
   test("resolution is asynchronous-friendly", async () => {
