@@ -223,6 +223,9 @@ test("a CA record that cannot work is refused at creation, naming the field", as
     [{ name: "bad-5", dnsProvider: { type: "route53" } }, /dnsProvider: type: /],
     [{ name: "bad-6", directoryUrl: "ftp://example.com/dir" }, /directoryUrl: must be an https/],
     [{ name: "bad-7", caBundle: "not pem" }, /caBundle: expected PEM certificates/],
+    [{ name: "bad-8", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigkeyName: "k", tsigSecret: "c2VjcmV0" } }, /dnsProvider: tsigkeyName: Unrecognized key/],
+    [{ name: "bad-9", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigKeyName: "k", tsigSecret: 12345 } }, /dnsProvider.tsigSecret: must be the base64 secret/],
+    [{ name: "bad-10", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigKeyName: "k", tsigSecret: "not base64!" } }, /dnsProvider.tsigSecret: must be the base64 secret/],
     [{ name: "pebble-http" }, /already exists/],
   ];
   for (const [fields, expect] of cases) {
@@ -247,18 +250,18 @@ test("names the CA's challenge cannot prove are refused with a 400 before anythi
   if (!s) return t.skip("pebble missing (see above)");
   const http = await profileFor((await acmeCa("pebble-fit-http")).id, "pebble-fit-http");
   const dns = await profileFor((await acmeCa("pebble-fit-dns", { challengeType: "dns-01", dnsProvider: { type: "rfc2136", server: relay!.address, zone: "other.example.com", tsigKeyName: TSIG.name, tsigSecret: TSIG.secret.toString("base64") } })).id, "pebble-fit-dns");
-  const before = relay!.seen.length;
+  const updatesBefore = relay!.seen.length;
   const cases: [string, Record<string, unknown>, RegExp][] = [
     [http, { commonName: "*.example.com", altNames: [{ type: "dns_name", value: "*.example.com" }] }, /^attributes: "\*\.example\.com" is a wildcard, which ACME validates only with dns-01; ACME CA 'pebble-fit-http' uses http-01/],
     [dns, { commonName: "www.example.com", altNames: [{ type: "dns_name", value: "www.example.com" }] }, /^attributes: "www\.example\.com" is not in the zone other\.example\.com where ACME CA 'pebble-fit-dns' publishes its dns-01 records/],
     [dns, { commonName: "other.example.com", altNames: [{ type: "dns_name", value: "other.example.com" }, { type: "ip_address", value: "127.0.0.1" }] }, /^attributes: ACME cannot validate the IP address 127\.0\.0\.1 with dns-01/],
   ];
   for (const [profileId, attributes, expect] of cases) {
-    const r = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token: s.adminToken, body: { profileId, attributes: { keyAlgorithm: "EC_prime256v1", ...attributes } } });
+    const r: ApiResponse = await api(s.address, "POST", "/api/v1/cert-manager/certificates", { token: s.adminToken, body: { profileId, attributes: { keyAlgorithm: "EC_prime256v1", ...attributes } } });
     assert.equal(r.status, 400, r.text);
     assert.match(r.body.message, expect);
   }
-  assert.equal(relay!.seen.length, before, "no DNS UPDATE was sent");
+  assert.equal(relay!.seen.length, updatesBefore, "no DNS UPDATE was sent");
 });
 
 test("a directoryUrl that is not an ACME directory fails the request at once, not at its deadline", async (t) => {
@@ -267,7 +270,7 @@ test("a directoryUrl that is not an ACME directory fails the request at once, no
     ["not-found-dir", "/no/such/directory", /^ACME CA 'not-found-dir' refused the request: the ACME directory .* answered HTTP 404: check directoryUrl/],
     ["not-a-dir", "/api/status", /^ACME CA 'not-a-dir' refused the request: .* is not an ACME directory \(RFC 8555 7\.1\.1\): check directoryUrl/],
   ] as const) {
-    const r = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { projectId: fx.projectId, name, directoryUrl: `${s.address}${path}`, accountEmail: "pki@example.com" } });
+    const r: ApiResponse = await api(s.address, "POST", "/api/v1/cert-manager/ca/acme", { token: s.adminToken, body: { projectId: fx.projectId, name, directoryUrl: `${s.address}${path}`, accountEmail: "pki@example.com" } });
     assert.equal(r.status, 200, r.text);
     const done = await poll((await issue(await profileFor(r.body.id, name), `${name}.example.com`)).certificateRequestId, 10_000);
     assert.equal(done.status, "failed");

@@ -123,9 +123,11 @@ export const externalCaServiceFactory = ({ store, pki, access, keys, audit, cloc
     if (challengeType === "dns-01") {
       if (!dto.dnsProvider) throw new BadRequestError('dnsProvider: required when challengeType is "dns-01"');
       const parsed = DnsProviderConfig.safeParse(dnsSettings);
-      if (!parsed.success) throw new BadRequestError(`dnsProvider: ${parsed.error.issues.map((i) => `${i.path.join(".") || "type"}: ${i.message}`).join("; ")}`);
+      if (!parsed.success) throw new BadRequestError(`dnsProvider: ${parsed.error.issues.map((i) => `${i.path.join(".") || (i.code === "unrecognized_keys" ? i.keys.join(", ") : "type")}: ${i.message}`).join("; ")}`);
       dnsConfig = parsed.data;
       if ("tsigKeyName" in dnsConfig && dnsConfig.tsigKeyName && !tsigSecret) throw new BadRequestError("dnsProvider.tsigSecret: required when tsigKeyName is set");
+      if (tsigSecret !== undefined && (typeof tsigSecret !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(tsigSecret)))
+        throw new BadRequestError("dnsProvider.tsigSecret: must be the base64 secret of the TSIG key (as tsig-keygen prints it)");
     }
     if (dto.caBundle !== undefined && !/-----BEGIN CERTIFICATE-----/.test(dto.caBundle)) throw new BadRequestError("caBundle: expected PEM certificates");
     const id = newId();

@@ -21,7 +21,8 @@ export const Rfc2136Config = z.object({
   tsigKeyName: z.string().min(1).optional(),
   tsigAlgorithm: z.enum(["hmac-sha256", "hmac-sha512", "hmac-sha1"]).default("hmac-sha256"),
   timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
-});
+  // Strict: a misspelt key (tsigkeyName, say) would otherwise be dropped and the UPDATEs sent unsigned.
+}).strict();
 export type Rfc2136Config = z.infer<typeof Rfc2136Config>;
 
 const HASH = { "hmac-sha256": "sha256", "hmac-sha512": "sha512", "hmac-sha1": "sha1" } as const;
