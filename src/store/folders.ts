@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { dynamicSecretsGoingWith } from "./dynamic-secrets.js";
+import { dialectOf } from "./prepared.js";
 import type { Database, EnvironmentTable, FolderTable, SecretImportTable } from "./schema.js";
 import { bumpGeneration, underPath, type SecretsDb } from "./secrets.js";
 
@@ -92,9 +93,19 @@ export const folderStore = (database: Kysely<Database>) => {
     listImports: (folderId: string) =>
       db.selectFrom("secret_imports").selectAll().where("folder_id", "=", folderId).orderBy("position").orderBy("created_at").execute(),
     getImport: (id: string) => db.selectFrom("secret_imports").selectAll().where("id", "=", id).executeTakeFirst(),
-    /** Appends an import after the folder's last one; the position is computed inside the transaction. */
+    /**
+     * Appends an import after the folder's last one; undefined, adding nothing, when the folder already imports
+     * that environment and path. Concurrent creates on one folder take turns (the folder row is locked on
+     * PostgreSQL; SQLite runs one transaction at a time), so the duplicate check and the next position see
+     * each other's rows: without the lock, simultaneous requests all passed the check and shared positions.
+     */
     createImport: (projectId: string, row: Omit<SecretImportTable, "position">) =>
-      db.transaction().execute(async (tx) => {
+      db.transaction().execute(async (tx): Promise<SecretImportTable | undefined> => {
+        if (dialectOf(tx as unknown as Kysely<Database>) === "postgres")
+          await tx.selectFrom("folders").select("id").where("id", "=", row.folder_id).forUpdate().execute();
+        const duplicate = await tx.selectFrom("secret_imports").select("id").where("folder_id", "=", row.folder_id)
+          .where("import_env_id", "=", row.import_env_id).where("import_path", "=", row.import_path).executeTakeFirst();
+        if (duplicate) return undefined;
         const last = await tx.selectFrom("secret_imports").select((eb) => eb.fn.max("position").as("max")).where("folder_id", "=", row.folder_id).executeTakeFirst();
         const created: SecretImportTable = { ...row, position: Number(last?.max ?? 0) + 1 };
         await tx.insertInto("secret_imports").values(created).execute();

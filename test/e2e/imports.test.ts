@@ -1,6 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { api, createUaIdentity, login, startServer, type TestServer } from "../helpers/server.js";
+import { needService } from "../helpers/services.js";
+import { createPgDatabase } from "../helpers/postgres.js";
 
 describe("secret imports (api.md 4.5, 4.6)", () => {
   let s: TestServer;
@@ -132,5 +134,38 @@ describe("secret imports (api.md 4.5, 4.6)", () => {
     assert.equal(d.body.secretImport.importPath, "/not/yet");
     const after = await call("GET", `/api/v2/secret-imports?projectId=${project.id}&environment=staging`);
     assert.equal(after.body.secretImports.length, l.body.secretImports.length - 1);
+  });
+});
+
+describe("secret imports on PostgreSQL: concurrent creates", () => {
+  let s: TestServer | undefined;
+  let pg: ReturnType<typeof createPgDatabase> | undefined;
+
+  before(async (t) => {
+    if (!(await needService(t as any, "postgres"))) return;
+    pg = createPgDatabase();
+    s = await startServer({ databaseUrl: pg.url });
+  });
+  after(async () => {
+    await s?.cleanup();
+    pg?.drop();
+  });
+
+  test("the same import sent many times at once is created once; different ones get distinct positions", async (t) => {
+    if (!s) return t.skip("postgres unavailable");
+    const srv = s;
+    const project = (await api(srv.address, "POST", "/api/v1/projects", { token: srv.adminToken, body: { projectName: "imports-race", slug: "imports-race" } })).body.project;
+    const importInto = (env: string, path: string) =>
+      api(srv.address, "POST", "/api/v2/secret-imports", { token: srv.adminToken, body: { projectId: project.id, environment: env, import: { environment: "prod", path } } });
+    const same = await Promise.all(Array.from({ length: 8 }, () => importInto("staging", "/shared")));
+    assert.deepEqual(same.map((r) => r.status).sort(), [200, 400, 400, 400, 400, 400, 400, 400], same.map((r) => r.text).join("\n"));
+    assert.ok(same.filter((r) => r.status === 400).every((r) => /already exists/.test(r.body.message)));
+    const listed = await api(srv.address, "GET", `/api/v2/secret-imports?projectId=${project.id}&environment=staging`, { token: srv.adminToken });
+    assert.equal(listed.body.secretImports.length, 1);
+
+    const many = await Promise.all(Array.from({ length: 8 }, (_, i) => importInto("dev", `/p${i}`)));
+    assert.ok(many.every((r) => r.status === 200), many.map((r) => r.text).join("\n"));
+    const dev = await api(srv.address, "GET", `/api/v2/secret-imports?projectId=${project.id}&environment=dev`, { token: srv.adminToken });
+    assert.deepEqual(dev.body.secretImports.map((i: any) => i.position), [1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });

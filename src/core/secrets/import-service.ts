@@ -44,14 +44,12 @@ export const importServiceFactory = ({ scopes, projects, environments, folders, 
     const importPath = normalizePath(dto.importPath, "import.path");
     const importEnv = await projects.environmentBySlug(scope.project.id, dto.importEnvironment);
     if (importEnv.id === scope.env.id && importPath === scope.path) throw new BadRequestError("import: a folder cannot import itself");
-    const existing = await folders.listImports(scope.folder.id);
-    if (existing.some((i) => i.import_env_id === importEnv.id && i.import_path === importPath))
-      throw new BadRequestError(`Secret import of '${importPath}' from environment '${importEnv.slug}' already exists`);
     const now = isoNow(clock);
     const created = await folders.createImport(scope.project.id, {
       id: newId(), folder_id: scope.folder.id, import_env_id: importEnv.id, import_path: importPath,
       is_replication: dto.isReplication ? 1 : 0, created_at: now, updated_at: now,
     });
+    if (!created) throw new BadRequestError(`Secret import of '${importPath}' from environment '${importEnv.slug}' already exists`);
     await audit.record(actor, {
       action: "create-secret-import", resourceType: "secret-import", resourceId: created.id, projectId: scope.project.id,
       metadata: { environment: scope.env.slug, path: scope.path, importEnvironment: importEnv.slug, importPath },
