@@ -48,11 +48,35 @@ export const folderStore = (database: Kysely<Database>) => {
       return q.orderBy("path").execute();
     },
 
-    /** Creates missing intermediate folders and the folder itself (parents first) in one transaction. */
+    /**
+     * Creates missing intermediate folders and the folder itself (`rows`, parents first, the folder last) in one
+     * transaction, and answers the rows it inserted. An intermediate folder that a concurrent request created
+     * meanwhile is used as it is (its id becomes the next row's parent): two requests creating `/a/b/x` and
+     * `/a/b/y` both succeed, where the second used to fail on `/a` with a false "already exists". The folder
+     * itself is a plain insert, so a duplicate of it is still a unique violation.
+     */
     create: (projectId: string, rows: FolderTable[]) =>
       db.transaction().execute(async (tx) => {
-        for (const row of rows) await tx.insertInto("folders").values(row).execute();
+        const inserted: FolderTable[] = [];
+        let parentId: string | null | undefined;
+        for (const [i, planned] of rows.entries()) {
+          const row = parentId === undefined ? planned : { ...planned, parent_id: parentId };
+          if (i === rows.length - 1) {
+            await tx.insertInto("folders").values(row).execute();
+            inserted.push(row);
+            break;
+          }
+          const r = await tx.insertInto("folders").values(row).onConflict((oc) => oc.columns(["env_id", "path"]).doNothing()).returning("id").executeTakeFirst();
+          if (r) {
+            inserted.push(row);
+            parentId = row.id;
+          } else {
+            const existing = await tx.selectFrom("folders").select("id").where("env_id", "=", row.env_id).where("path", "=", row.path).executeTakeFirstOrThrow();
+            parentId = existing.id;
+          }
+        }
         await bumpGeneration(tx, projectId);
+        return inserted;
       }),
 
     /**

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { api, createUaIdentity, login, startServer, type TestServer } from "../helpers/server.js";
+import { needService } from "../helpers/services.js";
+import { createPgDatabase } from "../helpers/postgres.js";
 
 const FOLDER_FIELDS = ["id", "name", "envId", "parentId", "version", "isReserved", "description", "lastSecretModified", "createdAt", "updatedAt", "path"];
 
@@ -148,5 +150,38 @@ describe("folders (api.md 3.4)", () => {
     assert.ok(r.body.folders.length >= 1);
     const outsiderList = await call("GET", `/api/v1/folders?environment=dev&workspaceId=${project.id}`, undefined, outsider);
     assert.equal(outsiderList.status, 403);
+  });
+});
+
+describe("folders on PostgreSQL: concurrent creates under missing parents", () => {
+  let s: TestServer | undefined;
+  let pg: ReturnType<typeof createPgDatabase> | undefined;
+
+  before(async (t) => {
+    if (!(await needService(t as any, "postgres"))) return;
+    pg = createPgDatabase();
+    s = await startServer({ databaseUrl: pg.url });
+  });
+  after(async () => {
+    await s?.cleanup();
+    pg?.drop();
+  });
+
+  test("siblings created at once all succeed and share the parents created on the way", async (t) => {
+    if (!s) return t.skip("postgres unavailable");
+    const srv = s;
+    const call = (method: string, path: string, body?: unknown) => api(srv.address, method, path, { token: srv.adminToken, body });
+    const project = (await call("POST", "/api/v1/projects", { projectName: "folders-race", slug: "folders-race" })).body.project;
+    const names = ["a", "b", "c", "d", "e", "f"];
+    const created = await Promise.all(names.map((name) => call("POST", "/api/v1/folders", { workspaceId: project.id, environment: "dev", path: "/deep/er", name })));
+    assert.deepEqual(created.map((r) => r.status), names.map(() => 200), created.map((r) => r.text).join("\n"));
+    const all = (await call("GET", `/api/v1/folders?workspaceId=${project.id}&environment=dev&recursive=true`)).body.folders;
+    assert.deepEqual(all.map((f: any) => f.path), ["/deep", "/deep/er", ...names.map((n) => `/deep/er/${n}`)]);
+    const er = all.find((f: any) => f.path === "/deep/er");
+    assert.ok(created.every((r) => r.body.folder.parentId === er.id), "every sibling hangs under the one /deep/er");
+    // The folder itself is still refused when it exists.
+    const again = await call("POST", "/api/v1/folders", { workspaceId: project.id, environment: "dev", path: "/deep/er", name: "a" });
+    assert.equal(again.status, 400);
+    assert.match(again.body.message, /already exists/);
   });
 });

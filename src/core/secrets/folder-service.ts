@@ -70,14 +70,15 @@ export const folderServiceFactory = ({ scopes, access, folders, audit, deleteDyn
       rows.push(row);
       parent = row;
     }
+    let created: FolderTable[];
     try {
-      await folders.create(scope.project.id, rows);
+      created = await folders.create(scope.project.id, rows);
     } catch (e) {
       if (isUniqueViolation(e)) throw new BadRequestError(`Folder with name '${dto.name}' already exists at path '${scope.path}'`);
       throw e;
     }
-    for (const row of rows) await record(actor, scope, "create-folder", row);
-    return folderView(rows[rows.length - 1]!);
+    for (const row of created) await record(actor, scope, "create-folder", row);
+    return folderView(created[created.length - 1]!);
   };
 
   /** Direct children of `path`, or every folder below it when recursive; an unknown path lists nothing. */
