@@ -89,6 +89,18 @@ export const enrollmentStore = (db: Kysely<Database>) => ({
       .where("id", "=", id).where("status", "=", "pending").executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   },
+  /**
+   * processing → processing again, once, for a challenge whose validation was abandoned (its server stopped or died):
+   * only the caller whose update lands validates it anew.
+   */
+  restartStaleChallenge: async (id: string, staleBefore: string, now: string) => {
+    const r = await db.updateTable("acme_challenges").set({ updated_at: now })
+      .where("id", "=", id).where("status", "=", "processing").where("updated_at", "<", staleBefore).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  },
+  /** A validation this server stopped midway (shutdown): stale at once, so the next read by any server resumes it. */
+  abandonChallenge: (id: string) =>
+    db.updateTable("acme_challenges").set({ updated_at: new Date(0).toISOString() }).where("id", "=", id).where("status", "=", "processing").execute(),
   /** The outcome of a validation lands on the challenge and its authorization together. */
   finishChallenge: (challenge: { id: string } & Partial<AcmeChallengeTable>, authz: { id: string } & Partial<AcmeAuthorizationTable>) =>
     db.transaction().execute(async (tx) => {

@@ -37,6 +37,8 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
   let f: PkiFixture;
   const files = scratch("kms-acme-proto-");
   const tokens = new Map<string, string>();
+  /** A token whose http-01 fetch is left unanswered (the validation hangs), and what to call when the fetch arrives. */
+  let holding: { token: string; arrived: () => void } | undefined;
   let http01: Server;
   const txt = new Map<string, string[]>();
   let dns: Awaited<ReturnType<typeof startTxtDns>>;
@@ -63,6 +65,7 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const port = await freePort();
     http01 = createServer((req, res) => {
       const token = req.url?.split("/").pop() ?? "";
+      if (holding?.token === token) return holding.arrived();
       const body = tokens.get(token);
       res.writeHead(body === undefined ? 404 : 200).end(body ?? "no such token");
     });
@@ -366,6 +369,23 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     assert.equal(r.status, 429);
     assert.equal(r.body.type, `${ERR}rateLimited`);
     assert.ok(Number(r.headers.get("retry-after")) > 0);
+  });
+
+  check("a validation cut short by a server restart resumes when the client polls the authorization", async () => {
+    const { c, key, kid } = await account();
+    const o = await order(c, key, kid, ["resume.example.com"]);
+    const authzUrl = o.body.authorizations[0];
+    const ch = (await c.post(authzUrl, "", key, kid)).body.challenges.find((x: any) => x.type === "http-01");
+    tokens.set(ch.token, keyAuthorization(ch.token, await thumbprintOf(key.jwk)));
+    const arrived = new Promise<void>((res) => { holding = { token: ch.token, arrived: res }; });
+    assert.equal((await c.post(ch.url, {}, key, kid)).body.status, "processing");
+    await arrived; // the server is fetching the answer, and gets none
+    await s.restart();
+    holding = undefined;
+    // Clients answer a challenge once and then only poll (certbot, lego, cert-manager): the poll must be enough.
+    const r = await c.poll(authzUrl, key, kid, 10_000);
+    assert.equal(r.body.status, "valid", r.text);
+    assert.equal((await c.post(o.headers.get("location")!, "", key, kid)).body.status, "ready");
   });
 
   check("an API profile has no ACME directory", async () => {

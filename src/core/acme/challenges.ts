@@ -5,7 +5,8 @@
  * The client polls the authorization; we answer with Retry-After while it runs.
  */
 import type { Clock } from "../clock.js";
-import { isoNow } from "../time.js";
+import { isoAt, isoNow } from "../time.js";
+import type { AcmeChallengeTable } from "../../store/schema.js";
 import type { EnrollmentStore } from "../../store/enrollment.js";
 import type { AcmeContext, AcmeRequests } from "./request.js";
 import type { AcmeOptions } from "./options.js";
@@ -17,7 +18,7 @@ import { AcmeProblem, documentOf, problem } from "./problem.js";
 import { challengeView } from "./views.js";
 
 type Deps = {
-  store: Pick<EnrollmentStore, "getChallenge" | "getAuthorization" | "getAccount" | "startChallenge" | "finishChallenge">;
+  store: Pick<EnrollmentStore, "getChallenge" | "getAuthorization" | "getAccount" | "startChallenge" | "restartStaleChallenge" | "abandonChallenge" | "finishChallenge">;
   requests: Pick<AcmeRequests, "authenticate">;
   orders: Pick<OrderService, "authzStatus">;
   options: Pick<AcmeOptions, "http01Override" | "tlsAlpn01Override" | "dnsResolvers" | "validationAttempts" | "validationRetryMs" | "validationTimeoutMs">;
@@ -44,7 +45,7 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
     const validator = validators[c.type];
     let failure: AcmeProblem | undefined;
     for (let attempt = 1; attempt <= options.validationAttempts; attempt++) {
-      if (stopping.signal.aborted) return;
+      if (stopping.signal.aborted) break;
       try {
         if (!validator) throw problem("malformed", `Challenge type ${c.type} is not supported`);
         await validator(identifier, c.token, keyAuth, {
@@ -57,7 +58,8 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
         if (attempt < options.validationAttempts) await clock.sleep(options.validationRetryMs, stopping.signal).catch(() => undefined);
       }
     }
-    if (stopping.signal.aborted) return;
+    // Stopped midway: the client already said "ready" and will not say it again, so the next server resumes it.
+    if (stopping.signal.aborted) return void (await store.abandonChallenge(c.id));
     const now = clock.now();
     const stamp = isoNow(clock);
     if (failure) {
@@ -80,6 +82,19 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
     running.add(p);
   };
 
+  /**
+   * Validates again the processing challenges whose validation was abandoned (a restart, a crash, a stopped server
+   * behind a load balancer). Clients said "ready" once and now only poll, so every read of a challenge or its
+   * authorization looks; one reader (one server) wins the restart.
+   */
+  const resumeStale = async (challenges: readonly AcmeChallengeTable[]) => {
+    const now = clock.now();
+    for (const c of challenges) {
+      if (c.status !== "processing" || Date.parse(c.updated_at) >= now - STALE_PROCESSING_MS) continue;
+      if (await store.restartStaleChallenge(c.id, isoAt(now - STALE_PROCESSING_MS), isoAt(now))) schedule(c.id);
+    }
+  };
+
   /** POST `{}` starts validation (once); POST-as-GET reads the challenge. */
   const respond = async (ctx: AcmeContext, challengeId: string, body: unknown): Promise<AcmeResponse> => {
     const req = await requests.authenticate(ctx, body, ctx.urls.challenge(challengeId), "kid");
@@ -91,15 +106,14 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
       if (typeof p !== "object" || p === null || Array.isArray(p)) throw problem("malformed", "A challenge response is the empty object {}");
       if (c.status === "pending") {
         if (orders.authzStatus(a) !== "pending") throw problem("malformed", `The authorization is ${orders.authzStatus(a)}; its challenges cannot be attempted`);
-        if (await store.startChallenge(c.id, isoNow(clock))) {
+        const stamp = isoNow(clock);
+        if (await store.startChallenge(c.id, stamp)) {
           schedule(c.id);
-          c = { ...c, status: "processing" };
+          c = { ...c, status: "processing", updated_at: stamp };
         }
-      } else if (c.status === "processing" && Date.parse(c.updated_at) < clock.now() - STALE_PROCESSING_MS) {
-        // The process that validated it stopped midway (restart, crash): validate again.
-        schedule(c.id);
       }
     }
+    await resumeStale([c]);
     return {
       body: challengeView(ctx.urls, c),
       links: [{ url: ctx.urls.authorization(a.id), rel: "up" }],
@@ -116,6 +130,6 @@ export const challengeServiceFactory = ({ store, requests, orders, options, cloc
   /** Tests wait for background validations to finish. */
   const idle = async () => { while (running.size) await Promise.allSettled([...running]); };
 
-  return { respond, stop, idle };
+  return { respond, resumeStale, stop, idle };
 };
 export type ChallengeService = ReturnType<typeof challengeServiceFactory>;

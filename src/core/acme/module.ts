@@ -42,7 +42,7 @@ export const acmeModule = ({ store, pki, profiles, certificates, access, keys, a
   const requests = acmeRequestsFactory({ pki, store, nonces, publicUrl });
   const eab = eabServiceFactory({ store, profiles, access, keys, audit, clock, publicUrl });
   const ari = ariServiceFactory({ pki, store, clock });
-  const orders = orderServiceFactory({ store, requests, ari, limits, options, clock });
+  const orders = orderServiceFactory({ store, requests, ari, limits, options, clock, resumeStale: (cs) => challenges.resumeStale(cs) });
   const challenges = challengeServiceFactory({ store, requests, orders, options, clock, validators, log });
   return {
     nonces, requests, eab, ari, orders, challenges,

@@ -34,12 +34,14 @@ type Deps = {
   limits: RateLimiter;
   options: Pick<AcmeOptions, "ordersPerHour">;
   clock: Clock;
+  /** Restarts abandoned validations among these challenges (challenges.ts; late-bound, it is built after us). */
+  resumeStale?: (challenges: readonly AcmeChallengeTable[]) => Promise<void>;
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const token = () => randomBytes(32).toString("base64url");
 
-export const orderServiceFactory = ({ store, requests, ari, limits, options, clock }: Deps) => {
+export const orderServiceFactory = ({ store, requests, ari, limits, options, clock, resumeStale }: Deps) => {
   /** An authorization past its expiry reads as expired whatever it was (RFC 8555 7.1.6). */
   const authzStatus = (a: AcmeAuthorizationTable): string =>
     (a.status === "pending" || a.status === "valid") && Date.parse(a.expires) <= clock.now() ? "expired" : a.status;
@@ -157,6 +159,7 @@ export const orderServiceFactory = ({ store, requests, ari, limits, options, clo
       }
     }
     const challenges = await store.listChallenges([a.id]);
+    await resumeStale?.(challenges);
     const status = authzStatus(a);
     const busy = status === "pending" && challenges.some((c) => c.status === "processing");
     return { body: authorizationView(ctx.urls, a, challenges, status), ...(busy && { retryAfter: 1 }) };
