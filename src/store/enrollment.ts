@@ -101,13 +101,17 @@ export const enrollmentStore = (db: Kysely<Database>) => ({
   /** A validation this server stopped midway (shutdown): stale at once, so the next read by any server resumes it. */
   abandonChallenge: (id: string) =>
     db.updateTable("acme_challenges").set({ updated_at: new Date(0).toISOString() }).where("id", "=", id).where("status", "=", "processing").execute(),
-  /** The outcome of a validation lands on the challenge and its authorization together. */
+  /**
+   * The outcome of a validation lands on the challenge and its authorization together; only on a pending
+   * authorization, so one deactivated meanwhile (RFC 8555 7.5.2) stays so, and a second challenge of the same
+   * authorization that fails after the first succeeded does not undo it.
+   */
   finishChallenge: (challenge: { id: string } & Partial<AcmeChallengeTable>, authz: { id: string } & Partial<AcmeAuthorizationTable>) =>
     db.transaction().execute(async (tx) => {
       const { id: cid, ...c } = challenge;
       const { id: aid, ...a } = authz;
       await tx.updateTable("acme_challenges").set(c).where("id", "=", cid).execute();
-      await tx.updateTable("acme_authorizations").set(a).where("id", "=", aid).execute();
+      await tx.updateTable("acme_authorizations").set(a).where("id", "=", aid).where("status", "=", "pending").execute();
     }),
 });
 export type EnrollmentStore = ReturnType<typeof enrollmentStore>;

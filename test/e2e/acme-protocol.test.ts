@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import { api, startServer, type TestServer } from "../helpers/server.js";
 import { needService } from "../helpers/services.js";
@@ -38,7 +38,7 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
   const files = scratch("kms-acme-proto-");
   const tokens = new Map<string, string>();
   /** A token whose http-01 fetch is left unanswered (the validation hangs), and what to call when the fetch arrives. */
-  let holding: { token: string; arrived: () => void } | undefined;
+  let holding: { token: string; arrived: (res: ServerResponse) => void } | undefined;
   let http01: Server;
   const txt = new Map<string, string[]>();
   let dns: Awaited<ReturnType<typeof startTxtDns>>;
@@ -65,7 +65,7 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const port = await freePort();
     http01 = createServer((req, res) => {
       const token = req.url?.split("/").pop() ?? "";
-      if (holding?.token === token) return holding.arrived();
+      if (holding?.token === token) return holding.arrived(res);
       const body = tokens.get(token);
       res.writeHead(body === undefined ? 404 : 200).end(body ?? "no such token");
     });
@@ -377,7 +377,7 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const authzUrl = o.body.authorizations[0];
     const ch = (await c.post(authzUrl, "", key, kid)).body.challenges.find((x: any) => x.type === "http-01");
     tokens.set(ch.token, keyAuthorization(ch.token, await thumbprintOf(key.jwk)));
-    const arrived = new Promise<void>((res) => { holding = { token: ch.token, arrived: res }; });
+    const arrived = new Promise<void>((res) => { holding = { token: ch.token, arrived: () => res() }; });
     assert.equal((await c.post(ch.url, {}, key, kid)).body.status, "processing");
     await arrived; // the server is fetching the answer, and gets none
     await s.restart();
@@ -386,6 +386,23 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const r = await c.poll(authzUrl, key, kid, 10_000);
     assert.equal(r.body.status, "valid", r.text);
     assert.equal((await c.post(o.headers.get("location")!, "", key, kid)).body.status, "ready");
+  });
+
+  check("an authorization deactivated while its challenge is being validated stays deactivated", async () => {
+    const { c, key, kid } = await account();
+    const o = await order(c, key, kid, ["relinquished.example.com"]);
+    const authzUrl = o.body.authorizations[0];
+    const ch = (await c.post(authzUrl, "", key, kid)).body.challenges.find((x: any) => x.type === "http-01");
+    const ka = keyAuthorization(ch.token, await thumbprintOf(key.jwk));
+    const arrived = new Promise<ServerResponse>((res) => { holding = { token: ch.token, arrived: res }; });
+    await c.post(ch.url, {}, key, kid);
+    const fetching = await arrived;
+    holding = undefined;
+    assert.equal((await c.post(authzUrl, { status: "deactivated" }, key, kid)).body.status, "deactivated");
+    fetching.writeHead(200).end(ka); // the validation now succeeds, too late
+    await c.poll(ch.url, key, kid);
+    assert.equal((await c.post(authzUrl, "", key, kid)).body.status, "deactivated");
+    assert.equal((await order(c, key, kid, ["relinquished.example.com"])).body.status, "pending", "a new order does not reuse it");
   });
 
   check("an API profile has no ACME directory", async () => {
