@@ -71,7 +71,20 @@ export const dynamicSecretStore = (db: Kysely<Database>) => ({
       return true;
     }),
 
-  insertLease: (row: DynamicSecretLeaseTable) => db.insertInto("dynamic_secret_leases").values(row).execute(),
+  /**
+   * False, inserting nothing, when its dynamic secret (or project) is gone: deleted while the lease was being
+   * made at the target. The caller then removes the user it made there.
+   */
+  insertLease: async (row: DynamicSecretLeaseTable): Promise<boolean> => {
+    try {
+      await db.insertInto("dynamic_secret_leases").values(row).execute();
+      return true;
+    } catch (e) {
+      const code = (e as { code?: unknown } | null)?.code;
+      if (code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY") return false;
+      throw e;
+    }
+  },
   getLease: (id: string) => db.selectFrom("dynamic_secret_leases").selectAll().where("id", "=", id).executeTakeFirst(),
   listLeases: (dynamicSecretId: string) =>
     db.selectFrom("dynamic_secret_leases").selectAll().where("dynamic_secret_id", "=", dynamicSecretId).orderBy("created_at").execute(),

@@ -73,13 +73,19 @@ export const leaseServiceFactory = ({ store, folders, locate, access, projects, 
       encrypted_data: "", status: null, status_details: null,
       config: dto.config === undefined || dto.config === null ? null : JSON.stringify(dto.config), lock_until: null, created_at: isoAt(now), updated_at: isoAt(now),
     };
+    // A user nobody knows of would never be revoked: undo it at the target before failing.
+    const undo = () => provider.revoke(inputs, { entityId: issued.entityId, data: issued.data, expireAt: new Date(expireAt) }).catch(() => {});
+    let recorded: boolean;
     try {
       lease.encrypted_data = await sealed.sealLeaseData(project.id, id, issued.data);
-      await store.insertLease(lease);
+      recorded = await store.insertLease(lease);
     } catch (e) {
-      // A user nobody knows of would never be revoked: undo it at the target before failing.
-      await provider.revoke(inputs, { entityId: issued.entityId, data: issued.data, expireAt: new Date(expireAt) }).catch(() => {});
+      await undo();
       throw e;
+    }
+    if (!recorded) {
+      await undo();
+      throw new NotFoundError(`Dynamic secret '${ds.name}' (or its project) was deleted while the lease was being created; its user at the target was removed again`);
     }
     await audit.record(actor, {
       action: "create-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: id, projectId: project.id,

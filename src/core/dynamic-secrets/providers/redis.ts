@@ -59,7 +59,9 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
   const open = async (i: RedisInputs): Promise<Redis> => {
     const client = new Redis({
       host: i.host, port: i.port, username: i.username, password: i.password || undefined,
-      lazyConnect: true, connectTimeout: connectTimeoutMs, commandTimeout: 3 * connectTimeoutMs,
+      // The handshake (AUTH, then our PING) gets the connect timeout too: a target that accepts the connection
+      // but never answers must fail within it, not after the longer command timeout set below.
+      lazyConnect: true, connectTimeout: connectTimeoutMs, commandTimeout: connectTimeoutMs,
       // One attempt, no offline queue: an unreachable server must fail this request, not be retried forever.
       maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false,
       ...(i.ca || i.sslEnabled ? { tls: { ...(i.ca ? { ca: i.ca } : {}), rejectUnauthorized: i.sslRejectUnauthorized ?? true, servername: i.host } } : {}),
@@ -71,6 +73,7 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
       await client.connect();
       // AUTH is answered before any later command, so a PING settles whether the credentials were accepted.
       await client.ping();
+      client.options.commandTimeout = 3 * connectTimeoutMs;
       return client;
     } catch (e) {
       client.disconnect();

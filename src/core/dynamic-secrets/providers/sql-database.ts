@@ -76,6 +76,14 @@ interface SqlSession {
 const tlsOf = (i: SqlDatabaseInputs) =>
   i.sslEnabled || i.ca ? { ...(i.ca ? { ca: i.ca } : {}), rejectUnauthorized: i.sslRejectUnauthorized ?? true } : undefined;
 
+/**
+ * Every statement block this server runs on a PostgreSQL database first takes this transaction-level advisory
+ * lock, so blocks run one at a time per database (also those of other servers). Two blocks that GRANT or
+ * REVOKE on ALL TABLES IN SCHEMA (the default statements do) update the same catalog rows, and PostgreSQL
+ * fails one of two concurrent ones with "tuple concurrently updated": leases asked for at the same time failed.
+ */
+const PG_STATEMENT_LOCK = "SELECT pg_advisory_xact_lock(7163953611289461)";
+
 const openPostgres = async (i: SqlDatabaseInputs, timeoutMs: number): Promise<SqlSession> => {
   const client = new pg.Client({
     host: i.host, port: i.port, database: i.database, user: i.username, password: i.password,
@@ -93,6 +101,7 @@ const openPostgres = async (i: SqlDatabaseInputs, timeoutMs: number): Promise<Sq
     run: async (statements) => {
       await client.query("BEGIN");
       try {
+        await client.query(PG_STATEMENT_LOCK);
         for (const s of statements) await client.query(s);
         await client.query("COMMIT");
       } catch (e) {
