@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -173,6 +174,11 @@ describe("aws iam auth", () => {
     refused("aws-auth", { identityId: id, ...(await signed("AKIDINTRUDER", "intruder-secret")) }, /principal arn:aws:iam::123456789012:user\/intruder is not allowed/));
   test("refused: expired signature (signed 20 minutes ago)", async () =>
     refused("aws-auth", { identityId: id, ...(await signed("AKIDENV", "env-secret", Date.now() - 20 * 60_000)) }, /Signature expired/));
+  for (const [what, json] of [["null", "null"], ["an array", "[1]"], ["a string", '"x"']] as const)
+    test(`refused, naming the field: iamRequestHeaders holding ${what} instead of a JSON object`, async () => {
+      const s = await signed("AKIDENV", "env-secret");
+      await refused("aws-auth", { identityId: id, ...s, iamRequestHeaders: Buffer.from(json).toString("base64") }, /iamRequestHeaders is not base64 of a JSON object/);
+    });
   test("refused: a signed request that is not GetCallerIdentity", async () => {
     const s = await signed("AKIDENV", "env-secret");
     await refused("aws-auth", { identityId: id, ...s, iamRequestBody: Buffer.from("Action=AssumeRole&Version=2011-06-15").toString("base64") }, /not sts:GetCallerIdentity/);
@@ -246,6 +252,37 @@ describe("azure auth", () => {
   test("refused: bad signature", async () => refused("azure-auth", { identityId: id, jwt: await token({}, { signer: forger }) }, /bad signature/));
   test("refused: wrong service principal", async () => refused("azure-auth", { identityId: id, jwt: await token({ oid: "sp-2" }) }, /service principal sp-2 is not allowed/));
   test("refused: another tenant's issuer", async () => refused("azure-auth", { identityId: id, jwt: await token({ iss: "https://sts.windows.net/tenant-2/" }) }, /wrong issuer/));
+});
+
+describe("a key endpoint that fails is named in the refusal", () => {
+  test("azure: a jwksUrl that answers 404", async () => {
+    const id = await newIdentity("azure-bad-jwks");
+    const url = `${keys.url}/no-such-tenant/keys`;
+    await attach("azure-auth", id, { tenantId: "tenant-1", resource: "https://kms.example.com/", jwksUrl: url });
+    const jwt = await azure.sign({ iss: "https://sts.windows.net/tenant-1/", aud: "https://kms.example.com/", tid: "tenant-1", oid: "sp-1" });
+    await refused("azure-auth", { identityId: id, jwt }, new RegExp(`could not fetch the signing keys from ${url.replace(/[.]/g, "\\.")}: .*404`));
+  });
+  test("gcp gce: a jwksUrl nothing listens on", async () => {
+    const id = await newIdentity("gce-bad-jwks");
+    // A port that was free a moment ago: nothing answers there (fetch refuses low ports such as 1 outright).
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    await attach("gcp-auth", id, { type: "gce", jwksUrl: `http://127.0.0.1:${port}/certs` });
+    const jwt = await google.sign({ iss: "https://accounts.google.com", aud: id, ...gceClaims() });
+    await refused("gcp-auth", { identityId: id, jwt }, new RegExp(`could not fetch the signing keys from http://127\\.0\\.0\\.1:${port}/certs: ECONNREFUSED`));
+  });
+});
+
+test("kubernetes: a caCert that is not a PEM certificate is refused when attached, naming the field", async () => {
+  const id = await newIdentity("k8s-bad-ca");
+  const r = await api(server.address, "POST", `/api/v1/auth/kubernetes-auth/identities/${id}`, {
+    token: server.adminToken, body: { kubernetesHost: k8s.url, caCert: "-----BEGIN CERTIFICATE-----\nnot base64 DER\n-----END CERTIFICATE-----\n" },
+  });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.message, /^caCert: /);
+  assert.equal((await api(server.address, "GET", `/api/v1/auth/kubernetes-auth/identities/${id}`, { token: server.adminToken })).status, 404, "nothing was attached");
 });
 
 test("attach, read, update and detach follow api.md 2.6; bad settings are named", async () => {

@@ -59,12 +59,14 @@ export const awsAuthKind = (): WorkloadAuthKind<AwsConfig, never, AwsLoginInput>
     const body = decode(input.iamRequestBody, "iamRequestBody");
     const params = new URLSearchParams(body);
     if (params.get("Action") !== "GetCallerIdentity") throw new LoginRefused("the signed request is not sts:GetCallerIdentity");
-    let raw: Record<string, unknown>;
+    let raw: unknown;
     try {
-      raw = JSON.parse(decode(input.iamRequestHeaders, "iamRequestHeaders")) as Record<string, unknown>;
+      raw = JSON.parse(decode(input.iamRequestHeaders, "iamRequestHeaders"));
     } catch (e) {
       throw e instanceof LoginRefused ? e : new LoginRefused("iamRequestHeaders is not base64 of a JSON object");
     }
+    // JSON.parse also yields null, arrays, strings and numbers: only an object maps header names to values.
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new LoginRefused("iamRequestHeaders is not base64 of a JSON object");
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(raw)) {
       if (HOP_BY_HOP.has(k.toLowerCase())) continue;

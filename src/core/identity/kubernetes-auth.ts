@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { Agent, request } from "undici";
 import { BadRequestError } from "../errors.js";
 import { commaList, LoginRefused, pick, type Configured, type WorkloadAuthKind } from "./workload-auth.js";
@@ -28,6 +29,22 @@ interface TokenReviewStatus {
   user?: { username?: string; uid?: string };
 }
 
+/**
+ * Every certificate of the bundle must parse: TLS silently drops a PEM block it cannot read, and the login would
+ * then fail later with "self-signed certificate" instead of the attach naming the field.
+ */
+const checkCaCert = (pem: string) => {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (!blocks.length) throw new BadRequestError("caCert: expected a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  blocks.forEach((b, i) => {
+    try {
+      new X509Certificate(b);
+    } catch {
+      throw new BadRequestError(`caCert: certificate ${i + 1} of the bundle is not a valid PEM certificate`);
+    }
+  });
+};
+
 export const kubernetesAuthKind = (): WorkloadAuthKind<KubernetesConfig, KubernetesSecrets, { jwt: string }> => ({
   method: "kubernetes",
   title: "Kubernetes auth",
@@ -51,7 +68,7 @@ export const kubernetesAuthKind = (): WorkloadAuthKind<KubernetesConfig, Kuberne
     } catch {
       throw new BadRequestError(`kubernetesHost: "${config.kubernetesHost}" is not an http(s) URL`);
     }
-    if (config.caCert && !config.caCert.includes("-----BEGIN CERTIFICATE-----")) throw new BadRequestError("caCert: expected a PEM certificate");
+    if (config.caCert) checkCaCert(config.caCert);
     const reviewer = input.tokenReviewerJwt !== undefined ? (input.tokenReviewerJwt as string) : existing?.secrets?.tokenReviewerJwt;
     return { config, secrets: reviewer ? { tokenReviewerJwt: reviewer } : null };
   },

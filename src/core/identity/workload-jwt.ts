@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, importX509, jwtVerify } from "jose";
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, importX509, jwtVerify } from "jose";
 import type { CryptoKey, JWTPayload, JWTVerifyGetKey, KeyObject } from "jose";
 import { request } from "undici";
 import type { Clock } from "../clock.js";
@@ -15,14 +15,46 @@ const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
 
 const jwksSets = new Map<string, JWTVerifyGetKey>();
 
-/** A JWKS endpoint (Google OAuth certs, Entra discovery keys); jose refetches on an unknown kid. */
-export const remoteJwks = (url: string): JWTVerifyGetKey => {
-  let set = jwksSets.get(url);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(url), { timeoutDuration: TIMEOUT_MS, cooldownDuration: 10_000, cacheMaxAge: 600_000 });
-    jwksSets.set(url, set);
+/** Why fetching a key set failed, from jose's errors (which leave out the HTTP status) and the status we saw. */
+const fetchFailure = (e: unknown, status: number | undefined): string | undefined => {
+  if (e instanceof errors.JWKSTimeout) return `no answer within ${TIMEOUT_MS / 1000} s`;
+  if (e instanceof errors.JWKSInvalid) return "the answer is not a JSON Web Key Set";
+  if (e instanceof errors.JOSEError) {
+    if (e.code !== "ERR_JOSE_GENERIC") return undefined; // a key-set answer judged, not a failed fetch
+    return /parse/i.test(e.message) ? "the answer is not JSON" : `it answered HTTP ${status ?? "other than 200"}`;
   }
-  return set;
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (e as Error).message;
+};
+
+/**
+ * A JWKS endpoint (Google OAuth certs, Entra discovery keys); jose refetches on an unknown kid. A failed fetch is
+ * refused naming the URL and why: a mistyped jwksUrl must not read as "the token could not be verified".
+ */
+export const remoteJwks = (url: string): JWTVerifyGetKey => {
+  let getKey = jwksSets.get(url);
+  if (!getKey) {
+    let status: number | undefined;
+    const set = createRemoteJWKSet(new URL(url), {
+      timeoutDuration: TIMEOUT_MS, cooldownDuration: 10_000, cacheMaxAge: 600_000,
+      [customFetch]: async (input: string | URL | Request, init?: RequestInit) => {
+        const res = await fetch(input, init);
+        status = res.status;
+        return res;
+      },
+    });
+    getKey = async (header, token) => {
+      try {
+        return await set(header, token);
+      } catch (e) {
+        const why = fetchFailure(e, status);
+        if (why === undefined) throw e;
+        throw new LoginRefused(`could not fetch the signing keys from ${url}: ${why}`);
+      }
+    };
+    jwksSets.set(url, getKey);
+  }
+  return getKey;
 };
 
 const x509Maps = new Map<string, { at: number; keys: Record<string, string> }>();
