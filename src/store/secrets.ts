@@ -17,14 +17,36 @@ export const isUniqueViolation = (e: unknown): boolean => {
   return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 };
 
+/**
+ * A row refers to one that is gone: a concurrent request deleted the folder (or parent) a write goes into
+ * between the service's check and the insert. Callers answer the same 404 the check would have given.
+ */
+export const isForeignKeyViolation = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "23503" || code === "SQLITE_CONSTRAINT_FOREIGNKEY";
+};
+
 /** Every write to a project's secrets, folders, imports or tags bumps its generation in the same transaction. */
 export const bumpGeneration = (tx: Tx, projectId: string) =>
   tx.insertInto("secret_generations").values({ project_id: projectId, generation: 1 })
     .onConflict((oc) => oc.column("project_id").doUpdateSet({ generation: sql`secret_generations.generation + 1` }))
     .execute();
 
+/**
+ * Every secret write touches its folder row first: the folder's row lock is then the first lock each write
+ * takes, as it is for a folder delete (which locks the folders of its subtree before the cascade reaches
+ * their secrets). On PostgreSQL an update that locked the secret row first and the folder row second
+ * deadlocked with a concurrent delete of the folder, which answered 500.
+ */
 const touchFolder = (tx: Tx, folderId: string, now: string) =>
   tx.updateTable("folders").set({ last_secret_modified: now }).where("id", "=", folderId).execute();
+
+/** A write whose row changed or went meanwhile rolls back (the folder touch included) and answers false. */
+const LOST_RACE = Symbol("lost race");
+const lostRace = (e: unknown): false => {
+  if (e === LOST_RACE) return false;
+  throw e;
+};
 
 /** A stored field to replace only if it still holds what was read (`from`): a concurrent writer wins. */
 export interface FieldSwap { id: string; from: string; to: string }
@@ -72,9 +94,9 @@ export const secretStore = (database: Kysely<Database>) => {
     /** The secret, its first version row, the folder's modification time and the generation: all or nothing. */
     create: (row: SecretTable, version: SecretVersionRow) =>
       db.transaction().execute(async (tx) => {
+        await touchFolder(tx, row.folder_id, row.updated_at);
         await tx.insertInto("secrets").values(row).execute();
         await tx.insertInto("secret_versions").values(version).execute();
-        await touchFolder(tx, row.folder_id, row.updated_at);
         await bumpGeneration(tx, row.project_id);
       }),
     /**
@@ -83,22 +105,22 @@ export const secretStore = (database: Kysely<Database>) => {
      */
     update: (current: SecretTable, expectedVersion: number, patch: Partial<SecretTable>, version: SecretVersionRow) =>
       db.transaction().execute(async (tx) => {
-        const r = await tx.updateTable("secrets").set(patch).where("id", "=", current.id).where("version", "=", expectedVersion).executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) return false;
-        await tx.insertInto("secret_versions").values(version).execute();
         await touchFolder(tx, current.folder_id, patch.updated_at ?? current.updated_at);
+        const r = await tx.updateTable("secrets").set(patch).where("id", "=", current.id).where("version", "=", expectedVersion).executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw LOST_RACE;
+        await tx.insertInto("secret_versions").values(version).execute();
         await bumpGeneration(tx, current.project_id);
         return true;
-      }),
+      }).catch(lostRace),
     /** Deletes the secret (its versions cascade). */
     delete: (row: SecretTable, now: string) =>
       db.transaction().execute(async (tx) => {
-        const r = await tx.deleteFrom("secrets").where("id", "=", row.id).executeTakeFirst();
-        if (Number(r.numDeletedRows) !== 1) return false;
         await touchFolder(tx, row.folder_id, now);
+        const r = await tx.deleteFrom("secrets").where("id", "=", row.id).executeTakeFirst();
+        if (Number(r.numDeletedRows) !== 1) throw LOST_RACE;
         await bumpGeneration(tx, row.project_id);
         return true;
-      }),
+      }).catch(lostRace),
 
     // One-time sealing of reminder notes (migration 008, core/secrets/seal-reminder-notes.ts) -----
     reminderNoteSealingPending: async (): Promise<boolean> =>

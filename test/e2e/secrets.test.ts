@@ -267,6 +267,31 @@ const suite = (backend: "sqlite" | "postgres") =>
       assert.equal(latest.body.secret.version, 1 + ok.length);
     });
 
+    test("writes racing the deletion of their folder answer 404, never 500", async (t) => {
+      if (!live(t)) return;
+      const statuses = new Set<number>();
+      for (let i = 0; i < 25; i++) {
+        const name = `race${i}`;
+        const where = { workspaceId: project.id, environment: "staging" };
+        assert.equal((await call("POST", "/api/v1/folders", { ...where, name })).status, 200);
+        assert.equal((await v3("OLD", { environment: "staging", secretPath: `/${name}`, secretValue: "v" })).status, 200);
+        const rs = await Promise.all([
+          call("DELETE", `/api/v1/folders/${name}`, where),
+          v3("NEW", { environment: "staging", secretPath: `/${name}`, secretValue: "v" }),
+          v3("OLD", { environment: "staging", secretPath: `/${name}`, secretValue: "w" }, "PATCH"),
+          call("POST", "/api/v2/secret-imports", { projectId: project.id, environment: "staging", path: `/${name}`, import: { environment: "prod", path: "/" } }),
+          call("POST", "/api/v1/folders", { ...where, path: `/${name}/sub`, name: "leaf" }),
+        ]);
+        assert.equal(rs[0]!.status, 200, rs[0]!.text);
+        for (const r of rs.slice(1)) {
+          assert.ok(r.status === 200 || r.status === 404, r.text);
+          if (r.status === 404) assert.match(r.body.message, /not found/);
+          statuses.add(r.status);
+        }
+      }
+      t.diagnostic(`statuses seen: ${[...statuses].join(", ")}`);
+    });
+
     test("ETag of the v4 list changes if and only if the result changes", async (t) => {
       if (!live(t)) return;
       await call("POST", "/api/v1/folders", { workspaceId: project.id, environment: "dev", name: "etag" });

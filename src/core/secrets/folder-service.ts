@@ -8,7 +8,7 @@ import type { DeleteDynamicSecretsIn } from "../dynamic-secrets/scope-deletion.j
 import type { ProjectAccess } from "../projects/access.js";
 import type { FolderStore } from "../../store/folders.js";
 import type { FolderTable } from "../../store/schema.js";
-import { isUniqueViolation } from "../../store/secrets.js";
+import { isForeignKeyViolation, isUniqueViolation } from "../../store/secrets.js";
 import { FOLDER_NAME, joinPath, parentPath, pathSegments, relativePath } from "./paths.js";
 import type { Scope, ScopeRequest, ScopeResolver } from "./scope.js";
 
@@ -75,6 +75,8 @@ export const folderServiceFactory = ({ scopes, access, folders, audit, deleteDyn
       created = await folders.create(scope.project.id, rows);
     } catch (e) {
       if (isUniqueViolation(e)) throw new BadRequestError(`Folder with name '${dto.name}' already exists at path '${scope.path}'`);
+      // A parent was deleted by another request meanwhile.
+      if (isForeignKeyViolation(e)) throw new NotFoundError(`Folder with path '${scope.path}' in environment with slug '${scope.env.slug}' not found`);
       throw e;
     }
     for (const row of created) await record(actor, scope, "create-folder", row);

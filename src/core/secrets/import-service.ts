@@ -8,6 +8,7 @@ import type { ProjectService } from "../projects/project-service.js";
 import type { FolderStore } from "../../store/folders.js";
 import type { ProjectStore } from "../../store/projects.js";
 import type { EnvironmentTable, SecretImportTable } from "../../store/schema.js";
+import { isForeignKeyViolation } from "../../store/secrets.js";
 import { normalizePath } from "./paths.js";
 import type { ScopeRequest, ScopeResolver } from "./scope.js";
 
@@ -48,6 +49,10 @@ export const importServiceFactory = ({ scopes, projects, environments, folders, 
     const created = await folders.createImport(scope.project.id, {
       id: newId(), folder_id: scope.folder.id, import_env_id: importEnv.id, import_path: importPath,
       is_replication: dto.isReplication ? 1 : 0, created_at: now, updated_at: now,
+    }).catch((e: unknown) => {
+      // The folder was deleted by another request meanwhile.
+      if (isForeignKeyViolation(e)) throw new NotFoundError(`Folder with path '${scope.path}' in environment with slug '${scope.env.slug}' not found`);
+      throw e;
     });
     if (!created) throw new BadRequestError(`Secret import of '${importPath}' from environment '${importEnv.slug}' already exists`);
     await audit.record(actor, {

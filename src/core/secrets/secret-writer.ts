@@ -5,7 +5,7 @@ import { newId } from "../ids.js";
 import { isoNow } from "../time.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { SecretTable } from "../../store/schema.js";
-import { isUniqueViolation, type SecretStore } from "../../store/secrets.js";
+import { isForeignKeyViolation, isUniqueViolation, type SecretStore } from "../../store/secrets.js";
 import type { SecretCodec, StoredMetadata } from "./secret-codec.js";
 import { secretView, tagView } from "./secret-view.js";
 import { refusePersonal } from "./secret-reader.js";
@@ -30,7 +30,7 @@ export interface UpdateSecretDTO extends SecretKeyDTO, SecretFields { secretValu
 
 type Deps = {
   scopes: Pick<ScopeResolver, "resolve">;
-  store: Pick<SecretStore, "getByKey" | "listTags" | "create" | "update" | "delete">;
+  store: Pick<SecretStore, "getByKey" | "getById" | "listTags" | "create" | "update" | "delete">;
   codec: Pick<SecretCodec, "seal" | "decrypt" | "openMetadata">;
   audit: Pick<AuditService, "record">;
   clock: Clock;
@@ -42,11 +42,13 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock, change
     if (!isValidSecretName(name)) throw new BadRequestError(`${field}: ${SECRET_NAME_MESSAGE}`);
   };
 
+  const folderNotFound = (scope: Scope) => new NotFoundError(`Folder with path '${scope.path}' in environment with slug '${scope.env.slug}' not found`);
+
   /** Member role, existing folder: the common start of every write. */
   const writeScope = async (actor: Actor, dto: SecretKeyDTO): Promise<Scope & { folder: NonNullable<Scope["folder"]> }> => {
     refusePersonal(dto.type);
     const scope = await scopes.resolve(actor, dto, "member");
-    if (!scope.folder) throw new NotFoundError(`Folder with path '${scope.path}' in environment with slug '${scope.env.slug}' not found`);
+    if (!scope.folder) throw folderNotFound(scope);
     return { ...scope, folder: scope.folder };
   };
 
@@ -87,6 +89,7 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock, change
       await store.create(row, toVersionRow(row, newId()));
     } catch (e) {
       if (isUniqueViolation(e)) throw new BadRequestError("Secret already exists");
+      if (isForeignKeyViolation(e)) throw folderNotFound(scope);
       throw e;
     }
     await audit.record(actor, { action: "create-secret", resourceType: "secret", resourceId: id, projectId, metadata: { ...where(scope, row.key), version: 1 } });
@@ -133,7 +136,11 @@ export const secretWriterFactory = ({ scopes, store, codec, audit, clock, change
       if (isUniqueViolation(e)) throw new BadRequestError(`Secret with name '${rename}' already exists`);
       throw e;
     }
-    if (!ok) throw new BadRequestError(`Secret '${row.key}' was changed by another request at the same time; read it again and retry`);
+    if (!ok) {
+      // Deleted meanwhile (by itself or with its folder) is a 404, as it would have been a moment later.
+      if (!(await store.getById(row.id))) throw new NotFoundError(`Secret with name '${dto.secretName}' not found`);
+      throw new BadRequestError(`Secret '${row.key}' was changed by another request at the same time; read it again and retry`);
+    }
     const changed = Object.keys(dto).filter((k) => ["secretValue", "secretComment", "newSecretName", "tagIds", "skipMultilineEncoding", "metadata", "secretMetadata", "secretReminderNote", "secretReminderRepeatDays"].includes(k) && dto[k as keyof UpdateSecretDTO] !== undefined);
     await audit.record(actor, {
       action: "update-secret", resourceType: "secret", resourceId: row.id, projectId,
