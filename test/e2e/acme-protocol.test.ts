@@ -405,6 +405,21 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     assert.equal((await order(c, key, kid, ["relinquished.example.com"])).body.status, "pending", "a new order does not reuse it");
   });
 
+  check("newOrder refuses validity it could not honour at finalize: notBefore alone, notAfter in the past", async () => {
+    const { c, key, kid } = await account();
+    const identifiers = [{ type: "dns", value: "dates.example.com" }];
+    const hour = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
+    let r = await c.post(c.dir.newOrder, { identifiers, notBefore: hour(1) }, key, kid);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.body.type, `${ERR}malformed`);
+    assert.match(r.body.detail, /notBefore needs notAfter as well/);
+    r = await c.post(c.dir.newOrder, { identifiers, notBefore: hour(-48), notAfter: hour(-24) }, key, kid);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.detail, /notAfter .* is in the past/);
+    r = await c.post(c.dir.newOrder, { identifiers, notAfter: hour(24) }, key, kid);
+    assert.equal(r.status, 201, r.text);
+  });
+
   check("an API profile has no ACME directory", async () => {
     const r = await fetch(`${s.address}/api/v1/cert-manager/acme/profiles/${f.profileId}/directory`);
     assert.equal(r.status, 404);

@@ -92,6 +92,9 @@ export const orderServiceFactory = ({ store, requests, ari, limits, options, clo
     const notBefore = dateOf(p.notBefore, "notBefore");
     const notAfter = dateOf(p.notAfter, "notAfter");
     if (notBefore && notAfter && notBefore >= notAfter) throw problem("malformed", "notBefore must be before notAfter");
+    // Said here, before any challenge is done: at finalize the order could only become invalid.
+    if (notBefore && !notAfter) throw problem("malformed", "notBefore needs notAfter as well: give both, only notAfter, or neither (the profile's lifetime)");
+    if (notAfter && Date.parse(notAfter) <= clock.now()) throw problem("malformed", `notAfter ${notAfter} is in the past: the certificate would be expired when issued`);
     let replaces: string | null = null;
     if (p.replaces !== undefined) {
       if (typeof p.replaces !== "string") throw problem("malformed", "replaces must be a certificate ID string (RFC 9773)");
