@@ -136,6 +136,25 @@ describe("service key pairs", () => {
       assert.match(r.body.message, reason);
     });
 
+  test("a private key pasted as the public key is refused, and nothing is registered", async () => {
+    const r = await admin("POST", `/api/v1/auth/service-key/identities/${webId}/keys`, { keyVersion: "pasted-private", publicKey: rogueKey.pem });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.message, /^publicKey: this is a private key/);
+    assert.doesNotMatch(r.text, /PRIVATE KEY-----\n[A-Za-z0-9+/]/, "the key is not echoed");
+    const keys = await must(admin("GET", `/api/v1/auth/service-key/identities/${webId}/keys`));
+    assert.ok(!keys.serviceKeys.some((k: { keyVersion: string }) => k.keyVersion === "pasted-private"));
+  });
+
+  test("a bad ttl is refused naming the field ttl, before the JWT is spent", async () => {
+    const jwt = await jwtFor();
+    const csr = await csrFor(webKey, "web", A.projectSlug);
+    const r = await api(server.address, "POST", "/api/v1/auth/service-key/certificate", { body: { jwt, csr, ttl: "ten days" } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.message, /^ttl: invalid duration "ten days"/);
+    const ok = await api(server.address, "POST", "/api/v1/auth/service-key/certificate", { body: { jwt, csr, ttl: "10d" } });
+    assert.equal(ok.status, 200, ok.text);
+  });
+
   test("a CSR for other names than the identity's is refused with the expected names", async () => {
     const csr = await buildServiceCsr(webKey.key, serviceNames({ identity: "db", project: A.projectSlug, dnsDomain: DOMAIN }));
     const r = await api(server.address, "POST", "/api/v1/auth/service-key/certificate", { body: { jwt: await jwtFor(), csr } });
@@ -159,6 +178,16 @@ describe("instance register tokens", () => {
     const second = await svccert([...args, "--instance-register-token", token, "--instance", "i-0001"]);
     assert.equal(second.code, 1);
     assert.match(second.out, /instance register token has already been used/);
+  });
+
+  test("a bad ttl does not spend the token", async () => {
+    const { token } = await must(admin("POST", `/api/v1/auth/service-key/identities/${webId}/instance-register-tokens`, { instanceId: "i-ttl" }));
+    const csr = await csrFor(webKey, "web", A.projectSlug);
+    const r = await api(server.address, "POST", "/api/v1/auth/service-key/instance-register", { body: { token, instanceId: "i-ttl", csr, ttl: "1 week" } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.message, /^ttl: .*"1 week"/);
+    const ok = await api(server.address, "POST", "/api/v1/auth/service-key/instance-register", { body: { token, instanceId: "i-ttl", csr, ttl: "7d" } });
+    assert.equal(ok.status, 200, ok.text);
   });
 
   test("only an organization admin or the identity itself may ask for one", async () => {

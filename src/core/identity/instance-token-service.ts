@@ -7,7 +7,7 @@ import { hashSecret, randomToken, safeEqual } from "../../crypto/hash.js";
 import type { IdentityStore } from "../../store/identities.js";
 import type { WorkloadIdentityStore } from "../../store/workload-identity.js";
 import type { AuditService } from "../audit/audit-service.js";
-import type { ServiceCertificateOptions, ServiceKeyService } from "./service-key-service.js";
+import { checkServiceTtl, type ServiceCertificateOptions, type ServiceKeyService } from "./service-key-service.js";
 import type { WorkloadAuthService } from "./workload-auth.js";
 
 /**
@@ -62,6 +62,7 @@ export const instanceTokenServiceFactory = ({ store, identityStore, serviceKeys,
 
   /** Spends the token on the instance's certificate; any second use is refused, whatever happened to the first. */
   const register = async (dto: { token: string; instanceId: string; csr: string } & ServiceCertificateOptions, req: RequestInfo) => {
+    checkServiceTtl(dto.ttl); // a typo in the request is not a probe: it must not cost the token
     const p = parse(dto.token);
     const row = p && (await store.getRegisterToken(p.id));
     if (!p || !row || !safeEqual(row.token_hash, hashSecret(p.secret))) throw await workload.refuse(kind, null, req, "unknown instance register token");

@@ -12,6 +12,7 @@ import type { WorkloadIdentityStore } from "../../store/workload-identity.js";
 import type { AuditService } from "../audit/audit-service.js";
 import type { CertificateService } from "../pki/certificate-service.js";
 import { parseCsr } from "../pki/csr.js";
+import { parseDuration } from "../../config/duration.js";
 import type { IdentityService } from "./identity-service.js";
 import type { TokenGrant } from "./token-service.js";
 import { commaList, LoginRefused, pick, type WorkloadAuthKind, type WorkloadAuthService } from "./workload-auth.js";
@@ -145,6 +146,7 @@ export const serviceKeyServiceFactory = (d: Deps) => {
   };
 
   const certificate = async (jwt: string, csr: string, o: ServiceCertificateOptions, req: RequestInfo) => {
+    checkServiceTtl(o.ttl);
     const { row, identity } = await prove(jwt, req);
     return issueServiceCertificate(row, identity, csr, { ...o, instanceId: null }, req, "issue-service-certificate");
   };
@@ -154,6 +156,10 @@ export const serviceKeyServiceFactory = (d: Deps) => {
 
   const addKey = async (actor: Actor, identityId: string, dto: { keyVersion: string; publicKey: string }) => {
     const identity = await d.identities.getForAdmin(actor, identityId);
+    // createPublicKey would happily derive the public half of a pasted private key: refuse it, so the mistake is
+    // seen (the private key has travelled to the server) instead of silently registered.
+    if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(dto.publicKey))
+      throw new BadRequestError("publicKey: this is a private key (it was not stored); send only its public half, e.g. `openssl pkey -in key.pem -pubout`");
     let pem: string;
     try {
       const key = createPublicKey(dto.publicKey);
@@ -187,6 +193,21 @@ export const serviceKeyServiceFactory = (d: Deps) => {
   return { kind, login, certificate, issueServiceCertificate, addKey, listKeys, deleteKey };
 };
 export type ServiceKeyService = ReturnType<typeof serviceKeyServiceFactory>;
+
+/**
+ * The request's `ttl`, checked before any proof is spent (a JWT's jti, a register token) and named as the request
+ * names it: the issuance engine would call it `attributes.ttl`.
+ */
+export const checkServiceTtl = (ttl: string | undefined) => {
+  if (ttl === undefined) return;
+  let ms: number;
+  try {
+    ms = parseDuration(ttl);
+  } catch (e) {
+    throw new BadRequestError(`ttl: ${(e as Error).message}`);
+  }
+  if (ms <= 0) throw new BadRequestError(`ttl: "${ttl}" must be positive`);
+};
 
 /** The CSR must name the service exactly as service-key-names.ts builds it, and nothing else. */
 export const checkServiceCsr = (csrPem: string, o: { identity: IdentityTable; projectSlug: string; config: ServiceKeyConfig }) => {

@@ -9,7 +9,7 @@ import type { CertificateTable } from "../../store/schema.js";
 import type { WorkloadIdentityStore } from "../../store/workload-identity.js";
 import { certificateSerialHex } from "../pki/certificate.js";
 import { parseCsr } from "../pki/csr.js";
-import type { ServiceKeyService } from "./service-key-service.js";
+import { checkServiceTtl, type ServiceKeyService } from "./service-key-service.js";
 import type { TokenGrant } from "./token-service.js";
 import { commaList, LoginRefused, pick, wildcardMatch, type WorkloadAuthKind, type WorkloadAuthService } from "./workload-auth.js";
 
@@ -99,6 +99,7 @@ export const tlsCertServiceFactory = (d: Deps) => {
 
   /** A new service certificate for the same identity and names; the CSR may carry a new key. */
   const refresh = async (der: Buffer | undefined, dto: { csr: string; ttl?: string; project?: string }, req: RequestInfo) => {
+    checkServiceTtl(dto.ttl);
     let cert: CertificateTable;
     try {
       cert = await presented(der, null);
