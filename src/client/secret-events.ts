@@ -40,8 +40,11 @@ export async function* parseEventStream(chunks: AsyncIterable<Buffer | string>):
   let event = "";
   let data: string[] = [];
   let id: string | undefined;
+  // One decoder for the whole stream: a character whose UTF-8 bytes arrive in two chunks (a secret name
+  // such as "PASSWÖRD") is decoded whole instead of as two replacement characters.
+  const decoder = new TextDecoder("utf-8");
   for await (const chunk of chunks) {
-    buf += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    buf += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     let nl: number;
     while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
       // A CR at the end of a chunk may be the first half of a CRLF: wait for the next chunk.

@@ -54,6 +54,19 @@ test("sends the query, token, Last-Event-ID and user agent, and yields the event
   await c.close();
 });
 
+test("a character whose UTF-8 bytes arrive in two chunks is decoded whole", async () => {
+  const bytes = Buffer.from('event: change\ndata: {"secretKey":"PASSWÖRD"}\n\n');
+  const cut = bytes.indexOf(Buffer.from("Ö")) + 1; // between the two bytes of Ö
+  handler = (_req, res) => {
+    sse(res);
+    res.write(bytes.subarray(0, cut));
+    setTimeout(() => res.end(bytes.subarray(cut)), 20);
+  };
+  const c = createSecretEventsClient({ address });
+  assert.deepEqual(await drain(await c.open(scope, { token: "t" })), [{ event: "change", data: '{"secretKey":"PASSWÖRD"}' }]);
+  await c.close();
+});
+
 test("a refusal is the typed API error with the server's message", async () => {
   const c = createSecretEventsClient({ address });
   handler = (_req, res) => res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ statusCode: 401, error: "Unauthorized", message: "Token expired" }));
