@@ -5,6 +5,7 @@ import type { ServiceCertificate } from "../client/kms-client.js";
 import { parseDuration } from "../config/duration.js";
 import { writeFileAtomic } from "../agent/files.js";
 import { isFile } from "../agent/auth/workload-common.js";
+import { checkKeyPair } from "../agent/auth/tls-cert.js";
 import { serviceNames } from "../core/identity/service-key-names.js";
 import { buildServiceCsr, loadServiceKey, mintServiceJwt } from "../core/identity/service-key-client.js";
 
@@ -78,6 +79,11 @@ export const svccertCommand = (): Command =>
       try {
         if (o.refresh) {
           const cert = readText(o.certFile, "--cert-file");
+          try {
+            checkKeyPair(cert, keyPem, { certificate: "--cert-file", privateKey: "--private-key", certPath: o.certFile, keyPath: o.privateKey });
+          } catch (e) {
+            fail((e as Error).message);
+          }
           issued = await client.refreshServiceCertificate({ ...common, project: o.project }, { cert, key: keyPem, ...(serverCa ? { ca: serverCa } : {}) });
         } else if (o.instanceRegisterToken) {
           const token = isFile(o.instanceRegisterToken) ? readText(o.instanceRegisterToken, "--instance-register-token").trim() : o.instanceRegisterToken;

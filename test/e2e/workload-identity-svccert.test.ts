@@ -210,6 +210,15 @@ describe("renewal with the certificate held (mTLS)", () => {
     assert.equal(renewed.subject, old.subject);
   });
 
+  test("a --private-key that is not the certificate's key is named before connecting", async () => {
+    const certFile = join(dir, "mismatch.crt");
+    writeFileSync(certFile, (await issueDirect()).certificate);
+    const r = await svccert(["--refresh", "--project", A.projectSlug, "--identity", "web", "--private-key", rogueKey.path, "--dns-domain", DOMAIN, "--cert-file", certFile]);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /--private-key: .*rogue\.key" is not the private key of the certificate in .*mismatch\.crt"/);
+    assert.doesNotMatch(r.out, /cannot reach the KMS/);
+  });
+
   test("refused: a revoked certificate", async () => {
     const c = await issueDirect();
     await must(admin("POST", `/api/v1/cert-manager/certificates/${c.certificateId}/revoke`, { revocationReason: "KEY_COMPROMISE" }));
@@ -264,6 +273,11 @@ describe("tls-cert auth (the agent's login with the certificate held)", () => {
     const strict = (await must(admin("POST", "/api/v1/identities", { name: "strict", organizationId: server.orgId }))).identity.id;
     await must(admin("POST", `/api/v1/auth/tls-cert-auth/identities/${strict}`, { projectId: A.projectId }));
     await assert.rejects(method(strict).login(client), /not a service certificate of this identity/);
+  });
+
+  test("a private key that does not belong to the certificate is named, not reported as an unreachable KMS", async () => {
+    const m = createAuthMethod(AuthConfig.parse({ type: "tls-cert", config: { "identity-id": webId, certificate: certPath, "private-key": rogueKey.path, "ca-certificate": tls.certPath } }));
+    await assert.rejects(m.login(client), /private-key: file ".*rogue\.key" is not the private key of the certificate in ".*agent\.crt"/);
   });
 
   test("refused: a certificate of another project's CA, and a revoked one", async () => {
