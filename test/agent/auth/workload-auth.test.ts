@@ -10,6 +10,7 @@ import type { AuthDeps } from "../../../src/agent/auth/index.js";
 import { parseCredentialsFile, resolveAwsCredentials } from "../../../src/agent/auth/aws-iam.js";
 import { newIssuer, newServiceAccount } from "../../helpers/jwks.js";
 import { startMetadataServer, type MetadataServer } from "../../helpers/imds.js";
+import { opensslOk } from "../../helpers/openssl.js";
 import { authMethodContract, recordingClient } from "./auth-method.contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kms-agent-auth-"));
@@ -20,7 +21,9 @@ const saToken = file("sa-token", "eyJ.k8s.token\n");
 const sa = newServiceAccount("builder@proj-a.iam.gserviceaccount.com", "key-1");
 const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
 const certKey = file("svc.key", privateKey.export({ type: "pkcs8", format: "pem" }) as string);
-const cert = file("svc.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+// A real certificate of that key: the method checks the pair before offering it in a handshake.
+const cert = join(dir, "svc.crt");
+opensslOk("req", "-x509", "-key", certKey, "-subj", "/CN=svc", "-days", "1", "-out", cert);
 
 let meta: MetadataServer;
 before(async () => {
