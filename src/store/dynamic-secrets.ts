@@ -88,9 +88,13 @@ export const dynamicSecretStore = (db: Kysely<Database>) => ({
   getLease: (id: string) => db.selectFrom("dynamic_secret_leases").selectAll().where("id", "=", id).executeTakeFirst(),
   listLeases: (dynamicSecretId: string) =>
     db.selectFrom("dynamic_secret_leases").selectAll().where("dynamic_secret_id", "=", dynamicSecretId).orderBy("created_at").execute(),
-  /** Expired leases nobody is working on, oldest first (the sweeper's batch). */
-  listExpiredLeases: (now: string, limit: number) =>
+  /**
+   * Expired leases nobody is working on, oldest first (the sweeper's batch): those whose revocation failed
+   * before (`status` set) when `failedBefore`, the others otherwise.
+   */
+  listExpiredLeases: (now: string, limit: number, failedBefore: boolean) =>
     db.selectFrom("dynamic_secret_leases").selectAll().where("expire_at", "<=", now)
+      .where("status", failedBefore ? "is not" : "is", null)
       .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", now)]))
       .orderBy("expire_at").limit(limit).execute(),
   updateLease: (id: string, patch: Partial<DynamicSecretLeaseTable>) => db.updateTable("dynamic_secret_leases").set(patch).where("id", "=", id).execute(),

@@ -2,6 +2,7 @@ import type { AuditService } from "../audit/audit-service.js";
 import type { Clock } from "../clock.js";
 import { isoNow } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
+import type { DynamicSecretLeaseTable } from "../../store/schema.js";
 import { safeMessage, type LeaseRevoker } from "./lease-revoker.js";
 
 /** The slice of a pino logger the sweeper writes to. */
@@ -33,24 +34,35 @@ export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }
     let failed = 0;
     // A lease that failed stays expired and would be listed again: try each one once per sweep.
     const seen = new Set<string>();
-    for (;;) {
-      const batch = (await store.listExpiredLeases(isoNow(clock), BATCH + seen.size)).filter((l) => !seen.has(l.id));
-      if (batch.length === 0) break;
+    const attempt = async (lease: DynamicSecretLeaseTable) => {
+      seen.add(lease.id);
+      const ds = await store.get(lease.dynamic_secret_id);
+      if (!ds) return;
+      try {
+        if ((await revoker.revoke(lease, ds, { force: false })) !== "revoked") return;
+        revoked++;
+        await audit.recordAs({ type: "system", id: "lease-sweeper" }, undefined, {
+          action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,
+          metadata: { dynamicSecretId: ds.id, externalEntityId: lease.external_entity_id, reason: "expired", expireAt: lease.expire_at },
+        });
+      } catch (e) {
+        failed++;
+        log?.warn({ leaseId: lease.id, dynamicSecretId: ds.id, reason: safeMessage(e) }, "could not revoke an expired lease; retrying on the next sweep");
+      }
+    };
+    const batchOf = async (failedBefore: boolean) =>
+      (await store.listExpiredLeases(isoNow(clock), BATCH + seen.size, failedBefore)).filter((l) => !seen.has(l.id));
+    const fresh = async () => {
+      for (let batch = await batchOf(false); batch.length; batch = await batchOf(false)) for (const lease of batch) await attempt(lease);
+    };
+    // Leases whose revocation failed before go last, and the others are looked for again before each of
+    // them: a target that is slow to fail (gone, firewalled, a hanging statement) costs every attempt up to
+    // the connect or query timeout, and must not hold back the revocation of every other expired lease.
+    await fresh();
+    for (let batch = await batchOf(true); batch.length; batch = await batchOf(true)) {
       for (const lease of batch) {
-        seen.add(lease.id);
-        const ds = await store.get(lease.dynamic_secret_id);
-        if (!ds) continue;
-        try {
-          if ((await revoker.revoke(lease, ds, { force: false })) !== "revoked") continue;
-          revoked++;
-          await audit.recordAs({ type: "system", id: "lease-sweeper" }, undefined, {
-            action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,
-            metadata: { dynamicSecretId: ds.id, externalEntityId: lease.external_entity_id, reason: "expired", expireAt: lease.expire_at },
-          });
-        } catch (e) {
-          failed++;
-          log?.warn({ leaseId: lease.id, dynamicSecretId: ds.id, reason: safeMessage(e) }, "could not revoke an expired lease; retrying on the next sweep");
-        }
+        await fresh();
+        await attempt(lease);
       }
     }
     if (revoked) log?.info({ revoked, failed }, "revoked expired dynamic-secret leases");
