@@ -225,6 +225,7 @@ test("a CA record that cannot work is refused at creation, naming the field", as
     [{ name: "bad-7", caBundle: "not pem" }, /caBundle: expected PEM certificates/],
     [{ name: "bad-8", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigkeyName: "k", tsigSecret: "c2VjcmV0" } }, /dnsProvider: tsigkeyName: Unrecognized key/],
     [{ name: "bad-9", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigKeyName: "k", tsigSecret: 12345 } }, /dnsProvider.tsigSecret: must be the base64 secret/],
+    [{ name: "bad-11", challengeType: "http-01", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com" } }, /dnsProvider: only used with challengeType "dns-01", not "http-01"/],
     [{ name: "bad-10", dnsProvider: { type: "rfc2136", server: "127.0.0.1:53", zone: "example.com", tsigKeyName: "k", tsigSecret: "not base64!" } }, /dnsProvider.tsigSecret: must be the base64 secret/],
     [{ name: "pebble-http" }, /already exists/],
   ];

@@ -120,6 +120,7 @@ export const externalCaServiceFactory = ({ store, pki, access, keys, audit, cloc
     const challengeType = dto.challengeType ?? (dto.dnsProvider ? "dns-01" : "http-01");
     const { tsigSecret, ...dnsSettings } = dto.dnsProvider ?? {};
     let dnsConfig: DnsProviderConfig | null = null;
+    if (dto.dnsProvider && challengeType !== "dns-01") throw new BadRequestError(`dnsProvider: only used with challengeType "dns-01", not "${challengeType}"`);
     if (challengeType === "dns-01") {
       if (!dto.dnsProvider) throw new BadRequestError('dnsProvider: required when challengeType is "dns-01"');
       const parsed = DnsProviderConfig.safeParse(dnsSettings);
