@@ -179,6 +179,11 @@ describe("aws iam auth", () => {
       const s = await signed("AKIDENV", "env-secret");
       await refused("aws-auth", { identityId: id, ...s, iamRequestHeaders: Buffer.from(json).toString("base64") }, /iamRequestHeaders is not base64 of a JSON object/);
     });
+  for (const method of ["GET", "DELETE"])
+    test(`refused, naming the field: iamHttpRequestMethod ${method}`, async () => {
+      const s = await signed("AKIDENV", "env-secret");
+      await refused("aws-auth", { identityId: id, ...s, iamHttpRequestMethod: method }, new RegExp(`iamHttpRequestMethod: "${method}" is not supported`));
+    });
   test("refused: a signed request that is not GetCallerIdentity", async () => {
     const s = await signed("AKIDENV", "env-secret");
     await refused("aws-auth", { identityId: id, ...s, iamRequestBody: Buffer.from("Action=AssumeRole&Version=2011-06-15").toString("base64") }, /not sts:GetCallerIdentity/);

@@ -56,6 +56,10 @@ export const awsAuthKind = (): WorkloadAuthKind<AwsConfig, never, AwsLoginInput>
   view: ({ config }) => ({ type: "iam", ...config }),
 
   verify: async (_identityId, { config }, input) => {
+    // GetCallerIdentity is signed as a form POST by every client (SDKs, the CLI, our agent); anything else would
+    // come back from STS as a signature mismatch, or as "could not reach STS" for a method undici cannot send.
+    const method = (input.iamHttpRequestMethod || "POST").toUpperCase();
+    if (method !== "POST") throw new LoginRefused(`iamHttpRequestMethod: "${input.iamHttpRequestMethod}" is not supported; sts:GetCallerIdentity is signed as a POST`);
     const body = decode(input.iamRequestBody, "iamRequestBody");
     const params = new URLSearchParams(body);
     if (params.get("Action") !== "GetCallerIdentity") throw new LoginRefused("the signed request is not sts:GetCallerIdentity");
@@ -77,7 +81,7 @@ export const awsAuthKind = (): WorkloadAuthKind<AwsConfig, never, AwsLoginInput>
     let xml: string;
     try {
       const res = await request(config.stsEndpoint, {
-        method: (input.iamHttpRequestMethod || "POST").toUpperCase() as "POST", headers, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS,
+        method: "POST", headers, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS,
       });
       status = res.statusCode;
       xml = await res.body.text();
