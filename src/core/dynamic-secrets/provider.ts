@@ -42,6 +42,8 @@ export interface DynamicSecretProvider<I> {
 
 /** The target system refused or could not be reached: a 400 for the caller, as in Infisical. */
 export class ProviderError extends BadRequestError {}
+/** No session with the target (unreachable, or the admin login refused): none of the statements ran. */
+export class TargetUnreachableError extends ProviderError {}
 
 /** Removes secrets a driver might echo back (it sometimes quotes the statement it ran). */
 export const scrub = (message: string, secrets: (string | undefined)[]): string =>

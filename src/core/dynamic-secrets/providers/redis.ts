@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { generatePassword } from "../credentials.js";
-import { ProviderError, reasonOf, scrub, type DynamicSecretProvider, type IssuedCredentials, type ProviderLease } from "../provider.js";
+import { ProviderError, reasonOf, scrub, TargetUnreachableError, type DynamicSecretProvider, type IssuedCredentials, type ProviderLease } from "../provider.js";
 import { renderStatements, templateProblem } from "../statements.js";
 
 /** Infisical's dashboard defaults: a user with every key, channel and command, removed on revoke. */
@@ -49,7 +49,7 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
   const where = (i: RedisInputs) => `redis at ${i.host}:${i.port}`;
 
   const couldNotConnect = (i: RedisInputs, cause: unknown) =>
-    new ProviderError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(cause, connectTimeoutMs), [i.password])}`);
+    new TargetUnreachableError(`Could not connect to ${where(i)} as '${i.username}': ${scrub(reasonOf(cause, connectTimeoutMs), [i.password])}`);
 
   /**
    * Connects and authenticates. A refused AUTH can surface after connect() resolved (ioredis marks the client
@@ -117,7 +117,14 @@ export const createRedisProvider = ({ connectTimeoutMs }: { connectTimeoutMs: nu
     create: async (i, { username, expireAt }): Promise<IssuedCredentials> => {
       const password = generatePassword(REDIS_PASSWORD);
       const vars = { username, password, expiration: expireAt.toISOString() };
-      await execute(i, `create lease user '${username}'`, renderStatements(i.creationStatement, vars, CREATE_VARS), [password]);
+      try {
+        await execute(i, `create lease user '${username}'`, renderStatements(i.creationStatement, vars, CREATE_VARS), [password]);
+      } catch (e) {
+        // EXEC does not roll back: a command that failed after an ACL SETUSER ran leaves a live user no lease
+        // knows of, so the revocation statement removes it (DELUSER of a user that was never made is a no-op).
+        if (!(e instanceof TargetUnreachableError)) await revoke(i, { entityId: username, data: {}, expireAt }).catch(() => {});
+        throw e;
+      }
       return { entityId: username, data: { DB_USERNAME: username, DB_PASSWORD: password } };
     },
     renew: async (i, lease) => {

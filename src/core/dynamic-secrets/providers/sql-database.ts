@@ -2,7 +2,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { z } from "zod";
 import { DEFAULT_PASSWORD_REQUIREMENTS, generatePassword, PasswordRequirementsSchema } from "../credentials.js";
-import { ProviderError, reasonOf, scrub, type DynamicSecretProvider, type IssuedCredentials, type ProviderLease } from "../provider.js";
+import { ProviderError, reasonOf, scrub, TargetUnreachableError, type DynamicSecretProvider, type IssuedCredentials, type ProviderLease } from "../provider.js";
 import { renderStatements, templateProblem } from "../statements.js";
 
 const CLIENTS = ["postgres", "mysql2", "oracledb", "mssql", "sap-ase", "vertica"] as const;
@@ -142,7 +142,7 @@ export const createSqlDatabaseProvider = ({ connectTimeoutMs }: { connectTimeout
     try {
       return await (i.client === "mysql2" ? openMysql(i, connectTimeoutMs) : openPostgres(i, connectTimeoutMs));
     } catch (e) {
-      throw new ProviderError(`Could not connect to ${where(i)} (database '${i.database}') as '${i.username}': ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
+      throw new TargetUnreachableError(`Could not connect to ${where(i)} (database '${i.database}') as '${i.username}': ${scrub(reasonOf(e, connectTimeoutMs), [i.password])}`);
     }
   };
 
@@ -180,8 +180,9 @@ export const createSqlDatabaseProvider = ({ connectTimeoutMs }: { connectTimeout
       try {
         await execute(i, `create lease user '${username}'`, renderStatements(i.creationStatement, vars, CREATE_VARS), [password]);
       } catch (e) {
-        // MySQL commits CREATE USER at once, so a failing GRANT would leave a live user no lease knows of.
-        if (i.client === "mysql2") await revoke(i, { entityId: username, data: {}, expireAt }).catch(() => {});
+        // MySQL commits CREATE USER at once, so a failing GRANT would leave a live user no lease knows of. When no
+        // session was made nothing ran, and trying again would only wait for the same timeout a second time.
+        if (i.client === "mysql2" && !(e instanceof TargetUnreachableError)) await revoke(i, { entityId: username, data: {}, expireAt }).catch(() => {});
         throw e;
       }
       return { entityId: username, data: { DB_USERNAME: username, DB_PASSWORD: password } };
