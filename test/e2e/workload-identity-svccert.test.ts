@@ -121,6 +121,13 @@ describe("service key pairs", () => {
     await client.serviceKeyLogin({ jwt: await jwtFor({ identity: "web", project: A.projectSlug }) });
   });
 
+  test("a replay is refused also inside the clock tolerance after exp", async () => {
+    // Expired 10 s ago: still inside the 30 s the server allows for clock skew, so it verifies once.
+    const jwt = await jwtFor({ nowMs: Date.now() - 70_000, lifetimeSeconds: 60 });
+    await client.serviceKeyLogin({ jwt });
+    await assert.rejects(client.serviceKeyLogin({ jwt }), /jti was already used \(replayed token\)/);
+  });
+
   for (const [name, make, reason] of [
     ["wrong audience", () => jwtFor({ audience: "https://kms.elsewhere.example" }), /wrong audience/],
     ["expired token", () => jwtFor({ nowMs: Date.now() - 20 * 60_000 }), /has expired/],

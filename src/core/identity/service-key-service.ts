@@ -16,7 +16,7 @@ import { parseDuration } from "../../config/duration.js";
 import type { IdentityService } from "./identity-service.js";
 import type { TokenGrant } from "./token-service.js";
 import { commaList, LoginRefused, pick, type WorkloadAuthKind, type WorkloadAuthService } from "./workload-auth.js";
-import { peekJwt, verifyJwt } from "./workload-jwt.js";
+import { CLOCK_TOLERANCE_S, peekJwt, verifyJwt } from "./workload-jwt.js";
 import { isDnsDomain, normalizeAudience, SERVICE_JWT_MAX_LIFETIME_S } from "./service-key-names.js";
 
 /**
@@ -76,9 +76,10 @@ export const serviceKeyServiceFactory = (d: Deps) => {
       const claims = await verifyJwt(jwt, createPublicKey(key.public_key), {
         audience: normalizeAudience(d.publicUrl()), clock, maxLifetimeSeconds: SERVICE_JWT_MAX_LIFETIME_S, required: ["jti", "iat", "sub"],
       });
-      // Stored hashed and scoped to the identity: a jti is the client's choice and may be long.
+      // Stored hashed and scoped to the identity: a jti is the client's choice and may be long. Remembered for as long
+      // as the token verifies, which is past exp by the clock tolerance: forgetting it at exp let a replay through.
       const jtiKey = createHash("sha256").update(`${identityId}\0${String(claims.jti)}`).digest("hex");
-      if (!(await store.useJti(jtiKey, isoAt(claims.exp! * 1000), isoNow(clock)))) throw new LoginRefused("the token's jti was already used (replayed token)");
+      if (!(await store.useJti(jtiKey, isoAt((claims.exp! + CLOCK_TOLERANCE_S) * 1000), isoNow(clock)))) throw new LoginRefused("the token's jti was already used (replayed token)");
       return { keyVersion: header.kid };
     },
   };

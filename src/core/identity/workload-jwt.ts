@@ -10,6 +10,8 @@ import { LoginRefused } from "./workload-auth.js";
  */
 
 const TIMEOUT_MS = 10_000;
+/** Clock skew allowed on exp, nbf and iat: a token verifies until exp + this. Single-use checks must remember it as long. */
+export const CLOCK_TOLERANCE_S = 30;
 // Asymmetric algorithms only: an HS256 token "signed" with a public key must never verify.
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
@@ -117,17 +119,17 @@ export const verifyJwt = async (token: string, key: JWTVerifyGetKey | CryptoKey 
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
-      audience: o.audience, issuer: o.issuer, currentDate: new Date(now), clockTolerance: 30, algorithms: ALGORITHMS,
+      audience: o.audience, issuer: o.issuer, currentDate: new Date(now), clockTolerance: CLOCK_TOLERANCE_S, algorithms: ALGORITHMS,
       requiredClaims: ["exp", ...(o.required ?? [])],
     }));
   } catch (e) {
     throw new LoginRefused(reasonOf(e, o));
   }
   // jose only judges iat when maxTokenAge is set; a token "issued" in the future would stretch its window.
-  if (typeof payload.iat === "number" && payload.iat > now / 1000 + 30) throw new LoginRefused("the token is not valid yet (iat is in the future)");
+  if (typeof payload.iat === "number" && payload.iat > now / 1000 + CLOCK_TOLERANCE_S) throw new LoginRefused("the token is not valid yet (iat is in the future)");
   if (o.maxLifetimeSeconds !== undefined) {
     const from = typeof payload.iat === "number" ? Math.min(payload.iat, now / 1000) : now / 1000;
-    if (payload.exp! - from > o.maxLifetimeSeconds + 30)
+    if (payload.exp! - from > o.maxLifetimeSeconds + CLOCK_TOLERANCE_S)
       throw new LoginRefused(`the token lives longer than the allowed ${o.maxLifetimeSeconds} seconds (exp - iat)`);
   }
   return payload;
