@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, randomUUID, X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,6 +135,8 @@ describe("service key pairs", () => {
     ["unknown key version", () => jwtFor({ keyVersion: "v9" }), /no public key is registered under key version "v9"/],
     ["lifetime over 10 minutes", () => new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "v1" }).setSubject(webId).setAudience(server.address)
       .setIssuedAt().setExpirationTime("1h").setJti("long-lived").sign(webKey.key.key), /lives longer than the allowed 600 seconds/],
+    ["an algorithm that does not fit the registered key", async () => new SignJWT({}).setProtectedHeader({ alg: "EdDSA", kid: "v1" }).setSubject(webId).setAudience(server.address)
+      .setIssuedAt().setExpirationTime("5m").setJti(randomUUID()).sign(generateKeyPairSync("ed25519").privateKey), /the token's algorithm "EdDSA" does not fit the key it is checked with/],
     ["identity name in another project", () => jwtFor({ identity: "web", project: "no-such-project" }), /no identity "web" with service key auth in project "no-such-project"/],
   ] as const)
     test(`refused: ${name}`, async () => {

@@ -123,7 +123,7 @@ export const verifyJwt = async (token: string, key: JWTVerifyGetKey | CryptoKey 
       requiredClaims: ["exp", ...(o.required ?? [])],
     }));
   } catch (e) {
-    throw new LoginRefused(reasonOf(e, o));
+    throw new LoginRefused(reasonOf(e, o, token));
   }
   // jose only judges iat when maxTokenAge is set; a token "issued" in the future would stretch its window.
   if (typeof payload.iat === "number" && payload.iat > now / 1000 + CLOCK_TOLERANCE_S) throw new LoginRefused("the token is not valid yet (iat is in the future)");
@@ -137,7 +137,7 @@ export const verifyJwt = async (token: string, key: JWTVerifyGetKey | CryptoKey 
 
 const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(", ") : String(v));
 
-const reasonOf = (e: unknown, o: JwtChecks): string => {
+const reasonOf = (e: unknown, o: JwtChecks, token: string): string => {
   if (e instanceof LoginRefused) return e.message;
   if (e instanceof errors.JWTExpired) return "the token has expired";
   if (e instanceof errors.JWTClaimValidationFailed) {
@@ -149,6 +149,13 @@ const reasonOf = (e: unknown, o: JwtChecks): string => {
   if (e instanceof errors.JWSSignatureVerificationFailed) return "bad signature: the token was not signed by a trusted key";
   if (e instanceof errors.JWKSNoMatchingKey) return "bad signature: no published key matches the token's key id";
   if (e instanceof errors.JOSEAlgNotAllowed) return "the token's signature algorithm is not allowed";
+  // jose says only "unsupported alg": the usual cause is a token signed with another kind of key than the one
+  // registered or published under its kid (EdDSA against an EC key, ES256 against RSA).
+  if (e instanceof errors.JOSENotSupported) {
+    let alg = "";
+    try { alg = String(decodeProtectedHeader(token).alg ?? ""); } catch { /* the header was readable for jose */ }
+    return `the token's algorithm ${JSON.stringify(alg)} does not fit the key it is checked with (another key type or curve)`;
+  }
   if (e instanceof errors.JWKSTimeout) return "timed out fetching the signing keys";
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return "the token is not a valid JWT";
   if (e instanceof errors.JOSEError) return `the token could not be verified (${e.code})`;
