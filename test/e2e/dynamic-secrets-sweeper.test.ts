@@ -1,6 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { api, startServer, type TestServer } from "../helpers/server.js";
 import { needService } from "../helpers/services.js";
@@ -94,6 +96,54 @@ describe("the lease sweeper with failing targets", () => {
     const stuckLeases = (await call("GET", `/api/v1/dynamic-secrets/stuck/leases${query}`)).body.leases as { status: string | null }[];
     assert.equal(stuckLeases.length, 5);
     const forced = await call("DELETE", "/api/v1/dynamic-secrets/stuck", { ...where, isForced: true });
+    assert.equal(forced.status, 200, forced.text);
+  });
+
+  test("a revocation that fails inside the server says why in statusDetails and in the sweeper's warning", async (t) => {
+    if (!(await needService(t, "postgres"))) return;
+    if (!ready) {
+      await withPg("postgres", (c) => c.query(`CREATE DATABASE ${targetDb}`));
+      ready = true;
+    }
+    const c = await call("POST", "/api/v1/dynamic-secrets", {
+      ...where, name: "garbled", defaultTTL: "10m", usernameTemplate: `${PREFIX}{{randomUsername}}`,
+      provider: {
+        type: "sql-database",
+        inputs: {
+          client: "postgres", host: "127.0.0.1", port: 5432, database: targetDb, username: "postgres", password: "unused-with-trust-auth",
+          creationStatement: `CREATE ROLE "{{username}}" WITH LOGIN PASSWORD '{{password}}'`, revocationStatement: `DROP ROLE "{{username}}"`,
+        },
+      },
+    });
+    assert.equal(c.status, 200, c.text);
+    const a = await call("POST", "/api/v1/dynamic-secrets/leases", { ...where, dynamicSecretName: "garbled" });
+    const b = await call("POST", "/api/v1/dynamic-secrets/leases", { ...where, dynamicSecretName: "garbled" });
+    assert.equal(a.status, 200, a.text);
+    assert.equal(b.status, 200, b.text);
+    // Lease a gets lease b's sealed credentials (which are bound to b and do not open for a), and expires.
+    await s.stop();
+    const db = new Database(join(s.dataDir, "kms.sqlite"), { fileMustExist: true });
+    try {
+      const sealedB = (db.prepare("SELECT encrypted_data FROM dynamic_secret_leases WHERE id = ?").get(b.body.lease.id) as { encrypted_data: string }).encrypted_data;
+      db.prepare("UPDATE dynamic_secret_leases SET encrypted_data = ?, expire_at = ? WHERE id = ?").run(sealedB, new Date(Date.now() - 1000).toISOString(), a.body.lease.id);
+    } finally {
+      db.close();
+    }
+    await s.restart();
+    const until = Date.now() + 10_000;
+    let lease: { status: string | null; statusDetails: string | null } | undefined;
+    for (;;) {
+      const leases = (await call("GET", `/api/v1/dynamic-secrets/garbled/leases${query}`)).body.leases as { id: string; status: string | null; statusDetails: string | null }[];
+      lease = leases.find((l) => l.id === a.body.lease.id);
+      if (lease?.status === "FailedDeletion") break;
+      assert.ok(Date.now() < until, "the sweeper tried the lease");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(lease!.statusDetails ?? "", /stored .*do not decrypt.*ciphertext failed authentication/);
+    const warning = s.output().split("\n").find((l) => l.includes("could not revoke an expired lease") && l.includes(a.body.lease.id));
+    assert.match(warning ?? "", /ciphertext failed authentication/, "the warning says why");
+    assert.doesNotMatch(s.output(), new RegExp(b.body.data.DB_PASSWORD), "no credential in the log");
+    const forced = await call("DELETE", "/api/v1/dynamic-secrets/garbled", { ...where, isForced: true });
     assert.equal(forced.status, 200, forced.text);
   });
 });

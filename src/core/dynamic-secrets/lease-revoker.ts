@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import { DecryptionError } from "../../crypto/envelope.js";
 import { KmsError } from "../errors.js";
 import { isoAt } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
@@ -11,8 +12,14 @@ export const FAILED_DELETION = "FailedDeletion";
 
 type Deps = { store: Pick<DynamicSecretStore, "lockLease" | "updateLease" | "deleteLease">; sealed: Pick<Sealed, "open" | "openLeaseData">; clock: Clock };
 
-/** A message safe for `statusDetails`: our typed errors are written for clients; anything else might hold data. */
-export const safeMessage = (e: unknown) => (e instanceof KmsError ? e.message : "internal error while revoking (see the server log)");
+/**
+ * A message safe for `statusDetails`: our typed errors are written for clients, and a decryption failure says
+ * only what failed; anything else might hold data (the sweeper logs its name and message).
+ */
+export const safeMessage = (e: unknown) =>
+  e instanceof KmsError ? e.message
+  : e instanceof DecryptionError ? `the stored inputs or lease credentials do not decrypt with the project's key (${e.message})`
+  : "internal error while revoking (see the server log)";
 
 /**
  * Revokes one lease at its provider and deletes it: shared by the revoke route, dynamic-secret deletion and

@@ -1,5 +1,6 @@
 import type { AuditService } from "../audit/audit-service.js";
 import type { Clock } from "../clock.js";
+import { KmsError } from "../errors.js";
 import { isoNow } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
 import type { DynamicSecretLeaseTable } from "../../store/schema.js";
@@ -47,7 +48,10 @@ export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }
         });
       } catch (e) {
         failed++;
-        log?.warn({ leaseId: lease.id, dynamicSecretId: ds.id, reason: safeMessage(e) }, "could not revoke an expired lease; retrying on the next sweep");
+        // statusDetails points here for an internal failure, so its name and message are logged (as the error
+        // handler logs them for a route).
+        const err = e instanceof KmsError ? {} : { err: { name: (e as Error)?.name, message: (e as Error)?.message } };
+        log?.warn({ leaseId: lease.id, dynamicSecretId: ds.id, reason: safeMessage(e), ...err }, "could not revoke an expired lease; retrying on the next sweep");
       }
     };
     const batchOf = async (failedBefore: boolean) =>
