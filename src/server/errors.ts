@@ -36,6 +36,12 @@ export const handleError = (err: FastifyError | Error, req: FastifyRequest, repl
     return reply.status(400).send(errorBody(req.id, 400, "BadRequest", `It already exists: another request created the same one at the same time${what ? ` (unique ${what})` : ""}`));
   }
   const fe = err as FastifyError;
+  // EST errors are plain text (RFC 7030 4.2.3) and its bodies PKCS#10 of at most 64 KiB (app.ts), not JSON of 1 MiB.
+  if (req.routeOptions.url?.startsWith("/.well-known/est/") && (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE" || fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")) {
+    const tooLarge = fe.code === "FST_ERR_CTP_BODY_TOO_LARGE";
+    return reply.status(tooLarge ? 413 : 415).type("text/plain; charset=utf-8")
+      .send(tooLarge ? "The request body is larger than 64 KiB\n" : "EST requests are base64 PKCS#10 sent with Content-Type: application/pkcs10 (RFC 7030 4.2.1)\n");
+  }
   if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return reply.status(413).send(errorBody(req.id, 413, "PayloadTooLarge", "Request body is larger than 1 MiB"));
   if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return reply.status(415).send(errorBody(req.id, 415, "UnsupportedMediaType", "Request bodies must be JSON (Content-Type: application/json)"));
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)

@@ -156,6 +156,25 @@ describe("EST with curl and openssl against a real server", { concurrency: false
     assert.equal(r.status, 200, readFileSync(r.body, "utf8"));
   });
 
+  test("a body that is not application/pkcs10, or too large, is refused in plain text saying what is expected", () => {
+    const c = csr("device7.example.com");
+    const send = (args: string[]) => {
+      const out = files.path(`raw-${Math.random().toString(36).slice(2)}`);
+      const r = spawnSync("curl", ["-sS", "--cacert", tls.caCert, "--user", `d:${PASSPHRASE}`, "-o", out, "-D", `${out}.h`, "-w", "%{http_code}", ...args, `${s.address}/.well-known/est/devices/simpleenroll`], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      return { status: Number(r.stdout), headers: readFileSync(`${out}.h`, "utf8"), text: readFileSync(out, "utf8") };
+    };
+    // curl's default for --data-binary is application/x-www-form-urlencoded.
+    const untyped = send(["--data-binary", `@${c.csr}`]);
+    assert.equal(untyped.status, 415);
+    assert.match(untyped.headers, /content-type: text\/plain/i);
+    assert.match(untyped.text, /Content-Type: application\/pkcs10/);
+    const big = send(["-H", "Content-Type: application/pkcs10", "--data-binary", `@${files.write("big.b64", "A".repeat(100_000))}`]);
+    assert.equal(big.status, 413);
+    assert.match(big.headers, /content-type: text\/plain/i);
+    assert.match(big.text, /larger than 64 KiB/);
+  });
+
   test("a wrong or missing passphrase is refused with 401 and a Basic challenge", () => {
     for (const user of [`device1:${PASSPHRASE}x`, undefined]) {
       const r = curl("devices/simpleenroll", { ...(user && { user }), csr: csr("device3.example.com").csr });
