@@ -358,6 +358,16 @@ const suite = (backend: "sqlite" | "postgres") => describe(`ACME protocol detail
     const r = await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "x.example.com" }] }, key, kid);
     assert.equal(r.body.type, `${ERR}unauthorized`);
     assert.match(r.body.detail, /withdrawn/);
+    // The same key comes back: without a credential it is still refused; with a new one (cert-manager keeps its
+    // account key and only gets a new keyID/HMAC key) it is bound anew and works again.
+    const again = await c.newAccount(key);
+    assert.equal(again.body.type, `${ERR}unauthorized`, again.text);
+    assert.match(again.body.detail, /withdrawn/);
+    const fresh = (await api(s.address, "POST", base, { token: s.adminToken, body: { description: "the replacement" } })).body.eabCredential;
+    const rebound = await c.newAccount(key, { kid: fresh.eabKid, hmacKey: fresh.eabHmacKey });
+    assert.equal(rebound.status, 200, rebound.text);
+    assert.equal(rebound.headers.get("location"), kid, "the same account");
+    assert.equal((await c.post(c.dir.newOrder, { identifiers: [{ type: "dns", value: "x.example.com" }] }, key, kid)).status, 201);
     const denied = await api(s.address, "POST", base, { token: (await api(s.address, "POST", "/api/v1/auth/universal-auth/login", { body: { clientId: f.clientId, clientSecret: f.clientSecret } })).body.accessToken, body: {} });
     assert.equal(denied.status, 403, "project members cannot mint credentials; admins can");
   });

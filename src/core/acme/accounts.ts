@@ -20,7 +20,7 @@ import { problem } from "./problem.js";
 import { accountView } from "./views.js";
 
 type Deps = {
-  store: Pick<EnrollmentStore, "insertAccount" | "getAccountByThumbprint" | "updateAccount" | "deactivateAccount" | "listOrderIds">;
+  store: Pick<EnrollmentStore, "insertAccount" | "getAccountByThumbprint" | "updateAccount" | "deactivateAccount" | "listOrderIds" | "getEab">;
   requests: Pick<AcmeRequests, "authenticate">;
   eab: Pick<EabService, "verifyBinding">;
   limits: RateLimiter;
@@ -55,7 +55,19 @@ export const accountServiceFactory = ({ store, requests, eab, limits, options, a
     const existing = await store.getAccountByThumbprint(ctx.profile.id, thumbprint);
     if (existing) {
       if (existing.status !== "valid") throw problem("unauthorized", `The account of this key is ${existing.status}`);
-      return found(ctx, existing);
+      if (ctx.config.skipEabBinding || !existing.eab_id || (await store.getEab(existing.eab_id))) return found(ctx, existing);
+      // Its credential was withdrawn. A client that keeps its account key (cert-manager) comes back with the new
+      // credential an administrator gave it: that binds the account anew; without one it stays refused.
+      if (p.externalAccountBinding === undefined)
+        throw problem("unauthorized", "The external account binding of this account was withdrawn by an administrator: register again with a new EAB credential");
+      const eabId = await eab.verifyBinding(ctx, p.externalAccountBinding, jwk);
+      const now = isoNow(clock);
+      await store.updateAccount(existing.id, { eab_id: eabId, updated_at: now });
+      await audit.recordAs({ type: "acme-account", id: existing.id }, from, {
+        action: "acme-rebind-account", resourceType: "acme-account", resourceId: existing.id, projectId: ctx.profile.project_id,
+        metadata: { profile: ctx.profile.slug, eabKid: eabId },
+      });
+      return found(ctx, { ...existing, eab_id: eabId, updated_at: now });
     }
     if (p.onlyReturnExisting === true) throw problem("accountDoesNotExist", "No account exists for this key at this directory");
     if (p.termsOfServiceAgreed !== undefined && typeof p.termsOfServiceAgreed !== "boolean") throw problem("malformed", "termsOfServiceAgreed must be a boolean");
