@@ -48,7 +48,13 @@ export const fetchManagedIdentityToken = async (resource: string, env: NodeJS.Pr
   }
   const text = res.text;
   if (res.statusCode !== 200) throw new Error(`azure: IMDS answered ${res.statusCode}: ${text.slice(0, 200)}`);
-  const token = (JSON.parse(text) as { access_token?: string }).access_token;
+  let answer: { access_token?: string } | null;
+  try {
+    answer = JSON.parse(text) as { access_token?: string } | null;
+  } catch {
+    throw new Error(`azure: the instance metadata service at ${host} answered 200 with something that is not JSON: ${text.slice(0, 100)}`);
+  }
+  const token = answer?.access_token;
   if (!token) throw new Error("azure: IMDS answered without an access_token");
   return token;
 };

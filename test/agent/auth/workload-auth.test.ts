@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt, decodeProtectedHeader } from "jose";
@@ -124,6 +126,18 @@ describe("azure managed identities", () => {
     const rid = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/web";
     assert.equal(await oidSent({ "managed-identity-resource-id": rid }), `user-assigned:msi_res_id=${rid}`);
   });
+});
+
+test("an IMDS answer that is not JSON is named as such (a proxy's HTML page, not a token)", async () => {
+  const html = createServer((_req, res) => { res.writeHead(200, { "content-type": "text/html" }); res.end("<html>proxy login</html>"); });
+  await new Promise<void>((r) => html.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${(html.address() as AddressInfo).port}`;
+    const m = createAuthMethod(AuthConfig.parse({ type: "azure", config: { "identity-id": ID } }), { env: { AZURE_IMDS_ENDPOINT: url } });
+    await assert.rejects(m.login(recordingClient().client), new RegExp(`azure: the instance metadata service at ${url} answered 200 with something that is not JSON: <html>proxy login`));
+  } finally {
+    await new Promise((r) => html.close(r));
+  }
 });
 
 describe("bad configurations name the key", () => {
