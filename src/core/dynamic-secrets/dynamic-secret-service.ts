@@ -10,7 +10,7 @@ import type { DynamicSecretTable } from "../../store/schema.js";
 import { usernameTemplateProblem } from "./credentials.js";
 import { safeMessage, type LeaseRevoker } from "./lease-revoker.js";
 import type { FolderRef, Locator } from "./locate.js";
-import type { DynamicSecretProvider } from "./provider.js";
+import type { DynamicSecretProvider, TargetUnreachableError } from "./provider.js";
 import type { DeleteDynamicSecretsIn } from "./scope-deletion.js";
 import type { Sealed } from "./sealed.js";
 import { parseTtl } from "./ttl.js";
@@ -161,11 +161,12 @@ export const dynamicSecretServiceFactory = ({ store, locate, sealed, revoker, au
     const failures: LeaseFailure[] = [];
     let revoked = 0;
     const leases = await store.listLeases(row.id);
+    const unreachable = new Map<string, TargetUnreachableError>();
     for (const lease of leases) {
       const failed = (message: string) => failures.push({ leaseId: lease.id, externalEntityId: lease.external_entity_id, message });
       let outcome: "revoked" | "busy";
       try {
-        outcome = await revoker.revoke(lease, row, { force: isForced });
+        outcome = await revoker.revoke(lease, row, { force: isForced, unreachable });
       } catch (e) {
         failed(safeMessage(e));
         continue;

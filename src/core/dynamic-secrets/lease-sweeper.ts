@@ -5,6 +5,7 @@ import { isoNow } from "../time.js";
 import type { DynamicSecretStore } from "../../store/dynamic-secrets.js";
 import type { DynamicSecretLeaseTable } from "../../store/schema.js";
 import { safeMessage, type LeaseRevoker } from "./lease-revoker.js";
+import type { TargetUnreachableError } from "./provider.js";
 
 /** The slice of a pino logger the sweeper writes to. */
 export interface SweepLog {
@@ -35,12 +36,13 @@ export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }
     let failed = 0;
     // A lease that failed stays expired and would be listed again: try each one once per sweep.
     const seen = new Set<string>();
+    const unreachable = new Map<string, TargetUnreachableError>();
     const attempt = async (lease: DynamicSecretLeaseTable) => {
       seen.add(lease.id);
       const ds = await store.get(lease.dynamic_secret_id);
       if (!ds) return;
       try {
-        if ((await revoker.revoke(lease, ds, { force: false })) !== "revoked") return;
+        if ((await revoker.revoke(lease, ds, { force: false, unreachable })) !== "revoked") return;
         revoked++;
         await audit.recordAs({ type: "system", id: "lease-sweeper" }, undefined, {
           action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,
