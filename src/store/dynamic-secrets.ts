@@ -103,11 +103,14 @@ export const dynamicSecretStore = (db: Kysely<Database>) => ({
   /**
    * Takes the lease for one provider operation, so a client's revoke, a renewal and the sweeper (of this or
    * another server sharing the database) never run statements for the same lease at once. The lock lapses
-   * at `until`, so a crashed holder does not block the lease forever. True when taken.
+   * at `until`, so a crashed holder does not block the lease forever. True when taken. With `onlyIfExpired`
+   * (the sweeper) not taken unless the lease is still expired: it may have been renewed since it was listed.
    */
-  lockLease: async (id: string, now: string, until: string): Promise<boolean> => {
-    const r = await db.updateTable("dynamic_secret_leases").set({ lock_until: until }).where("id", "=", id)
-      .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", now)])).executeTakeFirst();
+  lockLease: async (id: string, now: string, until: string, onlyIfExpired = false): Promise<boolean> => {
+    let q = db.updateTable("dynamic_secret_leases").set({ lock_until: until }).where("id", "=", id)
+      .where((eb) => eb.or([eb("lock_until", "is", null), eb("lock_until", "<", now)]));
+    if (onlyIfExpired) q = q.where("expire_at", "<=", now);
+    const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   },
 });

@@ -31,6 +31,8 @@ export interface RevokeOptions {
    * fail, or with `force` go, at once.
    */
   unreachable?: Map<string, TargetUnreachableError>;
+  /** The sweeper's: leave the lease alone ("busy") unless it is still expired when it is locked. */
+  onlyIfExpired?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface RevokeOptions {
 export const leaseRevokerFactory = ({ store, sealed, clock }: Deps) => {
   const revoke = async (lease: DynamicSecretLeaseTable, ds: DynamicSecretTable, opts: RevokeOptions): Promise<"revoked" | "busy"> => {
     const now = clock.now();
-    if (!(await store.lockLease(lease.id, isoAt(now), isoAt(now + LEASE_LOCK_MS)))) return "busy";
+    if (!(await store.lockLease(lease.id, isoAt(now), isoAt(now + LEASE_LOCK_MS), opts.onlyIfExpired))) return "busy";
     try {
       const known = opts.unreachable?.get(ds.id);
       if (known) throw new TargetUnreachableError(`${known.message} (not tried again for this lease)`);

@@ -42,7 +42,7 @@ export const leaseSweeperFactory = ({ store, revoker, audit, clock, intervalMs }
       const ds = await store.get(lease.dynamic_secret_id);
       if (!ds) return;
       try {
-        if ((await revoker.revoke(lease, ds, { force: false, unreachable })) !== "revoked") return;
+        if ((await revoker.revoke(lease, ds, { force: false, unreachable, onlyIfExpired: true })) !== "revoked") return;
         revoked++;
         await audit.recordAs({ type: "system", id: "lease-sweeper" }, undefined, {
           action: "delete-dynamic-secret-lease", resourceType: "dynamic-secret-lease", resourceId: lease.id, projectId: lease.project_id,

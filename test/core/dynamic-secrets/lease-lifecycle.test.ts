@@ -39,7 +39,7 @@ class ManualClock implements Clock {
 }
 
 /** A target system in memory: which users exist, until when, and whether revocation currently fails. */
-const target = { users: new Map<string, number>(), failRevoke: false };
+const target = { users: new Map<string, number>(), failRevoke: false, hold: undefined as { user: string; reached: () => void; release: Promise<void> } | undefined };
 const fakeProvider: DynamicSecretProvider<{ password?: string }> = {
   inputs: z.object({ password: z.string().optional() }),
   secretFields: ["password"],
@@ -50,6 +50,10 @@ const fakeProvider: DynamicSecretProvider<{ password?: string }> = {
   },
   renew: async (_i, lease) => { target.users.set(lease.entityId, lease.expireAt.getTime()); },
   revoke: async (_i, lease) => {
+    if (target.hold?.user === lease.entityId) {
+      target.hold.reached();
+      await target.hold.release;
+    }
     if (target.failRevoke) throw new ProviderError("Failed to revoke on fake at h:1: target down");
     target.users.delete(lease.entityId);
   },
@@ -60,6 +64,7 @@ describe("lease lifecycle and the sweeper, on an injected clock", () => {
   let dir: string;
   let database: OpenedDatabase;
   let mod: DynamicSecretModule;
+  let services: ReturnType<typeof createServices>;
   let actor: Actor;
   const where = { projectSlug: "sweeper-test", environmentSlug: "dev" };
   const leasesOf = () => mod.secrets.listLeases(actor, where, "fake");
@@ -68,7 +73,7 @@ describe("lease lifecycle and the sweeper, on an injected clock", () => {
     dir = mkdtempSync(join(tmpdir(), "kms-dyn-"));
     database = openDatabase({ dataDir: dir });
     await migrateToLatest(database.db);
-    const services = createServices({ db: database.db, root: rootKeyring(randomBytes(32)), clock, publicUrl: () => "http://127.0.0.1" });
+    services = createServices({ db: database.db, root: rootKeyring(randomBytes(32)), clock, publicUrl: () => "http://127.0.0.1" });
     const boot = await services.bootstrap.bootstrap({ email: "a@example.com", password: "pw-123456", organization: "org" }, { ip: "127.0.0.1" });
     actor = await services.tokens.authenticate(boot.identity.credentials.token, { ip: "127.0.0.1" });
     await services.projects.create(actor, { projectName: "Sweeper", slug: where.projectSlug });
@@ -146,6 +151,37 @@ describe("lease lifecycle and the sweeper, on an injected clock", () => {
     for (let i = 0; i < 100 && target.users.has(l.data.DB_USERNAME); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(!target.users.has(l.data.DB_USERNAME), "revoked on the next interval");
     await running.stop();
+  });
+
+  test("a lease renewed on another server after this sweep listed it expired is not revoked (clocks 2 s apart)", async () => {
+    // Two servers on one database; the sweeping one's clock runs 2 s ahead of the renewing one's.
+    const ahead = new ManualClock();
+    const sweeping = dynamicSecretModule({
+      store: dynamicSecretStore(database.db), folders: folderStore(database.db), access: services.access, projects: services.projects,
+      keys: services.keys, identities: identityStore(database.db), audit: services.audit, clock: ahead,
+      options: { sweepIntervalMs: 10_000, minTtlMs: 60_000, connectTimeoutMs: 1000 },
+      providers: { "sql-database": fakeProvider, redis: fakeProvider } as unknown as ProviderRegistry,
+    });
+    const first = await mod.leases.create(actor, { ...where, dynamicSecretName: "fake", ttl: "1m" });
+    clock.advance(1);
+    const second = await mod.leases.create(actor, { ...where, dynamicSecretName: "fake", ttl: "1m" });
+    clock.advance(59_000 - 1);
+    ahead.t = clock.now() + 2_000;
+    // The sweep lists both as expired, then spends a while revoking the first.
+    let reached!: () => void;
+    let release!: () => void;
+    const atFirst = new Promise<void>((r) => { reached = r; });
+    target.hold = { user: first.data.DB_USERNAME, reached, release: new Promise<void>((r) => { release = r; }) };
+    const sweep = sweeping.sweeper.sweepOnce();
+    await atFirst;
+    // Meanwhile the other server, for which the second lease has a second left, renews it.
+    const renewed = await mod.leases.renew(actor, second.lease.id, where, "10m");
+    release();
+    target.hold = undefined;
+    assert.deepEqual(await sweep, { revoked: 1, failed: 0 }, "only the first");
+    assert.equal((await mod.leases.get(actor, second.lease.id, where)).lease.expireAt, renewed.lease.expireAt, "the renewed lease is still there");
+    assert.ok(target.users.has(second.data.DB_USERNAME), "and so is its user");
+    await mod.leases.revoke(actor, second.lease.id, where, false);
   });
 
   test("the lease lock keeps two operations apart and lapses if its holder dies", async () => {
