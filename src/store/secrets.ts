@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Database, SecretTable, SecretVersionTable, TagTable } from "./schema.js";
+import type { AuditLogTable, Database, SecretTable, SecretVersionTable, TagTable } from "./schema.js";
 import { REMINDER_NOTE_SEALING } from "./migrations/008_seal_reminder_notes.js";
 
 /** Columns and tables added by migration 003_secrets, declared here so schema.ts stays as it is. */
@@ -47,6 +47,26 @@ const lostRace = (e: unknown): false => {
   if (e === LOST_RACE) return false;
   throw e;
 };
+
+/** Several secret writes of one project that commit together (see `applyBatch`). */
+export interface SecretBatch {
+  projectId: string;
+  /** The folders' `last_secret_modified`. */
+  now: string;
+  creates: { row: SecretTable; version: SecretVersionRow }[];
+  /** `current` as read: the update applies only while the row is still at `current.version`. */
+  updates: { current: SecretTable; patch: Partial<SecretTable>; version: SecretVersionRow }[];
+  deletes: SecretTable[];
+  /** The batch's audit events, committed with it. */
+  audit: AuditLogTable[];
+}
+/** A batch row that changed or went between the read and the write. */
+class LostRow extends Error {
+  constructor(readonly id: string) { super(`secret ${id} changed meanwhile`); }
+}
+// Rows per multi-row INSERT: 17 columns × 50 stays under SQLite's oldest bound of 999 parameters.
+const ROW_CHUNK = 50;
+const KEY_CHUNK = 500;
 
 /** A stored field to replace only if it still holds what was read (`from`): a concurrent writer wins. */
 export interface FieldSwap { id: string; from: string; to: string }
@@ -121,6 +141,49 @@ export const secretStore = (database: Kysely<Database>) => {
         await bumpGeneration(tx, row.project_id);
         return true;
       }).catch(lostRace),
+
+    /** The shared secrets of a folder with one of these keys (a batch checks which exist in one query per chunk). */
+    getManyByKeys: async (folderId: string, keys: string[]): Promise<SecretTable[]> => {
+      const out: SecretTable[] = [];
+      for (let i = 0; i < keys.length; i += KEY_CHUNK) {
+        out.push(...await db.selectFrom("secrets").selectAll().where("folder_id", "=", folderId).where("type", "=", "shared")
+          .where("key", "in", keys.slice(i, i + KEY_CHUNK)).execute());
+      }
+      return out;
+    },
+    /**
+     * A batch of creates, updates and deletes of one project's secrets in one transaction: all of them or
+     * none. The folders are touched first, in id order (the lock order of single writes, and the same order
+     * in every batch). Each update applies only if its row is still at the version read; an update or a
+     * delete whose row changed or went meanwhile rolls everything back (the audit events too) and is answered
+     * as `{ lost: id }`.
+     * A unique or foreign-key violation (a concurrent create, rename or folder delete) rolls back and throws.
+     */
+    applyBatch: (b: SecretBatch): Promise<{ ok: true } | { ok: false; lost: string }> =>
+      db.transaction().execute(async (tx) => {
+        const folders = new Set([...b.creates.map((c) => c.row.folder_id), ...b.updates.map((u) => u.current.folder_id), ...b.deletes.map((d) => d.folder_id)]);
+        for (const folderId of [...folders].sort()) await touchFolder(tx, folderId, b.now);
+        for (const d of b.deletes) {
+          const r = await tx.deleteFrom("secrets").where("id", "=", d.id).executeTakeFirst();
+          if (Number(r.numDeletedRows) !== 1) throw new LostRow(d.id);
+        }
+        for (const u of b.updates) {
+          const r = await tx.updateTable("secrets").set(u.patch).where("id", "=", u.current.id).where("version", "=", u.current.version).executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) throw new LostRow(u.current.id);
+        }
+        for (let i = 0; i < b.creates.length; i += ROW_CHUNK) {
+          const chunk = b.creates.slice(i, i + ROW_CHUNK);
+          await tx.insertInto("secrets").values(chunk.map((c) => c.row)).execute();
+        }
+        const versions = [...b.updates.map((u) => u.version), ...b.creates.map((c) => c.version)];
+        for (let i = 0; i < versions.length; i += ROW_CHUNK) await tx.insertInto("secret_versions").values(versions.slice(i, i + ROW_CHUNK)).execute();
+        for (let i = 0; i < b.audit.length; i += ROW_CHUNK) await tx.insertInto("audit_logs").values(b.audit.slice(i, i + ROW_CHUNK)).execute();
+        await bumpGeneration(tx, b.projectId);
+        return { ok: true as const };
+      }).catch((e: unknown) => {
+        if (e instanceof LostRow) return { ok: false as const, lost: e.id };
+        throw e;
+      }),
 
     // One-time sealing of reminder notes (migration 008, core/secrets/seal-reminder-notes.ts) -----
     reminderNoteSealingPending: async (): Promise<boolean> =>

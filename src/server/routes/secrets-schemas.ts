@@ -2,6 +2,7 @@ import { z } from "zod";
 import { qbool } from "../schemas.js";
 import { isValidSecretName, SECRET_NAME_MESSAGE } from "../../core/secrets/value.js";
 import type { ProjectRef } from "../../core/secrets/scope.js";
+import { BATCH_LIMIT } from "../../core/secrets/secret-batch.js";
 
 /**
  * Request schemas shared by the secrets, folders and imports routes. Unknown fields are stripped (the SDK
@@ -63,4 +64,28 @@ export const readFlags = (
   viewSecretValue: q.viewSecretValue ?? true,
   expandSecretReferences: q.expandSecretReferences ?? defaults.expand,
   includeImports: q.includeImports ?? q.include_imports ?? defaults.imports,
+});
+
+// Batch routes (POST/PATCH/DELETE /api/v3/secrets/batch/raw, /api/v4/secrets/batch) ------------------
+
+/** A batch item's name: the message quotes it, so a client with 500 items learns which one is wrong. */
+const batchName = z.string().trim().min(1).refine(isValidSecretName, { error: (i) => `${SECRET_NAME_MESSAGE}: ${JSON.stringify(i.input)}` });
+const batchItems = <T extends z.ZodType>(item: T) =>
+  z.array(item).min(1, { error: "at least one secret is required" }).max(BATCH_LIMIT, { error: `at most ${BATCH_LIMIT} secrets per request` });
+const BatchScope = { ...ProjectSelector, environment: id, secretPath: z.string().optional() };
+
+export const BatchCreateBody = z.object({
+  ...BatchScope,
+  secrets: batchItems(z.object({ ...Fields, secretKey: batchName, secretValue: z.string() })),
+});
+export const BatchUpdateBody = z.object({
+  ...BatchScope,
+  mode: z.enum(["failOnNotFound", "upsert"]).optional(),
+  secrets: batchItems(z.object({
+    ...Fields, secretKey: batchName, secretPath: z.string().optional(), secretValue: z.string().optional(), newSecretName: batchName.optional(),
+  })),
+});
+export const BatchDeleteBody = z.object({
+  ...BatchScope,
+  secrets: batchItems(z.object({ secretKey: z.string().trim().min(1), type: secretType })),
 });

@@ -5,7 +5,7 @@ import { parse, type Router } from "../route.js";
 import type { Services } from "../services.js";
 import { etagOf } from "../etag.js";
 import {
-  CreateBody, DeleteBody, GetQuery, ListQuery, projectRef, readFlags, SecretIdParams, SecretNameParams, UpdateBody,
+  BatchCreateBody, BatchDeleteBody, BatchUpdateBody, CreateBody, DeleteBody, GetQuery, ListQuery, projectRef, readFlags, SecretIdParams, SecretNameParams, UpdateBody,
 } from "./secrets-schemas.js";
 
 /**
@@ -13,10 +13,10 @@ import {
  * read flags off by default) and the v4 routes (CLI agent: `projectId` required, references and imports
  * on by default). Both shapes answer the same objects (api.md 4.1-4.3).
  */
-type Family = { base: string; defaults: { expand: boolean; imports: boolean }; requireProjectId: boolean };
+type Family = { base: string; batch: string; defaults: { expand: boolean; imports: boolean }; requireProjectId: boolean };
 const FAMILIES: Family[] = [
-  { base: "/api/v3/secrets/raw", defaults: { expand: false, imports: false }, requireProjectId: false },
-  { base: "/api/v4/secrets", defaults: { expand: true, imports: true }, requireProjectId: true },
+  { base: "/api/v3/secrets/raw", batch: "/api/v3/secrets/batch/raw", defaults: { expand: false, imports: false }, requireProjectId: false },
+  { base: "/api/v4/secrets", batch: "/api/v4/secrets/batch", defaults: { expand: true, imports: true }, requireProjectId: true },
 ];
 
 // As in Infisical: v4 get-by-name and writes require projectId by schema (422); a list without project or
@@ -86,6 +86,21 @@ export const registerSecretRoutes = (r: Router, s: Services) => {
     write("DELETE", (actor, req) => {
       const b = body(DeleteBody, req);
       return s.secrets.remove(actor, { ...projectRef(b), environment: b.environment, path: b.secretPath, secretName: name(req), type: b.type ?? "shared" });
+    });
+
+    // Many secrets of one environment, all or nothing (docs/secrets.md, "Batches"). On v4 the static
+    // `/batch` wins over `/:secretName`, as in Infisical: a secret named `batch` is written by name on v3.
+    r.authed("POST", f.batch, async (req, _, actor) => {
+      const b = body(BatchCreateBody, req);
+      return { secrets: await s.secrets.createMany(actor, { ...projectRef(b), environment: b.environment, path: b.secretPath, secrets: b.secrets }) };
+    });
+    r.authed("PATCH", f.batch, async (req, _, actor) => {
+      const b = body(BatchUpdateBody, req);
+      return { secrets: await s.secrets.updateMany(actor, { ...projectRef(b), environment: b.environment, path: b.secretPath, mode: b.mode, secrets: b.secrets }) };
+    });
+    r.authed("DELETE", f.batch, async (req, _, actor) => {
+      const b = body(BatchDeleteBody, req);
+      return { secrets: await s.secrets.removeMany(actor, { ...projectRef(b), environment: b.environment, path: b.secretPath, secrets: b.secrets }) };
     });
   }
 };
