@@ -76,20 +76,27 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
    * request, so the token and its identity come in one query, and the usual "from anywhere" trusted-IP list
    * (the default) is recognised without building a BlockList.
    */
-  const authenticate = async (token: string, req: RequestInfo): Promise<Actor> => {
+  const identify = async (token: string, req: RequestInfo) => {
     const r = await load(token, store.getTokenWithIdentity);
     if ("why" in r) throw new UnauthorizedError(`Invalid access token: ${r.why}`);
     const { row } = r;
     if (row.trusted_ips !== ANYWHERE_JSON && !ipAllowed(req.ip, JSON.parse(row.trusted_ips))) throw new ForbiddenError(`Access token not allowed from IP ${req.ip}`);
     if (row.identity_org_id === null) throw new UnauthorizedError("Invalid access token: identity no longer exists");
+    const actor: Actor = { identityId: row.identity_id, orgId: row.identity_org_id, orgRole: row.identity_org_role ?? "no-access", tokenId: row.id, ip: req.ip, userAgent: req.userAgent };
+    return { row, actor };
+  };
+  const authenticate = async (token: string, req: RequestInfo): Promise<Actor> => {
+    const { row, actor } = await identify(token, req);
     // A limited token is counted by a conditional UPDATE that refuses the use past the limit; an unlimited
     // one cannot be refused, so its count is batched with other requests' and nobody waits for it
     // (identities.ts, countTokenUse): the request goes on without a write in its path.
     if (row.num_uses_limit > 0) {
       if (!(await store.useToken(row.id))) throw new UnauthorizedError("Invalid access token: use limit reached");
     } else store.countTokenUse(row.id).catch(() => undefined);
-    return { identityId: row.identity_id, orgId: row.identity_org_id, orgRole: row.identity_org_role ?? "no-access", tokenId: row.id, ip: req.ip, userAgent: req.userAgent };
+    return actor;
   };
+  /** Who the token stands for now, without counting a use: a long-lived request (the change stream) checks again. */
+  const reauthenticate = async (token: string, req: RequestInfo): Promise<Actor> => (await identify(token, req)).actor;
 
   /** Extends the token's lifetime by its TTL from now, never past its max TTL (periodic tokens have none). */
   const renew = async (token: string, req: RequestInfo): Promise<TokenGrant> => {
@@ -125,6 +132,6 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
   const retrustIssuedBy = (identityId: string, authMethod: string, trustedIpsJson: string) =>
     store.setTokensTrustedIps(identityId, authMethod, trustedIpsJson, isoNow(clock));
 
-  return { mint, grant, issue, authenticate, renew, revoke, revokeIssuedBy, retrustIssuedBy };
+  return { mint, grant, issue, authenticate, reauthenticate, renew, revoke, revokeIssuedBy, retrustIssuedBy };
 };
 export type TokenService = ReturnType<typeof tokenServiceFactory>;

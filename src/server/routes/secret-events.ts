@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { FastifyInstance } from "fastify";
-import { parse, type Router } from "../route.js";
+import { bearer, parse, type Router } from "../route.js";
 import type { Services } from "../services.js";
 import { qbool } from "../schemas.js";
 import type { SecretChangeEvent } from "../../core/secrets/change-feed.js";
@@ -18,8 +18,10 @@ import type { SecretChangeEvent } from "../../core/secrets/change-feed.js";
  *                                        relay from the other servers was interrupted)
  *   : ping                               (heartbeat comment)
  *
- * A stream ends after MAX_STREAM_MS: the client reconnects with Last-Event-ID (nothing is lost) and its
- * token is checked again, so a revoked token does not keep a stream for ever.
+ * A stream ends after MAX_STREAM_MS: the client reconnects with Last-Event-ID (nothing is lost). With every
+ * heartbeat (HEARTBEAT_MS, or KMS_SECRET_EVENTS_HEARTBEAT_MS) the token and the caller's role in the project
+ * are checked again: a stream ends within a heartbeat of its token being revoked or expiring, or of its access to the project ending (a removed
+ * membership, a temporary one whose time is up); the reconnect then gets the 401 or 403.
  */
 
 export const HEARTBEAT_MS = 15_000;
@@ -45,7 +47,9 @@ const changeData = (e: SecretChangeEvent) => ({
   ...(e.newSecretKey !== undefined && { newSecretKey: e.newSecretKey }),
 });
 
-export const registerSecretEventRoutes = (r: Router, s: Services, app: FastifyInstance) => {
+export const registerSecretEventRoutes = (r: Router, s: Services, app: FastifyInstance, env: NodeJS.ProcessEnv = process.env) => {
+  // Shorter behind a proxy that drops connections idle for less than 15 s; also how soon a lost access ends a stream.
+  const heartbeatMs = Number(env.KMS_SECRET_EVENTS_HEARTBEAT_MS) > 0 ? Number(env.KMS_SECRET_EVENTS_HEARTBEAT_MS) : HEARTBEAT_MS;
   const open = new Set<() => void>();
   // Streams never end on their own: close them first, or the server's shutdown would wait for them.
   app.addHook("preClose", async () => {
@@ -98,7 +102,18 @@ export const registerSecretEventRoutes = (r: Router, s: Services, app: FastifyIn
       if (live) res.write(frame("resync", filter, id));
     };
 
-    const heartbeat = setInterval(() => res.write(": ping\n\n"), HEARTBEAT_MS);
+    const token = bearer(req);
+    const still = async () => {
+      try {
+        await s.access.requireProject(await s.tokens.reauthenticate(token, { ip: actor.ip, userAgent: actor.userAgent }), q.projectId, "viewer");
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const heartbeat = setInterval(() => {
+      void still().then((ok) => (ok ? live && res.write(": ping\n\n") : end()));
+    }, heartbeatMs);
     const end = () => {
       if (!live) return;
       live = false;
