@@ -217,7 +217,7 @@ describe("gcp auth, iam", () => {
   let id: string;
   before(async () => {
     id = await newIdentity("gcp-builder");
-    await attach("gcp-auth", id, { type: "iam", serviceAccountKeysUrl: keys.serviceAccountKeysUrl, allowedServiceAccounts: sa.email, allowedProjects: "proj-a" });
+    await attach("gcp-auth", id, { type: "iam", serviceAccountKeysUrl: keys.serviceAccountKeysUrl, allowedServiceAccounts: `${sa.email}, ghost@proj-a.iam.gserviceaccount.com`, allowedProjects: "proj-a" });
   });
   const jwt = (signer: { sign: typeof sa.sign }, email: string, o: { expiresIn?: number; aud?: string } = {}) => signer.sign({ iss: email, sub: email, aud: o.aud ?? id }, o);
 
@@ -227,8 +227,11 @@ describe("gcp auth, iam", () => {
   test("refused: bad signature (a key the account never published, same key id)", async () => refused("gcp-auth", { identityId: id, jwt: await jwt(imposter, sa.email) }, /bad signature/));
   test("refused: expired token", async () => refused("gcp-auth", { identityId: id, jwt: await jwt(sa, sa.email, { expiresIn: -120 }) }, /has expired/));
   test("refused: wrong audience", async () => refused("gcp-auth", { identityId: id, jwt: await jwt(sa, sa.email, { aud: "another-identity" }) }, /wrong audience/));
-  test("refused: wrong service account (validly signed by another account)", async () =>
-    refused("gcp-auth", { identityId: id, jwt: await jwt(otherSa, otherSa.email) }, /service account other@proj-a.iam.gserviceaccount.com is not allowed/));
+  test("refused before any key is fetched: a service account outside the allow-list (validly signed by it)", async () => {
+    await refused("gcp-auth", { identityId: id, jwt: await jwt(otherSa, otherSa.email) }, /service account other@proj-a.iam.gserviceaccount.com is not allowed/);
+    // An unauthenticated caller must not make the server fetch (and cache) keys for any account it names.
+    assert.ok(!keys.requests.some((p) => p.includes(otherSa.email)), keys.requests.join("\n"));
+  });
   test("refused: a service account Google does not know", async () =>
     refused("gcp-auth", { identityId: id, jwt: await jwt(sa, "ghost@proj-a.iam.gserviceaccount.com") }, /answered 404/));
 });

@@ -50,14 +50,18 @@ export interface KeyServer {
   googleJwksUrl: string;
   azureJwksUrl(tenant: string): string;
   serviceAccountKeysUrl: string;
+  /** The paths asked for so far, in order. */
+  requests: string[];
   close(): Promise<void>;
 }
 
 const send = (res: ServerResponse, status: number, body: unknown) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(body)); };
 
 export const startKeyServer = async (o: { google: JwksIssuer[]; azure: Record<string, JwksIssuer[]>; serviceAccounts: ServiceAccount[] }): Promise<KeyServer> => {
+  const requests: string[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, "http://x");
+    requests.push(decodeURIComponent(url.pathname));
     if (url.pathname === "/oauth2/v3/certs") return send(res, 200, { keys: o.google.map((i) => i.jwk) });
     const az = /^\/([^/]+)\/discovery\/v2\.0\/keys$/.exec(url.pathname);
     if (az) return o.azure[decodeURIComponent(az[1]!)] ? send(res, 200, { keys: o.azure[decodeURIComponent(az[1]!)]!.map((i) => i.jwk) }) : send(res, 400, { error: "invalid_tenant" });
@@ -76,6 +80,7 @@ export const startKeyServer = async (o: { google: JwksIssuer[]; azure: Record<st
     googleJwksUrl: `${base}/oauth2/v3/certs`,
     azureJwksUrl: (tenant) => `${base}/${encodeURIComponent(tenant)}/discovery/v2.0/keys`,
     serviceAccountKeysUrl: `${base}/service_accounts/v1/metadata/x509/{email}`,
+    requests,
     close: () => new Promise((r) => server.close(() => r())),
   };
 };

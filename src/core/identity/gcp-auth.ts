@@ -81,13 +81,15 @@ export const gcpAuthKind = ({ clock }: { clock: Clock }): WorkloadAuthKind<GcpCo
     const { payload } = peekJwt(jwt);
     const email = typeof payload.sub === "string" ? payload.sub : "";
     if (!email.includes("@")) throw new LoginRefused("the token's sub is not a service account e-mail");
+    // The allow-lists first: an unauthenticated caller must not make the server fetch keys (and cache them) for
+    // any account it names. Refusing before the signature check tells the caller only about the account it named.
+    if (accounts.length && !accounts.includes(email)) throw new LoginRefused(`service account ${email} is not allowed`);
+    const project = projectOfServiceAccount(email);
+    if (projects.length && !projects.includes(project ?? "")) throw new LoginRefused(`project "${project ?? "(unknown)"}" is not allowed`);
     const url = config.serviceAccountKeysUrl.includes("{email}")
       ? config.serviceAccountKeysUrl.replace("{email}", encodeURIComponent(email))
       : `${config.serviceAccountKeysUrl.replace(/\/+$/, "")}/${encodeURIComponent(email)}`;
     await verifyJwt(jwt, x509KeyMap(url, clock), { audience: identityId, clock, maxLifetimeSeconds: IAM_MAX_LIFETIME_S });
-    if (accounts.length && !accounts.includes(email)) throw new LoginRefused(`service account ${email} is not allowed`);
-    const project = projectOfServiceAccount(email);
-    if (projects.length && !projects.includes(project ?? "")) throw new LoginRefused(`project "${project ?? "(unknown)"}" is not allowed`);
     return { type: "iam", serviceAccount: email, project };
   },
 });

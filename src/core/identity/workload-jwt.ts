@@ -60,6 +60,8 @@ export const remoteJwks = (url: string): JWTVerifyGetKey => {
 };
 
 const x509Maps = new Map<string, { at: number; keys: Record<string, string> }>();
+/** Key maps kept at most: one per service account that logs in; the least recently fetched goes first. */
+export const X509_MAPS_MAX = 1_000;
 
 /**
  * Google's `service_accounts/v1/metadata/x509/<email>` answers `{ "<key id>": "<PEM certificate>" }`. Cached for
@@ -82,7 +84,9 @@ export const x509KeyMap = (url: string, clock: Clock): JWTVerifyGetKey => async 
       throw new LoginRefused(`the service account's public keys at ${url} are not JSON`);
     }
     const entry = { at: clock.now(), keys };
+    x509Maps.delete(url);
     x509Maps.set(url, entry);
+    while (x509Maps.size > X509_MAPS_MAX) x509Maps.delete(x509Maps.keys().next().value!);
     return entry;
   };
   let entry = x509Maps.get(url);
