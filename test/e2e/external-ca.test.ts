@@ -168,6 +168,29 @@ test("a request never stays pending: an unreachable directory times out into fai
   assert.match(done.errorMessage, /Timed out after 2s waiting for ACME CA 'nowhere'; last error: .*ECONNREFUSED/);
 });
 
+test("ACME and EST profiles cannot issue from an external CA: refused at creation and on PATCH, nothing stored", async (t) => {
+  if (!s) return t.skip("pebble missing (see above)");
+  const ca = await acmeCa("pebble-not-for-enrollment");
+  const profile = (body: Record<string, unknown>) => api(s!.address, "POST", "/api/v1/cert-manager/certificate-profiles", { token: s!.adminToken, body: {
+    projectId: fx.projectId, certificatePolicyId: fx.policyId, issuerType: "ca", ...body,
+  } });
+  for (const [enrollmentType, extra] of [["acme", {}], ["est", { estConfig: { passphrase: "est-passphrase-1" } }]] as const) {
+    const r = await profile({ slug: `ext-${enrollmentType}`, caId: ca.id, enrollmentType, ...extra });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.message, new RegExp(`caId: 'pebble-not-for-enrollment' is an external acme CA, which issues asynchronously; only enrollmentType "api" can use it`));
+  }
+  // An ACME profile on the internal CA may not be pointed at the external one either.
+  const acmeProfile = await profile({ slug: "int-acme", caId: fx.intermediateCaId, enrollmentType: "acme" });
+  assert.equal(acmeProfile.status, 200, acmeProfile.text);
+  const id = acmeProfile.body.certificateProfile.id;
+  const patched = await api(s!.address, "PATCH", `/api/v1/cert-manager/certificate-profiles/${id}`, { token: s!.adminToken, body: { caId: ca.id } });
+  assert.equal(patched.status, 400, patched.text);
+  const after = await api(s!.address, "GET", `/api/v1/cert-manager/certificate-profiles/${id}`, { token: s!.adminToken });
+  assert.equal(after.body.certificateProfile.caId, fx.intermediateCaId);
+  const slugs = (await api(s!.address, "GET", `/api/v1/cert-manager/certificate-profiles?projectId=${fx.projectId}`, { token: s!.adminToken })).body.certificateProfiles.map((p: { slug: string }) => p.slug);
+  assert.ok(!slugs.includes("ext-acme") && !slugs.includes("ext-est"), slugs.join(","));
+});
+
 test("external account binding: a pebble that requires EAB issues with the CA's eabKid/eabHmacKey and fails clearly without them", async (t) => {
   if (!s) return t.skip("pebble missing (see above)");
   const hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";

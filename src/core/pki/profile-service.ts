@@ -190,6 +190,9 @@ export const profileServiceFactory = ({ store, access, audit, clock, publicUrl }
     if (caId) {
       const ca = await store.getCa(caId);
       if (!ca || ca.project_id !== projectId) throw new NotFoundError(`Certificate authority with ID ${caId} not found in this project`);
+      // ACME and EST clients expect their certificate in the same exchange; an external CA answers later.
+      if (ca.type !== "internal" && enrollment !== "api")
+        throw new BadRequestError(`caId: '${ca.name}' is an external ${ca.type} CA, which issues asynchronously; only enrollmentType "api" can use it`);
     }
   };
 
