@@ -151,6 +151,28 @@ describe("PKI end to end (real server, real openssl)", () => {
     assert.equal(await count(ec), before, "nothing recorded");
   });
 
+  test("a CSR's OCSP must-staple (TLS Feature status_request) is carried into the certificate; an unknown TLS feature is refused", async () => {
+    const csr = (name: string, features: string) => {
+      opensslOk("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", files.path(`${name}.key`), "-out", files.path(`${name}.csr`),
+        "-subj", `/CN=${name}.example.com`, "-addext", `subjectAltName=DNS:${name}.example.com`, "-addext", `tlsfeature=${features}`);
+      return opensslOk("req", "-in", files.path(`${name}.csr`));
+    };
+    const attributes = { ttl: "1d", keyUsages: ["digital_signature"], extendedKeyUsages: ["server_auth"] };
+    const r = await issue({ profileId: ec.profileId, csr: csr("staple", "status_request"), attributes });
+    assert.equal(r.status, 200, r.text);
+    const cert = r.body.certificate.certificate;
+    const text = opensslOk("x509", "-in", files.write("staple.pem", cert), "-noout", "-text");
+    assert.match(text, /TLS Feature: *\n *status_request\n/);
+    assert.doesNotMatch(text, /TLS Feature: critical/);
+    const v = verify(cert, ec.rootCaPem, ec.intermediateCaPem);
+    assert.equal(v.status, 0, v.out);
+    const before = await count(ec);
+    const bad = await issue({ profileId: ec.profileId, csr: csr("odd-feature", "status_request,24"), attributes });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.text, /tlsFeature: \\"24\\" is not supported, so no policy can permit it/);
+    assert.equal(await count(ec), before, "nothing recorded");
+  });
+
   test("revocation shows in the CRL and in OCSP; renew gives a new serial", async () => {
     const r = await issue({ profileId: ec.profileId, attributes: { commonName: "rev.example.com", altNames: [{ type: "dns_name", value: "rev.example.com" }], keyAlgorithm: "EC_prime256v1", ttl: "5d", keyUsages: ["digital_signature"], extendedKeyUsages: ["server_auth"] } });
     const c = r.body.certificate;

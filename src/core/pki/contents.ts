@@ -9,6 +9,7 @@ import type { ParsedCsr } from "./csr.js";
 import type { LeafRequest } from "./issue.js";
 import type { SubjectFields } from "./name.js";
 import type { SubjectAltName } from "./san.js";
+import { TLS_FEATURES } from "./extensions.js";
 
 export interface CertificateContents extends LeafRequest {
   readonly subject: SubjectFields;
@@ -48,6 +49,7 @@ export const contentsFromCsr = (csr: ParsedCsr, r: CsrResolution): CertificateCo
     ...csr.otherSubjectAttributes.map((a) => ({ field: "subject", value: `${a.shortName}=${a.value}` })),
     ...csr.unsupportedSans.map((kind) => ({ field: "sans", value: kind })),
     ...csr.unknownExtendedKeyUsages.map((o) => ({ field: "extendedKeyUsages", value: o })),
+    ...(csr.tlsFeatures ?? []).filter((f) => !TLS_FEATURES.has(f)).map((f) => ({ field: "tlsFeature", value: String(f) })),
   ];
   return {
     subject: csr.subject,
@@ -60,6 +62,8 @@ export const contentsFromCsr = (csr: ParsedCsr, r: CsrResolution): CertificateCo
     notBefore: r.notBefore,
     notAfter: r.notAfter,
     isCA: csr.basicConstraints?.isCA ?? false,
+    // OCSP must-staple: a promise of the server's, granting nothing; carried so the certificate keeps it.
+    ...(csr.tlsFeatures?.length && { tlsFeatures: [...new Set(csr.tlsFeatures)] }),
     ...(unsupported.length && { unsupported }),
     publicKey: csr.spkiDer,
   };

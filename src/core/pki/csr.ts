@@ -13,7 +13,7 @@ import type { KeyAlgorithm } from "../../crypto/keys.js";
 import { BadRequestError } from "../errors.js";
 import { SIGNATURE_BY_OID, signatureFamily, signatureHash } from "./algorithms.js";
 import type { ExtendedKeyUsage, KeyUsage, SignatureAlgorithm } from "./algorithms.js";
-import { OID, decodeBasicConstraints, decodeExtKeyUsage, decodeExtensions, decodeKeyUsage, decodeSubjectAltName } from "./extensions.js";
+import { OID, decodeBasicConstraints, decodeExtKeyUsage, decodeExtensions, decodeKeyUsage, decodeSubjectAltName, decodeTlsFeature } from "./extensions.js";
 import { decodeName } from "./name.js";
 import type { NameAttribute, SubjectFields } from "./name.js";
 import type { SubjectAltName } from "./san.js";
@@ -46,6 +46,8 @@ export interface ParsedCsr {
   /** The type of every attribute (PKCS#10 attributes, e.g. extensionRequest, challengePassword), as OIDs. */
   readonly attributeTypes: readonly string[];
   readonly basicConstraints?: { readonly isCA: boolean; readonly pathLength?: number };
+  /** The TLS Feature extension's values (RFC 7633; 5 = OCSP must-staple), when requested. */
+  readonly tlsFeatures?: readonly number[];
   /** OIDs of other requested extensions: never copied into a certificate, listed for information. */
   readonly otherExtensions: readonly string[];
   /** The signed part and the signature, for verifyCsr(). */
@@ -115,7 +117,8 @@ const parseDer = (der: Buffer): ParsedCsr => {
   const eku = ext(OID.extKeyUsage);
   const ekus = eku ? decodeExtKeyUsage(eku) : undefined;
   const bc = ext(OID.basicConstraints);
-  const handled = new Set<string>([OID.subjectAltName, OID.keyUsage, OID.extKeyUsage, OID.basicConstraints]);
+  const tls = ext(OID.tlsFeature);
+  const handled = new Set<string>([OID.subjectAltName, OID.keyUsage, OID.extKeyUsage, OID.basicConstraints, OID.tlsFeature]);
   return {
     der,
     subject: subject.fields,
@@ -130,6 +133,7 @@ const parseDer = (der: Buffer): ParsedCsr => {
     ...(ekus && { extendedKeyUsages: ekus.known }),
     unknownExtendedKeyUsages: ekus?.unknown ?? [],
     ...(bc && { basicConstraints: decodeBasicConstraints(bc) }),
+    ...(tls && { tlsFeatures: decodeTlsFeature(tls) }),
     otherExtensions: [...extensions.keys()].filter((o) => !handled.has(o)),
     attributeTypes,
     toBeSigned: Buffer.from(bytesOf(der, cri)),

@@ -28,6 +28,7 @@ export const OID = {
   authorityKeyIdentifier: "2.5.29.35",
   extKeyUsage: "2.5.29.37",
   authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  tlsFeature: "1.3.6.1.5.5.7.1.24",
   caIssuers: "1.3.6.1.5.5.7.48.2",
   ocsp: "1.3.6.1.5.5.7.48.1",
 } as const;
@@ -124,6 +125,16 @@ export const decodeExtensions = (buf: Uint8Array, seq: Tlv, what = "extensions")
   }
   return out;
 };
+
+/**
+ * TLS Feature (RFC 7633), what `certbot --must-staple` and `openssl req -addext tlsfeature=status_request` ask
+ * for: the TLS extensions the server promises to send, here OCSP stapling, status_request (5) or
+ * status_request_v2 (17). Not critical (RFC 7633 4.2).
+ */
+export const TLS_FEATURES: ReadonlyMap<number, string> = new Map([[5, "status_request"], [17, "status_request_v2"]]);
+export const tlsFeatureExtension = (features: readonly number[]): Buffer => extension(OID.tlsFeature, false, sequence(features.map((f) => integer(f))));
+export const decodeTlsFeature = (value: Buffer): number[] =>
+  children(value, expectTag(readRoot(value, "tlsFeature"), TAG.SEQUENCE, "tlsFeature"), "tlsFeature").map((t) => readSmallInteger(value, t, "tlsFeature"));
 
 export const decodeBasicConstraints = (value: Buffer): { isCA: boolean; pathLength?: number } => {
   const parts = children(value, expectTag(readRoot(value, "basicConstraints"), TAG.SEQUENCE, "basicConstraints"), "basicConstraints");

@@ -17,7 +17,7 @@ import { BadRequestError } from "../errors.js";
 import { EXTENDED_KEY_USAGES, KEY_USAGES, assertSignatureCompatible, defaultSignatureAlgorithm } from "./algorithms.js";
 import type { ExtendedKeyUsage, KeyUsage, SignatureAlgorithm } from "./algorithms.js";
 import {
-  LEAF_BASIC_CONSTRAINTS, authorityKeyIdentifierExtension, extKeyUsageExtension, keyUsageExtension, subjectAltNameExtension, subjectKeyIdentifierExtension,
+  LEAF_BASIC_CONSTRAINTS, authorityKeyIdentifierExtension, extKeyUsageExtension, keyUsageExtension, subjectAltNameExtension, subjectKeyIdentifierExtension, tlsFeatureExtension,
 } from "./extensions.js";
 import type { IssuerContext } from "./issuer.js";
 import { encodeName, presentFields } from "./name.js";
@@ -44,6 +44,8 @@ export interface LeafRequest {
   readonly signatureAlgorithm?: SignatureAlgorithm;
   /** Present so a resolved request can be passed as is; true is always refused here. */
   readonly isCA?: boolean;
+  /** TLS Feature values to carry (a CSR's must-staple request). */
+  readonly tlsFeatures?: readonly number[];
 }
 
 export interface LeafIssueRequest extends LeafRequest {
@@ -190,6 +192,7 @@ const leafExtensions = (
   if (req.extendedKeyUsages?.length) exts.push(cached(ekuCache, EXTENDED_KEY_USAGES, req.extendedKeyUsages, extKeyUsageExtension));
   exts.push(subjectKeyIdentifierExtension(keyId));
   if (sans.length) exts.push(subjectAltNameExtension(sans, subjectEmpty));
+  if (req.tlsFeatures?.length) exts.push(tlsFeatureExtension(req.tlsFeatures));
   exts.push(...issued);
   return exts;
 };
