@@ -57,6 +57,7 @@ export const svccertCommand = (): Command =>
         }
       }
       if (o.instanceRegisterToken && !o.instance) fail("--instance-register-token needs --instance <id>");
+      if (o.instance && !o.instanceRegisterToken) fail("--instance only applies with --instance-register-token (the key-pair and --refresh flows have no instance)");
       if (o.refresh && o.instanceRegisterToken) fail("--refresh and --instance-register-token are different flows; give one");
       const keyPem = readText(o.privateKey, "--private-key");
       let key;

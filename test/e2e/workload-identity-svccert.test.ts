@@ -187,6 +187,16 @@ describe("instance register tokens", () => {
     const second = await svccert([...args, "--instance-register-token", token, "--instance", "i-0001"]);
     assert.equal(second.code, 1);
     assert.match(second.out, /instance register token has already been used/);
+    // Flags that belong together, checked before anything is sent.
+    for (const [extra, message] of [
+      [["--instance", "i-0001"], /--instance only applies with --instance-register-token/],
+      [["--instance-register-token", token], /--instance-register-token needs --instance <id>/],
+      [["--refresh", "--instance-register-token", token, "--instance", "i-0001"], /--refresh and --instance-register-token are different flows/],
+    ] as const) {
+      const r = await svccert([...args, ...extra]);
+      assert.equal(r.code, 1, r.out);
+      assert.match(r.out, message);
+    }
   });
 
   test("a bad ttl does not spend the token", async () => {
