@@ -5,6 +5,15 @@ import type { AccessTokenTable, ClientSecretTable, Database, IdentityTable, Orga
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** The live tokens an auth method issued to an identity: they follow the method (revoked on detach, re-trusted on update). */
+export interface IssuedTokens { identityId: string; authMethod: string; now: string }
+const liveTokensOf = (db: Db, t: IssuedTokens) =>
+  db.updateTable("access_tokens").where("identity_id", "=", t.identityId).where("auth_method", "=", t.authMethod).where("is_revoked", "=", 0);
+/** Revokes them, in the caller's transaction. */
+export const revokeIssuedTokens = (db: Db, t: IssuedTokens) => liveTokensOf(db, t).set({ is_revoked: 1, updated_at: t.now }).execute();
+/** Gives them the method's new access-token trusted IPs, in the caller's transaction. */
+export const retrustIssuedTokens = (db: Db, t: IssuedTokens, trustedIps: string) => liveTokensOf(db, t).set({ trusted_ips: trustedIps, updated_at: t.now }).execute();
+
 export const identityStore = (db: Kysely<Database>) => {
   const tokenWithIdentity = prepare(db, (id: string) =>
     db.selectFrom("access_tokens").leftJoin("identities", "identities.id", "access_tokens.identity_id")
@@ -36,8 +45,18 @@ export const identityStore = (db: Kysely<Database>) => {
   insertUa: (row: UniversalAuthTable) => db.insertInto("universal_auths").values(row).execute(),
   getUaByIdentity: (identityId: string) => db.selectFrom("universal_auths").selectAll().where("identity_id", "=", identityId).executeTakeFirst(),
   getUaByClientId: (clientId: string) => db.selectFrom("universal_auths").selectAll().where("client_id", "=", clientId).executeTakeFirst(),
-  updateUa: (id: string, patch: Partial<UniversalAuthTable>) => db.updateTable("universal_auths").set(patch).where("id", "=", id).execute(),
-  deleteUa: (id: string) => db.deleteFrom("universal_auths").where("id", "=", id).execute(),
+  /** With `tokens`, a new access-token trusted-IP list applies to the live tokens in the same transaction. */
+  updateUa: (id: string, patch: Partial<UniversalAuthTable>, tokens?: IssuedTokens) =>
+    db.transaction().execute(async (tx) => {
+      await tx.updateTable("universal_auths").set(patch).where("id", "=", id).execute();
+      if (tokens && patch.access_token_trusted_ips) await retrustIssuedTokens(tx, tokens, patch.access_token_trusted_ips);
+    }),
+  /** Detaches universal auth and revokes the tokens it issued, in one transaction. */
+  deleteUa: (id: string, tokens: IssuedTokens) =>
+    db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("universal_auths").where("id", "=", id).execute();
+      await revokeIssuedTokens(tx, tokens);
+    }),
 
   insertClientSecret: (row: ClientSecretTable) => db.insertInto("client_secrets").values(row).execute(),
   listClientSecrets: (uaId: string) => db.selectFrom("client_secrets").selectAll().where("identity_ua_id", "=", uaId).orderBy("created_at").execute(),
@@ -87,13 +106,6 @@ export const identityStore = (db: Kysely<Database>) => {
   }, { windowMs: 1_000 }),
   renewToken: (id: string, now: string) => db.updateTable("access_tokens").set({ last_renewed_at: now, updated_at: now }).where("id", "=", id).execute(),
   /** Every live token an identity got through one auth method: revoked when the method is detached. */
-  revokeTokensOf: (identityId: string, authMethod: string, now: string) =>
-    db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now })
-      .where("identity_id", "=", identityId).where("auth_method", "=", authMethod).where("is_revoked", "=", 0).execute(),
-  /** A method's new trusted-IP list applies to the tokens it already issued, not only to later ones. */
-  setTokensTrustedIps: (identityId: string, authMethod: string, trustedIps: string, now: string) =>
-    db.updateTable("access_tokens").set({ trusted_ips: trustedIps, updated_at: now })
-      .where("identity_id", "=", identityId).where("auth_method", "=", authMethod).where("is_revoked", "=", 0).execute(),
   revokeToken: (id: string, now: string) => db.updateTable("access_tokens").set({ is_revoked: 1, updated_at: now }).where("id", "=", id).execute(),
   };
 };

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type {
   Database, InstanceRegisterTokenTable, ServiceCertificateTable, ServicePublicKeyTable, WorkloadAuthTable,
 } from "./schema.js";
+import { retrustIssuedTokens, revokeIssuedTokens, type IssuedTokens } from "./identities.js";
 
 /** Persistence of workload identity: attached auth methods, service public keys, jtis, register tokens, service certificates. */
 export const workloadIdentityStore = (db: Kysely<Database>) => ({
@@ -10,8 +11,18 @@ export const workloadIdentityStore = (db: Kysely<Database>) => ({
     db.selectFrom("identity_workload_auths").selectAll().where("identity_id", "=", identityId).where("method", "=", method).executeTakeFirst(),
   listAuthMethods: async (identityId: string) =>
     (await db.selectFrom("identity_workload_auths").select("method").where("identity_id", "=", identityId).execute()).map((r) => r.method),
-  updateAuth: (id: string, patch: Partial<WorkloadAuthTable>) => db.updateTable("identity_workload_auths").set(patch).where("id", "=", id).execute(),
-  deleteAuth: (id: string) => db.deleteFrom("identity_workload_auths").where("id", "=", id).execute(),
+  /** With `tokens`, a new access-token trusted-IP list applies to the method's live tokens in the same transaction. */
+  updateAuth: (id: string, patch: Partial<WorkloadAuthTable>, tokens?: IssuedTokens) =>
+    db.transaction().execute(async (tx) => {
+      await tx.updateTable("identity_workload_auths").set(patch).where("id", "=", id).execute();
+      if (tokens && patch.access_token_trusted_ips) await retrustIssuedTokens(tx, tokens, patch.access_token_trusted_ips);
+    }),
+  /** Detaches the method and revokes the tokens it issued, in one transaction. */
+  deleteAuth: (id: string, tokens: IssuedTokens) =>
+    db.transaction().execute(async (tx) => {
+      await tx.deleteFrom("identity_workload_auths").where("id", "=", id).execute();
+      await revokeIssuedTokens(tx, tokens);
+    }),
   /** Service identities of a project whose id or name is `identity` (svccert may name either). */
   findServiceAuthsByName: (method: string, projectSlug: string, identity: string) =>
     db.selectFrom("identity_workload_auths")

@@ -18,7 +18,7 @@ export interface TokenGrant { accessToken: string; expiresIn: number; accessToke
 export interface TokenSettings { ttl: number; maxTtl: number; numUsesLimit: number; period: number; trustedIps: TrustedIp[] }
 
 type Deps = {
-  store: Pick<IdentityStore, "insertToken" | "getToken" | "getTokenWithIdentity" | "useToken" | "countTokenUse" | "renewToken" | "revokeToken" | "revokeTokensOf" | "setTokensTrustedIps" | "getIdentity">;
+  store: Pick<IdentityStore, "insertToken" | "getToken" | "getTokenWithIdentity" | "useToken" | "countTokenUse" | "renewToken" | "revokeToken" | "getIdentity">;
   audit: Pick<AuditService, "recordAuth">;
   clock: Clock;
 };
@@ -126,12 +126,6 @@ export const tokenServiceFactory = ({ store, audit, clock }: Deps) => {
     await audit.recordAuth(row.identity_id, req, { action: "revoke-access-token", resourceType: "access-token", resourceId: row.id, orgId });
   };
 
-  /** An auth method was detached: the tokens it issued stop working at once. */
-  const revokeIssuedBy = (identityId: string, authMethod: string) => store.revokeTokensOf(identityId, authMethod, isoNow(clock));
-  /** An auth method's access-token trusted IPs changed: its live tokens follow. */
-  const retrustIssuedBy = (identityId: string, authMethod: string, trustedIpsJson: string) =>
-    store.setTokensTrustedIps(identityId, authMethod, trustedIpsJson, isoNow(clock));
-
-  return { mint, grant, issue, authenticate, reauthenticate, renew, revoke, revokeIssuedBy, retrustIssuedBy };
+  return { mint, grant, issue, authenticate, reauthenticate, renew, revoke };
 };
 export type TokenService = ReturnType<typeof tokenServiceFactory>;

@@ -28,7 +28,7 @@ export interface UniversalAuthSettings {
 type Deps = {
   store: IdentityStore;
   identities: Pick<IdentityService, "getForAdmin">;
-  tokens: Pick<TokenService, "issue" | "revokeIssuedBy" | "retrustIssuedBy">;
+  tokens: Pick<TokenService, "issue">;
   audit: Pick<AuditService, "record" | "recordAuth">;
   clock: Clock;
 };
@@ -104,16 +104,15 @@ export const universalAuthServiceFactory = ({ store, identities, tokens, audit, 
     if (s.lockoutDurationSeconds !== undefined) patch.lockout_duration_seconds = s.lockoutDurationSeconds;
     if (s.lockoutCounterResetSeconds !== undefined) patch.lockout_counter_reset_seconds = s.lockoutCounterResetSeconds;
     checkTtls(patch.access_token_ttl ?? ua.access_token_ttl, patch.access_token_max_ttl ?? ua.access_token_max_ttl);
-    await store.updateUa(ua.id, patch);
-    if (patch.access_token_trusted_ips) await tokens.retrustIssuedBy(identityId, "universal-auth", patch.access_token_trusted_ips);
+    // Tightened trusted IPs apply to the tokens already out, in the same transaction.
+    await store.updateUa(ua.id, patch, { identityId, authMethod: "universal-auth", now: patch.updated_at! });
     await audit.record(actor, { action: "update-universal-auth", resourceType: "identity", resourceId: identityId });
     return view({ ...ua, ...patch });
   };
 
   const detach = async (actor: Actor, identityId: string) => {
     const ua = await requireUa((await identities.getForAdmin(actor, identityId)).id);
-    await store.deleteUa(ua.id);
-    await tokens.revokeIssuedBy(identityId, "universal-auth");
+    await store.deleteUa(ua.id, { identityId, authMethod: "universal-auth", now: isoNow(clock) });
     await audit.record(actor, { action: "detach-universal-auth", resourceType: "identity", resourceId: identityId });
     return view(ua);
   };

@@ -54,7 +54,7 @@ type Deps = {
   store: WorkloadIdentityStore;
   identityStore: Pick<IdentityStore, "getIdentity">;
   identities: Pick<IdentityService, "getForAdmin">;
-  tokens: Pick<TokenService, "issue" | "revokeIssuedBy" | "retrustIssuedBy">;
+  tokens: Pick<TokenService, "issue">;
   audit: Pick<AuditService, "record" | "recordAuth">;
   root: Pick<RootKeyring, "seal" | "open">;
   clock: Clock;
@@ -136,16 +136,14 @@ export const workloadAuthServiceFactory = ({ store, identityStore, identities, t
     patch.config = JSON.stringify(c.config);
     patch.project_id = c.projectId ?? null;
     patch.encrypted_secrets = c.secrets ? root.seal(JSON.stringify(c.secrets), aad(row)) : null;
-    await store.updateAuth(row.id, patch);
-    if (patch.access_token_trusted_ips) await tokens.retrustIssuedBy(row.identity_id, kind.tokenAuthMethod, patch.access_token_trusted_ips);
+    await store.updateAuth(row.id, patch, { identityId: row.identity_id, authMethod: kind.tokenAuthMethod, now: isoNow(clock) });
     await audit.record(actor, { action: `update-${kind.method}-auth`, resourceType: "identity", resourceId: identityId });
     return view(kind, { ...row, ...patch });
   };
 
   const detach = async <C, S, In>(kind: WorkloadAuthKind<C, S, In>, actor: Actor, identityId: string) => {
     const row = await requireRow(kind, (await identities.getForAdmin(actor, identityId)).id);
-    await store.deleteAuth(row.id);
-    await tokens.revokeIssuedBy(row.identity_id, kind.tokenAuthMethod);
+    await store.deleteAuth(row.id, { identityId: row.identity_id, authMethod: kind.tokenAuthMethod, now: isoNow(clock) });
     await audit.record(actor, { action: `detach-${kind.method}-auth`, resourceType: "identity", resourceId: identityId });
     return view(kind, row);
   };
