@@ -8,6 +8,7 @@ const commands: Record<string, () => Promise<Command>> = {
   dev: async () => (await import("./dev.js")).devCommand(),
   server: async () => (await import("./server.js")).serverCommand(),
   bootstrap: async () => (await import("./bootstrap.js")).bootstrapCommand(),
+  backup: async () => (await import("./backup.js")).backupCommand(),
   "cert-manager": async () => (await import("./cert-agent.js")).certManagerCommand(),
   template: async () => (await import("./template.js")).templateCommand(),
   agent: async () => (await import("./agent.js")).agentCommand(),
