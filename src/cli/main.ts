@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<Command>> = {
   server: async () => (await import("./server.js")).serverCommand(),
   bootstrap: async () => (await import("./bootstrap.js")).bootstrapCommand(),
   backup: async () => (await import("./backup.js")).backupCommand(),
+  "rotate-root-key": async () => (await import("./rotate-root-key.js")).rotateRootKeyCommand(),
   "cert-manager": async () => (await import("./cert-agent.js")).certManagerCommand(),
   template: async () => (await import("./template.js")).templateCommand(),
   agent: async () => (await import("./agent.js")).agentCommand(),

@@ -1,7 +1,8 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../core/clock.js";
+import { EncryptionKeyMismatchError } from "../core/errors.js";
 import { rootKeyring } from "../crypto/envelope.js";
 import { loadRootKey, ROOT_KEY_FILE } from "../crypto/root-key.js";
 import { openDatabase } from "../store/db.js";
@@ -75,6 +76,8 @@ export const startServer = async (o: ServerOptions): Promise<RunningServer> => {
     // A key file made by this very start for data sealed with another key is useless, and left behind it would
     // pass for the key to back up: remove it.
     if (keyCreated) rmSync(join(o.dataDir, ROOT_KEY_FILE), { force: true });
+    if (e instanceof EncryptionKeyMismatchError && !o.databaseUrl && existsSync(join(o.dataDir, `${ROOT_KEY_FILE}.next`)))
+      throw new EncryptionKeyMismatchError(`${e.message}. ${ROOT_KEY_FILE}.next is there: a \`kms rotate-root-key\` was interrupted; run it again to finish it`);
     throw e;
   }
   // With requestCert, TLS accepts any client certificate (rejectUnauthorized: false): the trusted CAs live in the

@@ -62,8 +62,11 @@ type Deps = {
 
 const THIRTY_DAYS = 2_592_000;
 
+/** What an auth method's secrets (a reviewer JWT, …) are sealed with the root key for: their row. */
+export const workloadSecretsAad = (row: { id: string }) => `workload-auth:${row.id}`;
+
 export const workloadAuthServiceFactory = ({ store, identityStore, identities, tokens, audit, root, clock }: Deps) => {
-  const aad = (row: { id: string }) => `workload-auth:${row.id}`;
+  const aad = workloadSecretsAad;
 
   const load = <C, S>(row: WorkloadAuthTable): Configured<C, S> => ({
     config: JSON.parse(row.config) as C,
