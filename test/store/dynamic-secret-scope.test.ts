@@ -1,21 +1,17 @@
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { systemClock } from "../../src/core/clock.js";
 import { newId } from "../../src/core/ids.js";
 import { rootKeyring } from "../../src/crypto/envelope.js";
 import { createServices } from "../../src/server/services.js";
-import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
+import type { OpenedDatabase } from "../../src/store/db.js";
 import { dynamicSecretStore, dynamicSecretsGoingWith } from "../../src/store/dynamic-secrets.js";
 import { folderStore } from "../../src/store/folders.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
 import { projectStore } from "../../src/store/projects.js";
 import type { DynamicSecretLeaseTable, DynamicSecretTable } from "../../src/store/schema.js";
-import { createPgDatabase } from "../helpers/postgres.js";
-import { needService } from "../helpers/services.js";
+import { openPostgresTestDatabase, openSqliteTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 /**
  * The last line of defence when a project, environment or folder is deleted: the cascade would forget a
@@ -34,7 +30,7 @@ const leaseRow = (ds: DynamicSecretTable): DynamicSecretLeaseTable => ({
   expire_at: now, encrypted_data: "sealed", status: null, status_details: null, config: null, lock_until: null, created_at: now, updated_at: now,
 });
 
-const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDatabase; postgres: boolean; done(): Promise<void> } | undefined>) =>
+const suite = (name: string, open: (t: TestContext) => Promise<TestDatabase | undefined>) =>
   describe(`deleting a scope with dynamic-secret leases (${name})`, () => {
     /** A project whose dev environment has /app, /app/db and /app_x (a sibling whose name shares the prefix). */
     const setup = async (d: OpenedDatabase) => {
@@ -174,17 +170,5 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
     });
   });
 
-suite("SQLite", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "kms-scope-"));
-  const d = openDatabase({ dataDir: dir });
-  await migrateToLatest(d.db);
-  return { d, postgres: false, done: async () => { await d.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
-
-suite("PostgreSQL", async (t) => {
-  if (!(await needService(t, "postgres"))) return undefined;
-  const pg = createPgDatabase();
-  const d = openDatabase({ dataDir: "", databaseUrl: pg.url });
-  await migrateToLatest(d.db);
-  return { d, postgres: true, done: async () => { await d.close(); pg.drop(); } };
-});
+suite("SQLite", () => openSqliteTestDatabase("kms-scope-"));
+suite("PostgreSQL", openPostgresTestDatabase);

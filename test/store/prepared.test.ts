@@ -1,17 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { openDatabase, type OpenedDatabase } from "../../src/store/db.js";
+import type { OpenedDatabase } from "../../src/store/db.js";
 import { migrateToLatest } from "../../src/store/migrate.js";
 import { sql } from "kysely";
 import { dialectOf, insertRowsQuery, prepare, usePostgresNamedStatements } from "../../src/store/prepared.js";
 import { groupCommit } from "../../src/store/group-commit.js";
 import type { AuditLogTable } from "../../src/store/schema.js";
 import { needService } from "../helpers/services.js";
-import { createPgDatabase, openPgKysely } from "../helpers/postgres.js";
+import { openPgKysely } from "../helpers/postgres.js";
+import { openPostgresTestDatabase, openSqliteTestDatabase, type TestDatabase } from "../helpers/databases.js";
 
 const row = (id: string, extra: Partial<AuditLogTable> = {}): AuditLogTable => ({
   id, org_id: null, project_id: null, actor_type: "identity", actor_id: null, action: "test", resource_type: "test", resource_id: null,
@@ -19,7 +17,7 @@ const row = (id: string, extra: Partial<AuditLogTable> = {}): AuditLogTable => (
 });
 
 /** The same checks against SQLite and PostgreSQL: the point of compiling through Kysely is that both work. */
-const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDatabase; done(): Promise<void> } | undefined>) =>
+const suite = (name: string, open: (t: TestContext) => Promise<TestDatabase | undefined>) =>
   describe(`prepared queries (${name})`, () => {
     test("a prepared query answers like the builder, for any arguments, and reuses one compiled text", async (t) => {
       const o = await open(t);
@@ -70,20 +68,8 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
     });
   });
 
-suite("SQLite", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "kms-prepared-"));
-  const d = openDatabase({ dataDir: dir });
-  await migrateToLatest(d.db);
-  return { d, done: async () => { await d.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
-
-suite("PostgreSQL", async (t) => {
-  if (!(await needService(t, "postgres"))) return undefined;
-  const pg = createPgDatabase();
-  const d = openDatabase({ dataDir: "", databaseUrl: pg.url });
-  await migrateToLatest(d.db);
-  return { d, done: async () => { await d.close(); pg.drop(); } };
-});
+suite("SQLite", () => openSqliteTestDatabase("kms-prepared-"));
+suite("PostgreSQL", openPostgresTestDatabase);
 
 describe("prepared queries on PostgreSQL go out as named statements", () => {
   test("parsed once per connection; a changed table or a forgotten statement is recovered from, not failed", async (t) => {

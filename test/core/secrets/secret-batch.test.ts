@@ -1,9 +1,6 @@
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { systemClock } from "../../../src/core/clock.js";
 import { BadRequestError, NotFoundError } from "../../../src/core/errors.js";
 import type { Actor } from "../../../src/core/actor.js";
@@ -11,13 +8,12 @@ import { rootKeyring } from "../../../src/crypto/envelope.js";
 import { createServices, type Services } from "../../../src/server/services.js";
 import { scopeFactory } from "../../../src/core/secrets/scope.js";
 import { secretServiceFactory } from "../../../src/core/secrets/secret-service.js";
-import { openDatabase, type OpenedDatabase } from "../../../src/store/db.js";
+import type { OpenedDatabase } from "../../../src/store/db.js";
 import { folderStore } from "../../../src/store/folders.js";
 import { migrateToLatest } from "../../../src/store/migrate.js";
 import { projectStore } from "../../../src/store/projects.js";
 import { secretStore, type SecretBatch, type SecretStore } from "../../../src/store/secrets.js";
-import { createPgDatabase } from "../../helpers/postgres.js";
-import { needService } from "../../helpers/services.js";
+import { openPostgresTestDatabase, openSqliteTestDatabase, type TestDatabase } from "../../helpers/databases.js";
 
 /**
  * A batch whose checks passed can still fail inside its transaction: another request changed, deleted or
@@ -26,7 +22,7 @@ import { needService } from "../../helpers/services.js";
  * the updates and deletes that ran before the failing statement too, and the project's generation (the
  * list cache's stamp) unchanged.
  */
-const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDatabase; done(): Promise<void> } | undefined>) =>
+const suite = (name: string, open: (t: TestContext) => Promise<TestDatabase | undefined>) =>
   describe(`secret batches that lose a race (${name})`, () => {
     const setup = async (d: OpenedDatabase) => {
       const services = createServices({ db: d.db, root: rootKeyring(randomBytes(32)), clock: systemClock, publicUrl: () => "http://127.0.0.1" });
@@ -154,17 +150,5 @@ const suite = (name: string, open: (t: TestContext) => Promise<{ d: OpenedDataba
     });
   });
 
-suite("SQLite", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "kms-batch-"));
-  const d = openDatabase({ dataDir: dir });
-  await migrateToLatest(d.db);
-  return { d, done: async () => { await d.close(); rmSync(dir, { recursive: true, force: true }); } };
-});
-
-suite("PostgreSQL", async (t) => {
-  if (!(await needService(t, "postgres"))) return undefined;
-  const pg = createPgDatabase();
-  const d = openDatabase({ dataDir: "", databaseUrl: pg.url });
-  await migrateToLatest(d.db);
-  return { d, done: async () => { await d.close(); pg.drop(); } };
-});
+suite("SQLite", () => openSqliteTestDatabase("kms-batch-"));
+suite("PostgreSQL", openPostgresTestDatabase);
