@@ -36,8 +36,6 @@ export const serverCommand = (): Command =>
       } catch (e) {
         fail((e as Error).message);
       }
-      // Machines and tests read this line to learn the address (port 0 picks a free port).
-      process.stdout.write(`kms server listening on ${server!.address}\n`);
       let closing = false;
       const shutdown = async (signal: string) => {
         if (closing) return;
@@ -58,6 +56,9 @@ export const serverCommand = (): Command =>
         }
       });
       process.on("SIGINT", () => void shutdown("SIGINT"));
+      // Machines and tests read this line to learn the address (port 0 picks a free port), and may stop the
+      // server the moment they see it: the signal handlers above are in place before it is written.
+      process.stdout.write(`kms server listening on ${server!.address}\n`);
     });
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
