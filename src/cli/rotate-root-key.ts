@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { rotateRootKey } from "../server/rotate-root-key.js";
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
 /** `kms rotate-root-key`: the data moves to a new root key; the server must be stopped (docs/server.md). */
 export const rotateRootKeyCommand = (): Command =>
   new Command("rotate-root-key")
@@ -19,7 +21,7 @@ export const rotateRootKeyCommand = (): Command =>
           return;
         }
         process.stdout.write(
-          `root key rotated: fingerprint ${r.from} -> ${r.to} (${r.projects} project data keys and ${r.authMethods} auth-method secrets re-sealed)\n` +
+          `root key rotated: fingerprint ${r.from} -> ${r.to} (re-sealed: ${plural(r.projects, "project data key")}, ${plural(r.authMethods, "auth-method secret")})\n` +
           (r.keyFile ? `the new key is in ${r.keyFile}\n` : "set KMS_ENCRYPTION_KEY to the new key (KMS_NEW_ENCRYPTION_KEY) before starting the server\n") +
           `backups taken before now still need the old key (fingerprint ${r.from}): keep it with them, or destroy both\n`,
         );

@@ -71,7 +71,7 @@ describe("kms rotate-root-key, SQLite with the key file", () => {
     const r = await rotate(["--data-dir", s.dataDir]);
     assert.equal(r.code, 0, r.out);
     const old = rootKeyring(oldKey);
-    assert.match(r.out, new RegExp(`root key rotated: fingerprint ${old.fingerprint} -> [0-9a-f]{16} \\(\\d+ project data keys and 1 auth-method secrets re-sealed\\)`));
+    assert.match(r.out, new RegExp(`root key rotated: fingerprint ${old.fingerprint} -> [0-9a-f]{16} \\(re-sealed: \\d+ project data keys, 1 auth-method secret\\)`));
     assert.match(r.out, /backups taken before now still need the old key/);
     const newKey = Buffer.from(readFileSync(join(s.dataDir, "root.key"), "utf8").trim(), "base64");
     assert.equal(newKey.length, 32);
