@@ -24,6 +24,8 @@ interface Rig {
   kms: FakeKms;
   hooks: { name: string; env: Record<string, string> }[];
   start(certs: string, extra?: { stateDir?: string; logger?: Logger }): CertAgentHandle;
+  /** Starts an agent on these certificates, runs the clock until it is ready, and stops it. */
+  runOnce(certs: string): Promise<void>;
 }
 
 const rig = async (): Promise<Rig> => {
@@ -35,7 +37,7 @@ const rig = async (): Promise<Rig> => {
     hooks.push({ name: spec.name, env: spec.env });
     return { exitCode: 0, signal: null, timedOut: false, durationMs: 0 };
   };
-  return {
+  const rigged: Rig = {
     dir,
     clock,
     kms,
@@ -47,7 +49,13 @@ const rig = async (): Promise<Rig> => {
       clock.sleepers = 1 + r.value.certificates.length; // the token loop and one loop per certificate
       return startCertAgent(r.value, { client: kms.client, clock, random: () => 0.5, runHook, stateDir: extra.stateDir, logger: extra.logger ?? (process.env.KMS_TEST_LOG ? createLogger({ level: "debug", clock }) : undefined) });
     },
+    runOnce: async (certs) => {
+      const h = rigged.start(certs);
+      await clock.runUntil(() => h.ready());
+      await h.stop();
+    },
   };
+  return rigged;
 };
 
 const hooksYaml = `    post-hooks:
@@ -122,11 +130,7 @@ test("a restart reuses the certificate on disk and never issues", async () => {
 
 test("a changed request, a mismatched key or an unparsable file triggers a fresh issuance", async () => {
   const r = await rig();
-  const run = async (yaml: string) => {
-    const h = r.start(yaml);
-    await r.clock.runUntil(() => h.ready());
-    await h.stop();
-  };
+  const run = r.runOnce;
   await run(serverCert(r.dir, { ttl: "1h" }));
   assert.equal(r.kms.count("issue"), 1);
   await run(serverCert(r.dir, { ttl: "2h" }));
@@ -197,11 +201,7 @@ test("without renewal, an expired certificate makes the agent not ready and is i
 
 test("a chain file that does not parse, holds another block, or is emptied is repaired; an empty expected chain is kept", async () => {
   const r = await rig();
-  const run = async (yaml: string) => {
-    const h = r.start(yaml);
-    await r.clock.runUntil(() => h.ready());
-    await h.stop();
-  };
+  const run = r.runOnce;
   await run(serverCert(r.dir, { ttl: "1h" }));
   let issued = 1;
   const good = readFileSync(join(r.dir, "chain.crt"), "utf8");
