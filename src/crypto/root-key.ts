@@ -9,13 +9,16 @@ export const ROOT_KEY_FILE = "root.key";
  * directory, created on first start and reused afterwards.
  */
 /** `created`: the key file was made just now (a new data directory). */
+/** A root key given as base64 (an environment variable, a key file): exactly 32 bytes, or an error naming `what`. */
+export const parseRootKey = (b64: string, what: string): Buffer => {
+  const key = Buffer.from(b64.trim(), "base64");
+  if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== b64.trim().replace(/=+$/, ""))
+    throw new Error(`${what} must be the base64 encoding of exactly 32 bytes (e.g. \`openssl rand -base64 32\`)`);
+  return key;
+};
+
 export const loadRootKey = (env: string | undefined, dataDir: string): { key: Buffer; source: string; created?: true } => {
-  if (env !== undefined && env !== "") {
-    const key = Buffer.from(env.trim(), "base64");
-    if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== env.trim().replace(/=+$/, ""))
-      throw new Error("KMS_ENCRYPTION_KEY must be the base64 encoding of exactly 32 bytes (e.g. `openssl rand -base64 32`)");
-    return { key, source: "KMS_ENCRYPTION_KEY" };
-  }
+  if (env !== undefined && env !== "") return { key: parseRootKey(env, "KMS_ENCRYPTION_KEY"), source: "KMS_ENCRYPTION_KEY" };
   const file = join(dataDir, ROOT_KEY_FILE);
   if (existsSync(file)) {
     const mode = statSync(file).mode & 0o777;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { keyFingerprint, rootKeyring } from "../crypto/envelope.js";
-import { loadRootKey, ROOT_KEY_FILE } from "../crypto/root-key.js";
+import { loadRootKey, parseRootKey, ROOT_KEY_FILE } from "../crypto/root-key.js";
 import { workloadSecretsAad } from "../core/identity/workload-auth.js";
 import { openDatabase } from "../store/db.js";
 import { migrateToLatest } from "../store/migrate.js";
@@ -23,13 +23,6 @@ export interface RotateOptions {
 }
 
 export interface Rotated { from: string; to: string; projects: number; authMethods: number; keyFile?: string; resumed?: true }
-
-const parseKey = (b64: string, what: string): Buffer => {
-  const key = Buffer.from(b64.trim(), "base64");
-  if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== b64.trim().replace(/=+$/, ""))
-    throw new Error(`${what} must be the base64 encoding of exactly 32 bytes (e.g. \`openssl rand -base64 32\`)`);
-  return key;
-};
 
 const fsyncPath = (path: string) => {
   const fd = openSync(path, "r");
@@ -67,7 +60,7 @@ export const rotateRootKey = async (o: RotateOptions): Promise<Rotated> => {
     if (!check) throw new Error("this database has no key check yet: start the server once before rotating its key");
     // An interrupted rotation: the database already moved to root.key.next, only the file swap is left.
     if (!fromEnv && existsSync(nextFile)) {
-      const next = rootKeyring(parseKey(readFileSync(nextFile, "utf8"), nextFile));
+      const next = rootKeyring(parseRootKey(readFileSync(nextFile, "utf8"), nextFile));
       let moved = true;
       try { next.verifyCheckValue(check, undefined); } catch { moved = false; }
       if (moved) {
@@ -78,7 +71,7 @@ export const rotateRootKey = async (o: RotateOptions): Promise<Rotated> => {
       rmSync(nextFile); // the database never moved to it: a new rotation starts over
     }
     old.verifyCheckValue(check, await meta("root_key_fingerprint"));
-    const newKey = o.newEncryptionKey ? parseKey(o.newEncryptionKey, "KMS_NEW_ENCRYPTION_KEY") : randomBytes(32);
+    const newKey = o.newEncryptionKey ? parseRootKey(o.newEncryptionKey, "KMS_NEW_ENCRYPTION_KEY") : randomBytes(32);
     if (keyFingerprint(newKey) === old.fingerprint) throw new Error("KMS_NEW_ENCRYPTION_KEY: is the current key");
     const next = rootKeyring(newKey);
     if (!fromEnv) {
