@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { commitTemp, fsyncDir, writeTemp } from "../agent/files.js";
 import { keyFingerprint, rootKeyring } from "../crypto/envelope.js";
 import { loadRootKey, parseRootKey, ROOT_KEY_FILE } from "../crypto/root-key.js";
 import { workloadSecretsAad } from "../core/identity/workload-auth.js";
@@ -23,11 +24,6 @@ export interface RotateOptions {
 }
 
 export interface Rotated { from: string; to: string; projects: number; authMethods: number; keyFile?: string; resumed?: true }
-
-const fsyncPath = (path: string) => {
-  const fd = openSync(path, "r");
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-};
 
 /**
  * Moves the data to a new root key: every value the root key seals itself (project data keys, auth-method
@@ -64,8 +60,7 @@ export const rotateRootKey = async (o: RotateOptions): Promise<Rotated> => {
       let moved = true;
       try { next.verifyCheckValue(check, undefined); } catch { moved = false; }
       if (moved) {
-        renameSync(nextFile, keyFile);
-        fsyncPath(o.dataDir);
+        await commitTemp(nextFile, keyFile);
         return { from: "(interrupted rotation)", to: next.fingerprint, projects: 0, authMethods: 0, keyFile, resumed: true };
       }
       rmSync(nextFile); // the database never moved to it: a new rotation starts over
@@ -75,19 +70,16 @@ export const rotateRootKey = async (o: RotateOptions): Promise<Rotated> => {
     if (keyFingerprint(newKey) === old.fingerprint) throw new Error("KMS_NEW_ENCRYPTION_KEY: is the current key");
     const next = rootKeyring(newKey);
     if (!fromEnv) {
-      writeFileSync(nextFile, `${newKey.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
-      fsyncPath(nextFile);
-      fsyncPath(o.dataDir);
+      // Durably there, under its own name, before the database changes: whatever happens next, a key opens it.
+      await writeTemp(keyFile, `${newKey.toString("base64")}\n`, { mode: 0o600 }, nextFile);
+      await fsyncDir(o.dataDir);
     }
     const counts = await rewrapRootSealed(database.db, {
       dataKey: (projectId, wrapped) => next.wrapDataKey(old.unwrapDataKey(wrapped, projectId), projectId),
       workloadSecrets: (rowId, sealed) => next.seal(old.open(sealed, workloadSecretsAad({ id: rowId })), workloadSecretsAad({ id: rowId })),
       check: { value: next.checkValue(), fingerprint: next.fingerprint },
     });
-    if (!fromEnv) {
-      renameSync(nextFile, keyFile);
-      fsyncPath(o.dataDir);
-    }
+    if (!fromEnv) await commitTemp(nextFile, keyFile);
     return { from: old.fingerprint, to: next.fingerprint, ...counts, ...(!fromEnv && { keyFile }) };
   } finally {
     await database.close();
